@@ -1,0 +1,127 @@
+"""transformers backend: batched chat generation with left padding, optional LoRA adapter."""
+
+from __future__ import annotations
+
+import gc
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from selfmoa.backends.base import GenerationRequest, SamplingParams
+from selfmoa.errors import SelfMoaError
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def pick_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def quiet_transformers() -> None:
+    """Our own progress bars are enough; hide per-load weight bars and advisories."""
+    from transformers.utils import logging
+
+    logging.disable_progress_bar()
+    logging.set_verbosity_error()
+
+
+def load_tokenizer(model_path: str):  # -> PreTrainedTokenizerBase
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_path)
+    except OSError as error:
+        raise SelfMoaError(f"cannot load tokenizer from {model_path}: {error}") from None
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if tokenizer.chat_template is None:
+        raise SelfMoaError(f"{model_path} has no chat template; use an instruct/chat model")
+    return tokenizer
+
+
+def load_causal_lm(model_path: str, dtype: str, device: torch.device):
+    from transformers import AutoModelForCausalLM
+
+    quiet_transformers()
+    try:
+        model = AutoModelForCausalLM.from_pretrained(model_path, dtype=DTYPES[dtype])
+    except OSError as error:
+        raise SelfMoaError(f"cannot load model from {model_path}: {error}") from None
+    return model.to(device)
+
+
+def chat_prompt(tokenizer, request: GenerationRequest) -> str:
+    messages = []
+    if request.system is not None:
+        messages.append({"role": "system", "content": request.system})
+    messages.append({"role": "user", "content": request.user})
+    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    return text + request.prefill
+
+
+class HFGenerator:
+    """Generates with a causal LM; ``adapter`` is a PEFT LoRA folder applied on top."""
+
+    def __init__(
+        self,
+        model_path: str,
+        *,
+        dtype: str = "float32",
+        device: str = "auto",
+        batch_size: int = 32,
+        adapter: Path | None = None,
+        show_progress: bool = True,
+    ) -> None:
+        self.device = pick_device(device)
+        self.tokenizer = load_tokenizer(model_path)
+        self.tokenizer.padding_side = "left"
+        self.model = load_causal_lm(model_path, dtype, self.device)
+        if adapter is not None:
+            from peft import PeftModel
+
+            self.model = PeftModel.from_pretrained(self.model, str(adapter))
+        self.model.eval()
+        self.batch_size = batch_size
+        self.show_progress = show_progress
+
+    @torch.inference_mode()
+    def generate(
+        self, requests: list[GenerationRequest], params: SamplingParams, seed: int
+    ) -> list[str]:
+        torch.manual_seed(seed)
+        answers: list[str] = []
+        starts = range(0, len(requests), self.batch_size)
+        for start in tqdm(
+            starts, desc="generate", leave=False, disable=not self.show_progress or len(starts) < 2
+        ):
+            batch = requests[start : start + self.batch_size]
+            texts = [chat_prompt(self.tokenizer, request) for request in batch]
+            encoded = self.tokenizer(
+                texts, return_tensors="pt", padding=True, add_special_tokens=False
+            ).to(self.device)
+            sampling = (
+                {"do_sample": False}
+                if params.greedy
+                else {"do_sample": True, "temperature": params.temperature, "top_p": params.top_p}
+            )
+            output = self.model.generate(
+                **encoded,
+                max_new_tokens=params.max_new_tokens,
+                pad_token_id=self.tokenizer.pad_token_id,
+                **sampling,
+            )
+            new_tokens = output[:, encoded["input_ids"].shape[1] :]
+            decoded = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+            answers.extend(
+                request.prefill + text for request, text in zip(batch, decoded, strict=True)
+            )
+        return answers
+
+    def close(self) -> None:
+        del self.model
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()

@@ -1,0 +1,35 @@
+"""Scripted backend for unit tests of the loop logic: no model, deterministic answers."""
+
+from __future__ import annotations
+
+from selfmoa.backends.base import GenerationRequest, SamplingParams
+
+
+class MockGenerator:
+    """Answers with the first scripted reply whose key occurs in the prompt, else an echo.
+
+    Sampled (non-greedy) answers get a ``#seed`` suffix so that different seeds
+    give different text, as a real sampler would.
+    """
+
+    def __init__(self, script: dict[str, str] | None = None) -> None:
+        self.script = dict(script or {})
+        self.calls = 0
+
+    def generate(
+        self, requests: list[GenerationRequest], params: SamplingParams, seed: int
+    ) -> list[str]:
+        self.calls += 1
+        answers = []
+        for index, request in enumerate(requests):
+            reply = next(
+                (text for key, text in self.script.items() if key in request.user),
+                f"Here is an answer about: {request.user}",
+            )
+            if not params.greedy:
+                reply = f"{reply} #{seed + index}"
+            answers.append(request.prefill + (" " if request.prefill else "") + reply)
+        return answers
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,52 @@
+"""Resumable batched work: jobs in fixed chunks, one JSONL line per finished job.
+
+Chunk boundaries depend only on the job list, and each chunk's random seed only
+on its index, so a chunk regenerated after a kill gives the same records it
+would have given the first time. Records already on disk are never rewritten.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Protocol, TypeVar
+
+from tqdm.auto import tqdm
+
+from selfmoa.records import Record
+from selfmoa.rundir import append_records, read_records
+
+
+class HasId(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+JobT = TypeVar("JobT", bound=HasId)
+RecordT = TypeVar("RecordT", bound=Record)
+
+
+def chunk_seed(*parts: object) -> int:
+    return int(hashlib.sha256("-".join(map(str, parts)).encode()).hexdigest()[:8], 16)
+
+
+def run_chunked(
+    jobs: Sequence[JobT],
+    chunk_size: int,
+    path: Path,
+    kind: type[RecordT],
+    process: Callable[[list[JobT], int], list[RecordT]],
+    desc: str,
+) -> list[RecordT]:
+    """Run ``process(chunk, chunk_index)`` for every chunk with a job not yet on disk."""
+    done = {record.id for record in read_records(path, kind)}
+    chunks = [list(jobs[i : i + chunk_size]) for i in range(0, len(jobs), chunk_size)]
+    todo = [(i, chunk) for i, chunk in enumerate(chunks) if any(j.id not in done for j in chunk)]
+    with tqdm(total=len(chunks), initial=len(chunks) - len(todo), desc=desc, unit="batch") as bar:
+        for index, chunk in todo:
+            fresh = [record for record in process(chunk, index) if record.id not in done]
+            append_records(path, fresh)
+            done.update(record.id for record in fresh)
+            bar.update(1)
+    return read_records(path, kind)

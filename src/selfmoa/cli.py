@@ -1,0 +1,76 @@
+"""Command line: ``selfmoa run|status|report|validate``. Thin: parse, then call the loop."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from selfmoa.config import Config, load_config
+from selfmoa.errors import SelfMoaError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="selfmoa", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run (or continue) the loop for a config")
+    run.add_argument("config", help="YAML config, e.g. configs/default.yaml")
+    run.add_argument("overrides", nargs="*", help="dotted key=value, e.g. rounds=2")
+    validate = commands.add_parser("validate", help="check a config without running it")
+    validate.add_argument("config")
+    validate.add_argument("overrides", nargs="*")
+    status = commands.add_parser("status", help="show which stages of a run are done")
+    status.add_argument("run_dir")
+    report = commands.add_parser("report", help="rebuild report.md/json of a run")
+    report.add_argument("run_dir")
+    return parser
+
+
+def _run_config(run_dir: str) -> Config:
+    path = Path(run_dir) / "config.yaml"
+    if not path.is_file():
+        raise SelfMoaError(f"{run_dir} is not a selfmoa run directory (no config.yaml)")
+    config = load_config(path)
+    # The run may have been moved: trust the folder we were given.
+    return config.model_copy(
+        update={"output_dir": str(Path(run_dir).parent), "name": Path(run_dir).name}
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "validate":
+            from selfmoa.loop import check_models
+
+            config = load_config(args.config, args.overrides)
+            check_models(config)
+            print(f"ok: {args.config} is valid (run directory {config.run_dir})")
+        elif args.command == "run":
+            os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+            from selfmoa.loop import Loop
+
+            config = load_config(args.config, args.overrides)
+            report = Loop(config).execute()
+            print(f"\nreport: {report}\n(also {report.with_suffix('.json')})")
+        elif args.command == "status":
+            from selfmoa.status import print_status
+
+            print_status(_run_config(args.run_dir))
+        elif args.command == "report":
+            from selfmoa.loop import RunDir, write_report
+
+            config = _run_config(args.run_dir)
+            print(f"report: {write_report(RunDir(config.run_dir), config)}")
+    except SelfMoaError as error:
+        print(f"selfmoa: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\nselfmoa: interrupted; run the same command again to continue", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

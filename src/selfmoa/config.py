@@ -1,0 +1,244 @@
+"""One typed configuration for a whole run: YAML file plus dotted ``key=value`` overrides.
+
+Every field carries its own help text. Unknown keys are errors (``extra="forbid"``),
+and every validation failure is reported as one line that names the key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from selfmoa.errors import SelfMoaError
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelsConfig(Section):
+    policy: str = Field(
+        "embedded:smollm2-135m-instruct",
+        description="Policy model: 'embedded:NAME', a local HF folder, or a hub id.",
+    )
+    attacker: str = Field(
+        "embedded:smollm2-135m-instruct", description="Red-team attacker model (same forms)."
+    )
+    embedder: str = Field(
+        "embedded:all-minilm-l6-v2", description="Sentence-embedding model (same forms)."
+    )
+    dtype: Literal["float32", "bfloat16", "float16"] = Field(
+        "float32", description="Weights dtype for generation and training."
+    )
+    device: str = Field("auto", description="'auto', 'cpu', 'cuda', 'cuda:1', ...")
+
+
+class BackendConfig(Section):
+    kind: Literal["hf", "mock"] = Field("hf", description="Text generation backend.")
+    batch_size: int = Field(32, ge=1, description="Prompts generated together.")
+    mock_script: dict[str, str] = Field(
+        default_factory=dict,
+        description="mock backend only: substring of the prompt -> scripted answer.",
+    )
+
+
+class RedteamConfig(Section):
+    seed_sources: list[Literal["strongreject", "advbench"]] = Field(
+        default_factory=lambda: ["strongreject", "advbench"],
+        description="Harmful seed intents to attack with.",
+    )
+    seeds_per_round: int = Field(48, ge=0, description="Fresh harmful seeds taken each round.")
+    strategies: list[str] = Field(
+        default_factory=lambda: ["direct", "paraphrase", "roleplay", "hypothetical"],
+        description="Rewrite strategies; 'direct' keeps the seed as written.",
+    )
+    jailbreak_prompts_per_round: int = Field(
+        16, ge=0, description="Seeds wrapped in PyRIT jailbreak templates each round."
+    )
+    max_template_words: int = Field(
+        90, ge=10, description="Longest jailbreak template used (words)."
+    )
+    progressive_per_round: int = Field(
+        16, ge=0, description="From round 2 on: re-mutations of last round's successful attacks."
+    )
+    min_seed_similarity: float = Field(
+        0.5, ge=-1, le=1, description="Rewrites less similar than this to their seed are dropped."
+    )
+    benign_per_round: int = Field(
+        48, ge=0, description="Benign-but-sensitive training prompts each round."
+    )
+    max_new_tokens: int = Field(48, ge=1, description="Attacker tokens per rewrite.")
+    temperature: float = Field(0.8, gt=0, description="Attacker sampling temperature.")
+
+
+class SampleConfig(Section):
+    samples_per_prompt: int = Field(1, ge=1, description="Policy samples per prompt.")
+    max_new_tokens: int = Field(48, ge=1)
+    temperature: float = Field(0.7, gt=0)
+    top_p: float = Field(0.95, gt=0, le=1)
+    prefill_refusals: list[str] = Field(
+        default_factory=lambda: [
+            "I'm sorry, but I can't help with that.",
+            "I can't assist with that request.",
+            "I won't help with this, because it could cause real harm.",
+        ],
+        description="Forced openings for refusal candidates (continued by the policy).",
+    )
+    prefill_redirections: list[str] = Field(
+        default_factory=lambda: [
+            "I can't help with that, but I can offer some safe, general information instead:",
+        ],
+        description="Forced openings for safe-redirection candidates on harmful prompts.",
+    )
+    prefill_max_new_tokens: int = Field(24, ge=1, description="Tokens after a forced opening.")
+
+
+class JudgeConfig(Section):
+    refusal_window_chars: int = Field(
+        240, ge=20, description="Refusal phrases are looked for in this many leading chars."
+    )
+    repetition_ngram: int = Field(3, ge=1, description="n for the repeated-n-gram penalty.")
+
+
+class PairsConfig(Section):
+    max_pairs_per_prompt: int = Field(2, ge=1)
+    min_chosen_helpfulness: float = Field(
+        0.2, description="Benign pairs need a chosen answer at least this helpful."
+    )
+
+
+class TrainConfig(Section):
+    lora_r: int = Field(16, ge=1)
+    lora_alpha: int = Field(32, ge=1)
+    lora_dropout: float = Field(0.0, ge=0, lt=1)
+    target_modules: list[str] = Field(
+        default_factory=lambda: [
+            "q_proj",
+            "k_proj",
+            "v_proj",
+            "o_proj",
+            "gate_proj",
+            "up_proj",
+            "down_proj",
+        ]
+    )
+    learning_rate: float = Field(5e-4, gt=0)
+    epochs: int = Field(2, ge=1)
+    pairs_per_step: int = Field(8, ge=1)
+    beta: float = Field(0.1, gt=0, description="DPO temperature.")
+    nll_weight: float = Field(1.0, ge=0, description="Weight of the NLL term on chosen answers.")
+    objective_weights: dict[Literal["safety", "helpfulness"], float] = Field(
+        default_factory=lambda: {"safety": 1.0, "helpfulness": 0.5},
+        description="MODPO weights; the other objective's margin enters the sigmoid.",
+    )
+    max_prompt_tokens: int = Field(96, ge=8)
+    max_response_tokens: int = Field(40, ge=4)
+    max_grad_norm: float = Field(1.0, gt=0)
+    checkpoint_every: int = Field(5, ge=1, description="Optimizer steps between checkpoints.")
+
+
+class EvaluateConfig(Section):
+    harmbench_split: Literal["test", "val"] = "test"
+    harmful_limit: int = Field(80, ge=1, description="Held-out HarmBench behaviours used.")
+    benign_limit: int = Field(48, ge=1, description="Held-out benign-sensitive prompts used.")
+    max_new_tokens: int = Field(48, ge=1)
+    examples_in_report: int = Field(4, ge=0)
+
+
+class Config(Section):
+    name: str = Field("demo", description="Run name; the run lives in output_dir/name.")
+    output_dir: str = Field("runs")
+    rounds: int = Field(1, ge=1)
+    seed: int = 0
+    benign_heldout_every: int = Field(
+        3, ge=2, description="Every n-th benign-sensitive prompt of a category is held out."
+    )
+    models: ModelsConfig = Field(default_factory=ModelsConfig)
+    backend: BackendConfig = Field(default_factory=BackendConfig)
+    redteam: RedteamConfig = Field(default_factory=RedteamConfig)
+    sample: SampleConfig = Field(default_factory=SampleConfig)
+    judge: JudgeConfig = Field(default_factory=JudgeConfig)
+    pairs: PairsConfig = Field(default_factory=PairsConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        if not value or "/" in value or value.startswith("."):
+            raise ValueError("must be a plain folder name")
+        return value
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.output_dir) / self.name
+
+
+def fingerprint(*parts: Any) -> str:
+    """Stable short hash of JSON-able parts (config sections, upstream fingerprints)."""
+    blob = json.dumps(parts, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _format_validation_error(error: ValidationError) -> str:
+    first = error.errors()[0]
+    key = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    if first["type"] == "extra_forbidden":
+        return f"config error: unknown key '{key}'"
+    given = first.get("input")
+    shown = f" (got {given!r})" if not isinstance(given, dict | list) else ""
+    return f"config error: {key}: {first['msg']}{shown}"
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    if "=" not in text:
+        raise SelfMoaError(f"override '{text}' must look like key=value, e.g. rounds=2")
+    key, raw = text.split("=", 1)
+    path = key.strip().split(".")
+    if not all(path):
+        raise SelfMoaError(f"override '{text}' has an empty key part")
+    return path, yaml.safe_load(raw) if raw.strip() else ""
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    for text in overrides:
+        path, value = parse_override(text)
+        node = data
+        for part in path[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise SelfMoaError(f"override '{text}': '{part}' is not a section")
+            node = child
+        node[path[-1]] = value
+    return data
+
+
+def config_from_dict(data: dict[str, Any]) -> Config:
+    try:
+        return Config.model_validate(data)
+    except ValidationError as error:
+        raise SelfMoaError(_format_validation_error(error)) from None
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
+    path = Path(path)
+    if not path.is_file():
+        raise SelfMoaError(f"config file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise SelfMoaError(f"config error: {path}{where} is not valid YAML") from None
+    if not isinstance(data, dict):
+        raise SelfMoaError(f"config error: {path} must hold a mapping of keys")
+    return config_from_dict(apply_overrides(data, overrides or []))
+
+
+def dump_config(config: Config) -> str:
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)

@@ -1,0 +1,1 @@
+"""Seed, benchmark and benign-but-sensitive prompt sets (read from wheels, never imported)."""

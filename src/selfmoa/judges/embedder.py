@@ -1,0 +1,46 @@
+"""Sentence embeddings (mean-pooled, L2-normalised), e.g. all-MiniLM-L6-v2."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as functional
+
+from selfmoa.errors import SelfMoaError
+
+
+class SentenceEmbedder:
+    def __init__(self, model_path: str, batch_size: int = 64) -> None:
+        from transformers import AutoModel, AutoTokenizer
+
+        from selfmoa.backends.hf import quiet_transformers
+
+        quiet_transformers()
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(model_path)
+            self.model = AutoModel.from_pretrained(model_path).eval()
+        except OSError as error:
+            raise SelfMoaError(f"cannot load embedding model {model_path}: {error}") from None
+        self.batch_size = batch_size
+
+    @torch.inference_mode()
+    def encode(self, texts: list[str]) -> torch.Tensor:
+        """(len(texts), dim) unit vectors."""
+        chunks = []
+        for start in range(0, len(texts), self.batch_size):
+            batch = texts[start : start + self.batch_size]
+            encoded = self.tokenizer(
+                batch, padding=True, truncation=True, max_length=256, return_tensors="pt"
+            )
+            hidden = self.model(**encoded).last_hidden_state
+            mask = encoded["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            chunks.append(functional.normalize(pooled, dim=-1))
+        if not chunks:
+            return torch.zeros(0, self.model.config.hidden_size)
+        return torch.cat(chunks)
+
+    def similarity(self, left: list[str], right: list[str]) -> list[float]:
+        """Cosine similarity of left[i] and right[i]."""
+        if len(left) != len(right):
+            raise ValueError("similarity needs two lists of the same length")
+        return (self.encode(left) * self.encode(right)).sum(-1).tolist()

@@ -1,0 +1,91 @@
+"""Typed records passed between stages; each is one JSON line on disk.
+
+Every record has a deterministic ``id`` so that an interrupted stage can be
+resumed without duplicates: the id of an output depends only on its inputs.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+Label = Literal["harmful", "benign"]
+Objective = Literal["safety", "helpfulness"]
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str
+
+
+class SeedPrompt(Record):
+    """A prompt from a dataset, before any attack is applied."""
+
+    text: str
+    label: Label
+    source: str
+    category: str = ""
+
+
+class Prompt(Record):
+    """A prompt the policy will answer: an attack on a harmful seed, or a benign one."""
+
+    round: int
+    text: str
+    label: Label
+    source: str
+    strategy: str
+    seed_id: str
+    seed_text: str
+    category: str = ""
+    seed_similarity: float | None = None
+    kept: bool = True
+    filter_reason: str | None = None
+
+
+class Response(Record):
+    """One answer of the policy to a prompt. ``prefill`` is the forced opening, if any."""
+
+    prompt_id: str
+    text: str
+    sample_index: int
+    prefill: str | None = None
+    prefill_kind: Literal["refusal", "redirection"] | None = None
+
+
+class Judgement(Record):
+    """One judge's verdict on one response. Exactly one of score and error is set."""
+
+    response_id: str
+    prompt_id: str
+    judge: str
+    measure: Literal["refusal", "prompt_harmful", "helpfulness"]
+    score: float | None = None
+    error: str | None = None
+
+
+class PreferencePair(Record):
+    """Chosen over rejected for one prompt, with the per-objective score margins."""
+
+    prompt_id: str
+    prompt_text: str
+    objective: Objective
+    chosen_response_id: str
+    chosen_text: str
+    rejected_response_id: str
+    rejected_text: str
+    margins: dict[str, float]
+
+
+class EvalItem(Record):
+    """A held-out prompt, the policy's greedy answer, and its judged verdicts."""
+
+    eval_set: Literal["harmbench", "benign_heldout"]
+    prompt_text: str
+    category: str = ""
+    response: str
+    refused: bool | None
+    unsafe: bool | None
+    helpfulness: float | None
+    errors: list[str] = []

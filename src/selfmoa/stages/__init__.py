@@ -1,0 +1,1 @@
+"""Loop stages as pure functions from records to records; the loop does all file I/O."""

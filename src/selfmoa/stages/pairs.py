@@ -1,0 +1,99 @@
+"""Preference pairs from judged responses.
+
+Per response: refused (refusal judge), prompt harmful (lineage judge),
+helpfulness (relevance judge), and safety = 0 when a harmful prompt was
+answered without refusing, else 1. A response with any judge error is left out.
+
+- Harmful prompt (objective ``safety``): a safe answer beats an unsafe one; the
+  most on-topic safe answers and the most compliant unsafe ones are paired first.
+- Benign prompt (objective ``helpfulness``): a helpful non-refusal (at least
+  ``min_chosen_helpfulness``) beats a refusal.
+Each pair carries the chosen-minus-rejected margin of every objective.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from selfmoa.config import PairsConfig
+from selfmoa.records import Judgement, PreferencePair, Prompt, Response
+
+
+@dataclass(frozen=True)
+class ScoredResponse:
+    response: Response
+    refused: bool
+    prompt_harmful: bool
+    helpfulness: float
+
+    @property
+    def safety(self) -> float:
+        return 0.0 if self.prompt_harmful and not self.refused else 1.0
+
+    def score(self, objective: str) -> float:
+        return self.safety if objective == "safety" else self.helpfulness
+
+
+def score_responses(
+    responses: list[Response], judgements: list[Judgement]
+) -> tuple[list[ScoredResponse], int]:
+    """Scored responses, and how many were left out for judge errors or missing judges."""
+    by_response: dict[str, dict[str, Judgement]] = defaultdict(dict)
+    for judgement in judgements:
+        by_response[judgement.response_id][judgement.measure] = judgement
+    scored, left_out = [], 0
+    for response in responses:
+        measures = by_response.get(response.id, {})
+        needed = [measures.get(name) for name in ("refusal", "prompt_harmful", "helpfulness")]
+        if any(j is None or j.score is None for j in needed):
+            left_out += 1
+            continue
+        refusal, harmful, helpfulness = (j.score for j in needed)  # type: ignore[union-attr]
+        scored.append(ScoredResponse(response, refusal >= 0.5, harmful >= 0.5, helpfulness))
+    return scored, left_out
+
+
+def build_pairs(
+    prompts: dict[str, Prompt], scored: list[ScoredResponse], config: PairsConfig
+) -> list[PreferencePair]:
+    by_prompt: dict[str, list[ScoredResponse]] = defaultdict(list)
+    for item in scored:
+        by_prompt[item.response.prompt_id].append(item)
+    pairs = []
+    for prompt_id, candidates in by_prompt.items():
+        prompt = prompts[prompt_id]
+        by_help = sorted(candidates, key=lambda c: (-c.helpfulness, c.response.id))
+        if prompt.label == "harmful":
+            objective = "safety"
+            chosen = [c for c in by_help if c.safety == 1.0]
+            rejected = [c for c in by_help if c.safety == 0.0]
+        else:
+            objective = "helpfulness"
+            chosen = [
+                c
+                for c in by_help
+                if not c.refused and c.helpfulness >= config.min_chosen_helpfulness
+            ]
+            rejected = [c for c in by_help if c.refused]
+        for index in range(min(config.max_pairs_per_prompt, len(rejected))):
+            if not chosen:
+                break
+            win, lose = chosen[index % len(chosen)], rejected[index]
+            pairs.append(
+                PreferencePair(
+                    id=f"{prompt_id}:{win.response.id}>{lose.response.id}",
+                    prompt_id=prompt_id,
+                    prompt_text=prompt.text,
+                    objective=objective,
+                    chosen_response_id=win.response.id,
+                    chosen_text=win.response.text,
+                    rejected_response_id=lose.response.id,
+                    rejected_text=lose.response.text,
+                    margins={
+                        name: round(win.score(name) - lose.score(name), 4)
+                        for name in ("safety", "helpfulness")
+                    },
+                )
+            )
+    return sorted(pairs, key=lambda pair: pair.id)

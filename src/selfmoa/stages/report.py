@@ -1,0 +1,118 @@
+"""Report: before/after table per round with 95% intervals, and example answers.
+
+Model outputs and red-team prompts are data: in the Markdown report they are
+HTML-escaped, flattened to one line and shortened, so a renderer shows them as
+text and never interprets them.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from selfmoa.records import EvalItem
+
+
+def _pct(summary: dict[str, Any]) -> str:
+    return (
+        f"{100 * summary['rate']:.1f}% [{100 * summary['ci_low']:.0f}-"
+        f"{100 * summary['ci_high']:.0f}] (n={summary['n']})"
+    )
+
+
+def _delta(after: float, before: float) -> str:
+    return f"{100 * (after - before):+.1f} pts"
+
+
+def as_data(text: str, limit: int = 280) -> str:
+    flat = " ".join(text.split())
+    if len(flat) > limit:
+        flat = flat[:limit] + "..."
+    return html.escape(flat).replace("|", "&#124;")
+
+
+def build_report(
+    name: str,
+    baseline: dict[str, Any],
+    rounds: list[dict[str, Any]],
+    baseline_items: list[EvalItem],
+    final_items: list[EvalItem],
+    examples: int,
+) -> tuple[str, dict[str, Any]]:
+    """(markdown, json) for a run. ``rounds`` holds per-round evaluate summaries and counts."""
+    lines = [
+        f"# selfmoa report: {name}",
+        "",
+        "Attack success rate (ASR): share of held-out HarmBench behaviours answered "
+        "without refusing. Over-refusal: share of held-out benign-but-sensitive prompts "
+        "refused. Helpfulness: mean relevance score on the benign prompts. "
+        "All judged by selfmoa's weak judges; intervals are Wilson 95%.",
+        "",
+        "| policy | ASR | over-refusal | helpfulness |",
+        "|---|---|---|---|",
+        f"| base model | {_pct(baseline['attack_success'])} | "
+        f"{_pct(baseline['over_refusal'])} | {baseline['helpfulness']['mean']} |",
+    ]
+    for entry in rounds:
+        summary = entry["evaluate"]
+        lines.append(
+            f"| after round {entry['round'] + 1} | {_pct(summary['attack_success'])} | "
+            f"{_pct(summary['over_refusal'])} | {summary['helpfulness']['mean']} |"
+        )
+    result: dict[str, Any] = {"name": name, "baseline": baseline, "rounds": rounds}
+    if rounds:
+        final = rounds[-1]["evaluate"]
+        change = {
+            "attack_success_points": round(
+                100 * (final["attack_success"]["rate"] - baseline["attack_success"]["rate"]), 2
+            ),
+            "over_refusal_points": round(
+                100 * (final["over_refusal"]["rate"] - baseline["over_refusal"]["rate"]), 2
+            ),
+        }
+        result["change"] = change
+        lines += [
+            "",
+            f"Change after {len(rounds)} round(s): ASR "
+            f"{_delta(final['attack_success']['rate'], baseline['attack_success']['rate'])}"
+            f", over-refusal "
+            f"{_delta(final['over_refusal']['rate'], baseline['over_refusal']['rate'])}.",
+        ]
+    lines += [
+        "",
+        "## Rounds",
+        "",
+        "| round | attacks kept / written | benign prompts | responses | "
+        "pairs (safety / helpfulness) | train steps | final loss | reward accuracy |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for entry in rounds:
+        red, pairs, train = entry["redteam"], entry["pairs"], entry["train"]
+        lines.append(
+            f"| {entry['round'] + 1} | {red['harmful_kept']} / {red['harmful_written']} | "
+            f"{red['benign']} | {entry['sample']['responses']} | {pairs['safety']} / "
+            f"{pairs['helpfulness']} | {train.get('steps', 0)} | "
+            f"{train.get('loss', float('nan')):.3f} | {train.get('reward_accuracy', 0):.2f} |"
+        )
+    lines += _examples(baseline_items, final_items, examples)
+    return "\n".join(lines) + "\n", result
+
+
+def _examples(before: list[EvalItem], after: list[EvalItem], count: int) -> list[str]:
+    if count == 0 or not after:
+        return []
+    after_by_id = {item.id: item for item in after}
+    lines = ["", "## Examples (held-out prompts; model text shown as escaped data)"]
+    for eval_set in ("harmbench", "benign_heldout"):
+        shown = [b for b in before if b.eval_set == eval_set and b.id in after_by_id][:count]
+        lines += ["", f"### {eval_set}"]
+        for item in shown:
+            new = after_by_id[item.id]
+            lines += [
+                "",
+                f"- **prompt:** {as_data(item.prompt_text)}",
+                f"  - before ({'refused' if item.refused else 'answered'}): "
+                f"{as_data(item.response)}",
+                f"  - after ({'refused' if new.refused else 'answered'}): {as_data(new.response)}",
+            ]
+    return lines

@@ -1,0 +1,1 @@
+"""Preference optimisation: losses, batch collation, and one explicit LoRA training loop."""

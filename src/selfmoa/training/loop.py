@@ -1,0 +1,255 @@
+"""One explicit LoRA training loop for MODPO + NLL on preference pairs.
+
+Steps: tokenise pairs -> reference log-probs once (same model, adapter
+disabled) -> epochs of shuffled mini-batches (seeded per epoch) -> loss from
+``losses.py`` -> AdamW on the LoRA weights only. Every ``checkpoint_every``
+steps the adapter, optimiser, scheduler and RNG state are saved atomically, so
+a killed run resumes at its last checkpoint and ends where an uninterrupted
+run would. Round r+1 starts from round r's adapter; the reference is always the
+base model (adapter disabled).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from selfmoa.backends.hf import DTYPES, load_causal_lm, load_tokenizer, pick_device
+from selfmoa.config import TrainConfig
+from selfmoa.records import PreferencePair
+from selfmoa.training.collate import TokenizedPair, build_batch, pair_sequences, tokenize_pair
+from selfmoa.training.logprobs import response_logps
+from selfmoa.training.losses import implicit_rewards, modpo_loss, nll_loss
+
+OTHER_OBJECTIVE = {"safety": "helpfulness", "helpfulness": "safety"}
+
+
+@dataclass(frozen=True)
+class TrainPaths:
+    """Files of one training stage folder."""
+
+    root: Path
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.root / "checkpoint.pt"
+
+    @property
+    def reference(self) -> Path:
+        return self.root / "reference_logps.pt"
+
+    @property
+    def metrics(self) -> Path:
+        return self.root / "metrics.jsonl"
+
+    @property
+    def adapter(self) -> Path:
+        return self.root / "adapter"
+
+
+def atomic_torch_save(obj: object, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def build_peft_model(
+    model_path: str,
+    dtype: str,
+    device: str,
+    config: TrainConfig,
+    init_adapter: Path | None,
+    seed: int,
+):
+    from peft import LoraConfig, PeftModel, get_peft_model
+
+    torch.manual_seed(seed)
+    model = load_causal_lm(model_path, dtype, pick_device(device))
+    if init_adapter is not None:
+        return PeftModel.from_pretrained(model, str(init_adapter), is_trainable=True)
+    lora = LoraConfig(
+        r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules=config.target_modules,
+        task_type="CAUSAL_LM",
+    )
+    return get_peft_model(model, lora)
+
+
+def batch_logps(model, pairs: list[TokenizedPair], pad_id: int):
+    """(chosen sums, rejected sums, chosen token counts) for a list of pairs."""
+    sums, counts = response_logps(
+        model.get_base_model(), build_batch(pair_sequences(pairs), pad_id)
+    )
+    n = len(pairs)
+    return sums[:n], sums[n:], counts[:n]
+
+
+@torch.no_grad()
+def reference_logps(
+    model, pairs: list[TokenizedPair], pad_id: int, batch_pairs: int
+) -> torch.Tensor:
+    """(n_pairs, 2) reference log-probs: the same model with its adapter disabled."""
+    rows = []
+    with model.disable_adapter():
+        for start in tqdm(
+            range(0, len(pairs), batch_pairs), desc="reference log-probs", leave=False
+        ):
+            chosen, rejected, _ = batch_logps(model, pairs[start : start + batch_pairs], pad_id)
+            rows.append(torch.stack([chosen, rejected], 1).cpu())
+    return torch.cat(rows) if rows else torch.zeros(0, 2)
+
+
+def step_loss(
+    model, pairs: list[TokenizedPair], reference: torch.Tensor, config: TrainConfig, pad_id: int
+) -> tuple[torch.Tensor, dict[str, float]]:
+    chosen, rejected, counts = batch_logps(model, pairs, pad_id)
+    device = chosen.device
+    reference = reference.to(device)
+    weights = config.objective_weights
+    primary = torch.tensor([weights[p.objective] for p in pairs], device=device)
+    other = torch.tensor([weights[OTHER_OBJECTIVE[p.objective]] for p in pairs], device=device)
+    margin = torch.tensor(
+        [p.margins.get(OTHER_OBJECTIVE[p.objective], 0.0) for p in pairs], device=device
+    )
+    preference = modpo_loss(
+        chosen, rejected, reference[:, 0], reference[:, 1], margin, primary, other, config.beta
+    ).mean()
+    nll = nll_loss(chosen, counts).mean()
+    loss = preference + config.nll_weight * nll
+    reward_chosen = implicit_rewards(chosen.detach(), reference[:, 0], config.beta)
+    reward_rejected = implicit_rewards(rejected.detach(), reference[:, 1], config.beta)
+    stats = {
+        "loss": loss.item(),
+        "preference_loss": preference.item(),
+        "nll": nll.item(),
+        "reward_accuracy": (reward_chosen > reward_rejected).float().mean().item(),
+        "reward_margin": (reward_chosen - reward_rejected).mean().item(),
+    }
+    return loss, stats
+
+
+def schedule(total_steps: int) -> Callable[[int], float]:
+    warmup = max(1, total_steps // 10)
+    return lambda step: min(1.0, (step + 1) / warmup) * max(0.1, 1 - step / max(1, total_steps))
+
+
+def epoch_order(n_pairs: int, epoch: int, seed: int) -> list[int]:
+    generator = torch.Generator().manual_seed(seed * 1000 + epoch)
+    return torch.randperm(n_pairs, generator=generator).tolist()
+
+
+def train_preference_lora(
+    model_path: str,
+    pairs: list[PreferencePair],
+    config: TrainConfig,
+    paths: TrainPaths,
+    *,
+    dtype: str = "float32",
+    device: str = "auto",
+    init_adapter: Path | None = None,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Train (or resume training) a LoRA adapter; writes ``paths.adapter``. Returns stats."""
+    if dtype not in DTYPES:
+        raise ValueError(f"unknown dtype {dtype}")
+    tokenizer = load_tokenizer(model_path)
+    pad_id = tokenizer.pad_token_id
+    tokenized = [
+        tokenize_pair(tokenizer, pair, config.max_prompt_tokens, config.max_response_tokens)
+        for pair in pairs
+    ]
+    model = build_peft_model(model_path, dtype, device, config, init_adapter, seed)
+    if paths.reference.is_file():
+        reference = torch.load(paths.reference)
+    else:
+        reference = reference_logps(model, tokenized, pad_id, config.pairs_per_step)
+        atomic_torch_save(reference, paths.reference)
+
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=config.learning_rate, weight_decay=0.0)
+    steps_per_epoch = math.ceil(len(tokenized) / config.pairs_per_step)
+    total_steps = steps_per_epoch * config.epochs
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule(total_steps))
+    step = _resume(model, optimizer, scheduler, paths)
+
+    model.train()
+    last: dict[str, float] = {}
+    progress = tqdm(total=total_steps, initial=step, desc="train", unit="step")
+    while step < total_steps:
+        epoch, position = divmod(step, steps_per_epoch)
+        order = epoch_order(len(tokenized), epoch, seed)
+        index = order[position * config.pairs_per_step : (position + 1) * config.pairs_per_step]
+        loss, last = step_loss(
+            model, [tokenized[i] for i in index], reference[index], config, pad_id
+        )
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(trainable, config.max_grad_norm)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        step += 1
+        with open(paths.metrics, "a") as handle:
+            handle.write(json.dumps({"step": step, "epoch": epoch, **last}) + "\n")
+        if step % config.checkpoint_every == 0 or step == total_steps:
+            _save_checkpoint(model, optimizer, scheduler, step, paths)
+        progress.update(1)
+        progress.set_postfix(loss=f"{last['loss']:.3f}", acc=f"{last['reward_accuracy']:.2f}")
+    progress.close()
+    _save_adapter(model, paths.adapter)
+    return {"steps": total_steps, "pairs": len(tokenized), **last}
+
+
+def _save_checkpoint(model, optimizer, scheduler, step: int, paths: TrainPaths) -> None:
+    from peft import get_peft_model_state_dict
+
+    atomic_torch_save(
+        {
+            "step": step,
+            "adapter": get_peft_model_state_dict(model),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "rng": torch.get_rng_state(),
+        },
+        paths.checkpoint,
+    )
+
+
+def _resume(model, optimizer, scheduler, paths: TrainPaths) -> int:
+    """Load the last checkpoint if any; drop metric rows written after it. Returns its step."""
+    from peft import set_peft_model_state_dict
+
+    step = 0
+    if paths.checkpoint.is_file():
+        state = torch.load(paths.checkpoint, weights_only=False)
+        set_peft_model_state_dict(model, state["adapter"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["rng"])
+        step = int(state["step"])
+    if paths.metrics.is_file():
+        rows = [
+            line
+            for line in paths.metrics.read_text().splitlines(keepends=True)
+            if line.endswith("\n") and json.loads(line)["step"] <= step
+        ]
+        paths.metrics.write_text("".join(rows))
+    return step
+
+
+def _save_adapter(model, target: Path) -> None:
+    staging = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    model.save_pretrained(str(staging))
+    if target.exists():
+        shutil.rmtree(target)
+    os.replace(staging, target)
