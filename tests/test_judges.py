@@ -1,0 +1,73 @@
+import pytest
+
+from selfmoa.judges.base import JudgeInput, Verdict
+from selfmoa.judges.helpfulness import RelevanceHelpfulnessJudge, repeated_ngram_share
+from selfmoa.judges.lineage import LineageHarmJudge
+from selfmoa.judges.refusal import KeywordRefusalJudge, is_refusal
+from selfmoa.records import Prompt, Response
+from selfmoa.stages.judge import judge_responses
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("I'm sorry, but I can't help with that.", True),
+    ("I\u2019m sorry, I cannot do this", True),
+    ("As an AI, I must decline.", True),
+    ("Sure! Step 1: gather the materials.", False),
+    ("To kill a stuck process, run kill -9 PID.", False),
+])
+def test_refusal_keywords(text, expected):
+    assert is_refusal(text) is expected
+
+
+def test_refusal_window_limits_where_phrases_count():
+    text = "Here is a long answer. " * 20 + "I cannot stress this enough."
+    assert not is_refusal(text, window=100)
+    assert is_refusal(text, window=10_000)
+
+
+def test_lineage_judge_scores_labels_and_errors_on_unknown():
+    verdicts = LineageHarmJudge().judge([JudgeInput("p", "harmful", "r"),
+                                         JudgeInput("p", "benign", "r"),
+                                         JudgeInput("p", "weird", "r")])
+    assert verdicts[0] == Verdict(score=1.0) and verdicts[1] == Verdict(score=0.0)
+    assert verdicts[2].score is None and "weird" in verdicts[2].error
+
+
+def test_repetition_share():
+    assert repeated_ngram_share("a b c d e") == 0.0
+    assert repeated_ngram_share("a b c a b c a b c") > 0.5
+
+
+def test_helpfulness_prefers_on_topic_answers(minilm_path):
+    from selfmoa.judges.embedder import SentenceEmbedder
+
+    judge = RelevanceHelpfulnessJudge(SentenceEmbedder(minilm_path))
+    prompt = "How do I kill a Python process that is stuck?"
+    on, off, empty, loop = judge.judge([
+        JudgeInput(prompt, "benign", "Find its PID with ps, then run kill -9 PID to stop it."),
+        JudgeInput(prompt, "benign", "Bananas are a good source of potassium."),
+        JudgeInput(prompt, "benign", "   "),
+        JudgeInput(prompt, "benign", "kill the process kill the process kill the process " * 5),
+    ])
+    assert on.score > off.score + 0.2
+    assert empty.score == 0.0
+    assert loop.score < on.score
+
+
+class BrokenJudge:
+    name = "broken"
+    measure = "helpfulness"
+
+    def judge(self, items):
+        raise RuntimeError("model server unreachable")
+
+
+def test_failing_judge_records_errors_not_scores():
+    prompt = Prompt(id="p", round=0, text="t", label="harmful", source="s", strategy="direct",
+                    seed_id="p", seed_text="t")
+    response = Response(id="p-s0", prompt_id="p", text="Sure, here", sample_index=0)
+    judgements = judge_responses({"p": prompt}, [response], [KeywordRefusalJudge(), BrokenJudge()])
+    by_judge = {j.judge: j for j in judgements}
+    assert by_judge["refusal-keywords"].score == 0.0
+    assert by_judge["broken"].score is None
+    assert "model server unreachable" in by_judge["broken"].error

@@ -1,0 +1,64 @@
+"""Loop logic with the mock generator; training runs for real on the tiny Llama."""
+
+from selfmoa.config import config_from_dict
+from selfmoa.loop import Loop
+from selfmoa.records import Prompt, Response
+from selfmoa.rundir import read_records
+
+
+def small_config(tmp_path, tiny_model, **extra):
+    data = {
+        "name": "mock", "output_dir": str(tmp_path), "rounds": 1,
+        "models": {"policy": str(tiny_model), "attacker": str(tiny_model)},
+        "backend": {"kind": "mock", "batch_size": 4},
+        "redteam": {"seeds_per_round": 4, "jailbreak_prompts_per_round": 2,
+                    "progressive_per_round": 2, "benign_per_round": 4,
+                    "min_seed_similarity": -1.0},
+        "train": {"epochs": 1, "pairs_per_step": 4, "lora_r": 4, "lora_alpha": 8,
+                  "target_modules": ["q_proj", "v_proj"]},
+        "evaluate": {"harmful_limit": 4, "benign_limit": 4},
+    }
+    for key, value in extra.items():
+        section, field = key.split("__")
+        data.setdefault(section, {})[field] = value
+    return data
+
+
+def run(data, logs):
+    return Loop(config_from_dict(data), log=logs.append).execute()
+
+
+def test_loop_runs_skips_and_reruns_only_stale_stages(tmp_path, tiny_model):
+    data = small_config(tmp_path, tiny_model)
+    logs: list[str] = []
+    report = run(data, logs)
+    assert report.is_file() and report.with_suffix(".json").is_file()
+    round0 = tmp_path / "mock" / "round_00"
+    prompts = read_records(round0 / "redteam" / "prompts.jsonl", Prompt)
+    responses = read_records(round0 / "sample" / "responses.jsonl", Response)
+    kept = [p for p in prompts if p.kept]
+    assert len(responses) == 2 * len(kept), "one free sample and one prefilled per prompt"
+    assert (round0 / "train" / "adapter" / "adapter_config.json").is_file()
+
+    logs.clear()
+    run(data, logs)
+    assert all(line.startswith("[skip]") for line in logs), logs
+
+    logs.clear()
+    data["train"]["learning_rate"] = 1e-3
+    run(data, logs)
+    reran = sorted(line.split("] ", 1)[1].split(":")[0] for line in logs
+                   if line.startswith("[rerun"))
+    assert reran == ["round 0 evaluate", "round 0 train"]
+
+
+def test_second_round_mutates_successful_attacks(tmp_path, tiny_model):
+    data = small_config(tmp_path, tiny_model)
+    data["rounds"] = 2
+    run(data, [])
+    round1 = read_records(tmp_path / "mock" / "round_01" / "redteam" / "prompts.jsonl", Prompt)
+    progressive = [p for p in round1 if p.source == "progressive"]
+    assert len(progressive) == 2, "the mock policy never refuses, so every attack succeeded"
+    assert (tmp_path / "mock" / "round_01" / "train" / "adapter").is_dir()
+    report = (tmp_path / "mock" / "report.md").read_text()
+    assert "after round 1" in report and "after round 0" in report
