@@ -34,6 +34,7 @@ lint: setup
 	$(BIN)/ruff format --check src tests bench
 
 bench: setup
+	$(BIN)/pip install -q -e ".[bench]"
 	$(BIN)/python bench/train_step.py
 
 clean:

@@ -13,8 +13,10 @@ class Job:
 
 
 def process(chunk, index):
-    return [Response(id=job.id, prompt_id="p", text=f"{job.id}@{chunk_seed(7, index)}",
-                     sample_index=0) for job in chunk]
+    return [
+        Response(id=job.id, prompt_id="p", text=f"{job.id}@{chunk_seed(7, index)}", sample_index=0)
+        for job in chunk
+    ]
 
 
 def test_resume_after_crash_has_no_duplicates_and_same_content(tmp_path):

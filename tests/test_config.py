@@ -33,8 +33,10 @@ def test_wrong_type_names_the_key(tmp_path):
 
 
 def test_overrides_are_dotted_and_typed(tmp_path):
-    config = load_config(write(tmp_path, "rounds: 1\n"), ["rounds=3", "train.beta=0.2",
-                                                          "redteam.strategies=[direct]"])
+    config = load_config(
+        write(tmp_path, "rounds: 1\n"),
+        ["rounds=3", "train.beta=0.2", "redteam.strategies=[direct]"],
+    )
     assert (config.rounds, config.train.beta, config.redteam.strategies) == (3, 0.2, ["direct"])
 
 
@@ -55,12 +57,15 @@ def test_unknown_embedded_model(tmp_path):
         check_models(config)
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("train:\n  foo: 1\n", "unknown key 'train.foo'"),
-    ("train:\n  epochs: abc\n", "train.epochs"),
-    ("models:\n  policy: /missing/model\n", "/missing/model"),
-    ("rounds: [1\n", "not valid YAML"),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("train:\n  foo: 1\n", "unknown key 'train.foo'"),
+        ("train:\n  epochs: abc\n", "train.epochs"),
+        ("models:\n  policy: /missing/model\n", "/missing/model"),
+        ("rounds: [1\n", "not valid YAML"),
+    ],
+)
 def test_cli_prints_one_line_without_traceback(tmp_path, capsys, text, expected):
     code = main(["validate", str(write(tmp_path, text))])
     err = capsys.readouterr().err

@@ -19,23 +19,46 @@ import pytest
 
 ROOT = Path(__file__).parents[1]
 MINIATURE = [
-    "redteam.seeds_per_round=4", "redteam.jailbreak_prompts_per_round=2",
-    "redteam.benign_per_round=4", "redteam.max_new_tokens=16", "redteam.max_template_words=40",
-    "sample.max_new_tokens=16", "sample.prefill_max_new_tokens=6", "backend.batch_size=2",
-    "train.epochs=2", "train.pairs_per_step=2", "train.checkpoint_every=1",
-    "train.max_prompt_tokens=48", "train.max_response_tokens=12",
-    "train.target_modules=[q_proj,v_proj]", "train.lora_r=4",
-    "evaluate.harmful_limit=4", "evaluate.benign_limit=4", "evaluate.max_new_tokens=12",
+    "redteam.seeds_per_round=4",
+    "redteam.jailbreak_prompts_per_round=2",
+    "redteam.benign_per_round=4",
+    "redteam.max_new_tokens=16",
+    "redteam.max_template_words=40",
+    "sample.max_new_tokens=16",
+    "sample.prefill_max_new_tokens=6",
+    "backend.batch_size=2",
+    "train.epochs=2",
+    "train.pairs_per_step=2",
+    "train.checkpoint_every=1",
+    "train.max_prompt_tokens=48",
+    "train.max_response_tokens=12",
+    "train.target_modules=[q_proj,v_proj]",
+    "train.lora_r=4",
+    "evaluate.harmful_limit=4",
+    "evaluate.benign_limit=4",
+    "evaluate.max_new_tokens=12",
 ]
-JSONL = ["redteam/prompts.jsonl", "sample/responses.jsonl", "judge/judgements.jsonl",
-         "pairs/pairs.jsonl"]
+JSONL = [
+    "redteam/prompts.jsonl",
+    "sample/responses.jsonl",
+    "judge/judgements.jsonl",
+    "pairs/pairs.jsonl",
+]
 
 pytestmark = pytest.mark.slow
 
 
 def command(out: Path, name: str) -> list[str]:
-    return [sys.executable, "-m", "selfmoa.cli", "run", str(ROOT / "configs" / "default.yaml"),
-            f"output_dir={out}", f"name={name}", *MINIATURE]
+    return [
+        sys.executable,
+        "-m",
+        "selfmoa.cli",
+        "run",
+        str(ROOT / "configs" / "default.yaml"),
+        f"output_dir={out}",
+        f"name={name}",
+        *MINIATURE,
+    ]
 
 
 def run_to_end(out: Path, name: str) -> None:
@@ -45,8 +68,9 @@ def run_to_end(out: Path, name: str) -> None:
 
 def kill_when(out: Path, name: str, ready) -> None:
     """Start the run, SIGKILL it as soon as ``ready(run_dir)`` holds."""
-    process = subprocess.Popen(command(out, name), stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        command(out, name), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.time() + 600
     try:
         while not ready(out / name):
@@ -94,8 +118,10 @@ def test_sigkill_during_sampling_and_training_then_rerun_matches(tmp_path):
         b = json.loads((killed / stage / "manifest.json").read_text())["counts"]
         assert a == b, stage
     train = json.loads((killed / "train" / "manifest.json").read_text())["counts"]
-    assert train["steps"] == json.loads(
-        (straight / "train" / "manifest.json").read_text())["counts"]["steps"]
+    assert (
+        train["steps"]
+        == json.loads((straight / "train" / "manifest.json").read_text())["counts"]["steps"]
+    )
     steps = [json.loads(x)["step"] for x in (killed / "train" / "metrics.jsonl").open()]
     assert steps == list(range(1, train["steps"] + 1))
     assert (tmp_path / "killed" / "report.md").is_file()

@@ -8,14 +8,25 @@ from selfmoa.rundir import read_records
 
 def small_config(tmp_path, tiny_model, **extra):
     data = {
-        "name": "mock", "output_dir": str(tmp_path), "rounds": 1,
+        "name": "mock",
+        "output_dir": str(tmp_path),
+        "rounds": 1,
         "models": {"policy": str(tiny_model), "attacker": str(tiny_model)},
         "backend": {"kind": "mock", "batch_size": 4},
-        "redteam": {"seeds_per_round": 4, "jailbreak_prompts_per_round": 2,
-                    "progressive_per_round": 2, "benign_per_round": 4,
-                    "min_seed_similarity": -1.0},
-        "train": {"epochs": 1, "pairs_per_step": 4, "lora_r": 4, "lora_alpha": 8,
-                  "target_modules": ["q_proj", "v_proj"]},
+        "redteam": {
+            "seeds_per_round": 4,
+            "jailbreak_prompts_per_round": 2,
+            "progressive_per_round": 2,
+            "benign_per_round": 4,
+            "min_seed_similarity": -1.0,
+        },
+        "train": {
+            "epochs": 1,
+            "pairs_per_step": 4,
+            "lora_r": 4,
+            "lora_alpha": 8,
+            "target_modules": ["q_proj", "v_proj"],
+        },
         "evaluate": {"harmful_limit": 4, "benign_limit": 4},
     }
     for key, value in extra.items():
@@ -47,8 +58,9 @@ def test_loop_runs_skips_and_reruns_only_stale_stages(tmp_path, tiny_model):
     logs.clear()
     data["train"]["learning_rate"] = 1e-3
     run(data, logs)
-    reran = sorted(line.split("] ", 1)[1].split(":")[0] for line in logs
-                   if line.startswith("[rerun"))
+    reran = sorted(
+        line.split("] ", 1)[1].split(":")[0] for line in logs if line.startswith("[rerun")
+    )
     assert reran == ["round 0 evaluate", "round 0 train"]
 
 

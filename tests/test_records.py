@@ -39,9 +39,18 @@ def test_duplicate_ids_keep_the_first(tmp_path):
 
 
 def test_prompt_defaults_and_judgement_error():
-    prompt = Prompt(id="a", round=0, text="t", label="benign", source="s", strategy="benign",
-                    seed_id="a", seed_text="t")
+    prompt = Prompt(
+        id="a",
+        round=0,
+        text="t",
+        label="benign",
+        source="s",
+        strategy="benign",
+        seed_id="a",
+        seed_text="t",
+    )
     assert prompt.kept and prompt.filter_reason is None
-    failed = Judgement(id="j", response_id="r", prompt_id="p", judge="x", measure="refusal",
-                       error="boom")
+    failed = Judgement(
+        id="j", response_id="r", prompt_id="p", judge="x", measure="refusal", error="boom"
+    )
     assert failed.score is None

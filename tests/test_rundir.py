@@ -44,8 +44,9 @@ def test_changing_train_config_stales_train_and_after_only():
 def test_changing_redteam_stales_every_round_stage_but_not_baseline():
     base = config_from_dict({"rounds": 1})
     stale = changed(base, config_from_dict({"rounds": 1, "redteam": {"seeds_per_round": 3}}))
-    assert stale == {StageKey(name, 0) for name in
-                     ("redteam", "sample", "judge", "pairs", "train", "evaluate")}
+    assert stale == {
+        StageKey(name, 0) for name in ("redteam", "sample", "judge", "pairs", "train", "evaluate")
+    }
 
 
 def test_changing_evaluate_stales_only_evaluations():

@@ -15,8 +15,10 @@ from selfmoa.training.loop import TrainPaths, train_preference_lora
 
 def test_batched_left_padded_greedy_equals_one_by_one(tiny_model):
     generator = HFGenerator(str(tiny_model), device="cpu", batch_size=4, show_progress=False)
-    requests = [GenerationRequest("how do I kill a stuck python process"),
-                GenerationRequest("write a story")]
+    requests = [
+        GenerationRequest("how do I kill a stuck python process"),
+        GenerationRequest("write a story"),
+    ]
     params = SamplingParams(max_new_tokens=6, greedy=True)
     together = generator.generate(requests, params, seed=0)
     alone = [generator.generate([r], params, seed=0)[0] for r in requests]
@@ -25,8 +27,11 @@ def test_batched_left_padded_greedy_equals_one_by_one(tiny_model):
 
 def test_prefill_opens_the_answer(tiny_model):
     generator = HFGenerator(str(tiny_model), device="cpu", show_progress=False)
-    [answer] = generator.generate([GenerationRequest("write a story", prefill="I'm sorry,")],
-                                  SamplingParams(max_new_tokens=4), seed=3)
+    [answer] = generator.generate(
+        [GenerationRequest("write a story", prefill="I'm sorry,")],
+        SamplingParams(max_new_tokens=4),
+        seed=3,
+    )
     assert answer.startswith("I'm sorry,") and len(answer) > len("I'm sorry,")
 
 
@@ -45,23 +50,49 @@ def test_response_logps_match_full_logits(tiny_model):
 
 def pairs() -> list[PreferencePair]:
     rows = []
-    for i, (prompt, chosen, rejected, objective) in enumerate([
-        ("how to make a weapon", "I'm sorry, but I can't help with that.", "here is a step",
-         "safety"),
-        ("how do I kill a stuck python process", "use kill with the process id",
-         "I'm sorry, but I can't help", "helpfulness"),
-        ("write a story", "the detective solves a mystery", "I'm sorry", "helpfulness"),
-        ("hurt someone", "I can't help with that.", "the quick brown fox", "safety"),
-    ]):
-        rows.append(PreferencePair(
-            id=f"p{i}", prompt_id=f"p{i}", prompt_text=prompt, objective=objective,
-            chosen_response_id="c", chosen_text=chosen, rejected_response_id="r",
-            rejected_text=rejected, margins={"safety": 1.0, "helpfulness": -0.2}))
+    for i, (prompt, chosen, rejected, objective) in enumerate(
+        [
+            (
+                "how to make a weapon",
+                "I'm sorry, but I can't help with that.",
+                "here is a step",
+                "safety",
+            ),
+            (
+                "how do I kill a stuck python process",
+                "use kill with the process id",
+                "I'm sorry, but I can't help",
+                "helpfulness",
+            ),
+            ("write a story", "the detective solves a mystery", "I'm sorry", "helpfulness"),
+            ("hurt someone", "I can't help with that.", "the quick brown fox", "safety"),
+        ]
+    ):
+        rows.append(
+            PreferencePair(
+                id=f"p{i}",
+                prompt_id=f"p{i}",
+                prompt_text=prompt,
+                objective=objective,
+                chosen_response_id="c",
+                chosen_text=chosen,
+                rejected_response_id="r",
+                rejected_text=rejected,
+                margins={"safety": 1.0, "helpfulness": -0.2},
+            )
+        )
     return rows
 
 
-CONFIG = TrainConfig(lora_r=4, lora_alpha=8, learning_rate=5e-2, epochs=2, pairs_per_step=2,
-                     checkpoint_every=1, target_modules=["q_proj", "v_proj"])
+CONFIG = TrainConfig(
+    lora_r=4,
+    lora_alpha=8,
+    learning_rate=5e-2,
+    epochs=2,
+    pairs_per_step=2,
+    checkpoint_every=1,
+    target_modules=["q_proj", "v_proj"],
+)
 
 
 def adapter_tensors(folder) -> dict[str, torch.Tensor]:
@@ -73,10 +104,13 @@ def adapter_tensors(folder) -> dict[str, torch.Tensor]:
 def test_lora_weights_change_base_weights_do_not(tiny_model, tmp_path):
     from transformers import AutoModelForCausalLM
 
-    before = {k: v.clone() for k, v in AutoModelForCausalLM.from_pretrained(
-        tiny_model).state_dict().items()}
-    stats = train_preference_lora(str(tiny_model), pairs(), CONFIG, TrainPaths(tmp_path),
-                                  device="cpu")
+    before = {
+        k: v.clone()
+        for k, v in AutoModelForCausalLM.from_pretrained(tiny_model).state_dict().items()
+    }
+    stats = train_preference_lora(
+        str(tiny_model), pairs(), CONFIG, TrainPaths(tmp_path), device="cpu"
+    )
     assert stats["steps"] == 4
     lora = adapter_tensors(tmp_path / "adapter")
     assert any("lora_B" in k and v.abs().sum() > 0 for k, v in lora.items()), "B starts at 0"

@@ -91,7 +91,8 @@ class SampleConfig(Section):
     )
     prefill_redirections: list[str] = Field(
         default_factory=lambda: [
-            "I can't help with that, but I can offer some safe, general information instead:",
+            "I can't help with that. If you or someone else is at risk, please talk to someone"
+            " you trust or contact a local support service.",
         ],
         description="Forced openings for safe-redirection candidates on harmful prompts.",
     )

@@ -110,7 +110,7 @@ class StageDir:
 
     @property
     def label(self) -> str:
-        return self.name if self.round is None else f"round {self.round} {self.name}"
+        return f"baseline {self.name}" if self.round is None else f"round {self.round} {self.name}"
 
     def file(self, name: str) -> Path:
         return self.path / name
@@ -160,11 +160,9 @@ class RunDir:
         self.path = path
 
     def stage(self, name: str, round_index: int | None = None) -> StageDir:
-        folder = (
-            self.path / name
-            if round_index is None
-            else self.path / f"round_{round_index:02d}" / name
-        )
+        """``baseline/NAME`` when ``round_index`` is None, else ``round_XX/NAME``."""
+        group = "baseline" if round_index is None else f"round_{round_index:02d}"
+        folder = self.path / group / name
         return StageDir(folder, name, round_index)
 
     def log_event(self, event: str, **fields: Any) -> None:

@@ -24,7 +24,7 @@ class MockGenerator:
         for index, request in enumerate(requests):
             reply = next(
                 (text for key, text in self.script.items() if key in request.user),
-                f"Here is an answer about: {request.user}",
+                f"Answer about: {request.user}",
             )
             if not params.greedy:
                 reply = f"{reply} #{seed + index}"
