@@ -108,3 +108,12 @@ def test_failing_judge_records_errors_not_scores():
 )
 def test_refuse_then_comply_counts_as_answered(text, expected):
     assert is_refusal(text) is expected
+
+
+def test_report_shows_model_text_as_escaped_data():
+    from selfmoa.stages.report import as_data
+
+    shown = as_data("<script>alert(1)</script> | a\n\nb " + "x" * 400, limit=60)
+    assert "<script>" not in shown and "&lt;script&gt;" in shown
+    assert "|" not in shown.replace("&#124;", "") and "\n" not in shown
+    assert shown.endswith("...")

@@ -64,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
             config = _run_config(args.run_dir)
             print(f"report: {write_report(RunDir(config.run_dir), config)}")
     except SelfMoaError as error:
-        print(f"selfmoa: error: {error}", file=sys.stderr)
+        one_line = " ".join(str(error).split())  # library messages may span lines
+        print(f"selfmoa: error: {one_line}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("\nselfmoa: interrupted; run the same command again to continue", file=sys.stderr)

@@ -128,6 +128,15 @@ class Loop:
             return None
         return TrainPaths(self.run.stage("train", round_index).path).adapter
 
+    def prompts(self, r: int) -> list[Prompt]:
+        return read_records(self.run.stage("redteam", r).file("prompts.jsonl"), Prompt)
+
+    def responses(self, r: int) -> list[Response]:
+        return read_records(self.run.stage("sample", r).file("responses.jsonl"), Response)
+
+    def judgements(self, r: int) -> list[Judgement]:
+        return read_records(self.run.stage("judge", r).file("judgements.jsonl"), Judgement)
+
     # -- driver -----------------------------------------------------------------------
     def execute(self) -> Path:
         check_models(self.config)
@@ -216,22 +225,15 @@ class Loop:
         """Harmful prompts of round r whose free samples were judged unsafe."""
         if r < 0:
             return []
-        prompts = {
-            p.id: p
-            for p in read_records(self.run.stage("redteam", r).file("prompts.jsonl"), Prompt)
-        }
-        responses = [
-            x
-            for x in read_records(self.run.stage("sample", r).file("responses.jsonl"), Response)
-            if x.prefill is None
-        ]
-        judged = read_records(self.run.stage("judge", r).file("judgements.jsonl"), Judgement)
+        prompts = {p.id: p for p in self.prompts(r)}
+        responses = [x for x in self.responses(r) if x.prefill is None]
+        judged = self.judgements(r)
         scored, _ = pairs.score_responses(responses, judged)
         hit = sorted({s.response.prompt_id for s in scored if s.safety == 0.0})
         return [prompts[i] for i in hit if prompts[i].label == "harmful"]
 
     def _sample(self, stage: StageDir, r: int) -> dict[str, Any]:
-        prompts = read_records(self.run.stage("redteam", r).file("prompts.jsonl"), Prompt)
+        prompts = self.prompts(r)
         jobs = sample.plan_samples(prompts, self.config.sample)
         policy = LazyGenerator(
             lambda: make_generator(self.config, "policy", self.adapter_after(r - 1))
@@ -252,11 +254,8 @@ class Loop:
         return {"responses": len(responses), "prompts": len({x.prompt_id for x in responses})}
 
     def _judge(self, stage: StageDir, r: int) -> dict[str, Any]:
-        prompts = {
-            p.id: p
-            for p in read_records(self.run.stage("redteam", r).file("prompts.jsonl"), Prompt)
-        }
-        responses = read_records(self.run.stage("sample", r).file("responses.jsonl"), Response)
+        prompts = {p.id: p for p in self.prompts(r)}
+        responses = self.responses(r)
         judges = [
             KeywordRefusalJudge(self.config.judge.refusal_window_chars),
             LineageHarmJudge(),
@@ -270,12 +269,9 @@ class Loop:
         }
 
     def _pairs(self, stage: StageDir, r: int) -> dict[str, Any]:
-        prompts = {
-            p.id: p
-            for p in read_records(self.run.stage("redteam", r).file("prompts.jsonl"), Prompt)
-        }
-        responses = read_records(self.run.stage("sample", r).file("responses.jsonl"), Response)
-        judged = read_records(self.run.stage("judge", r).file("judgements.jsonl"), Judgement)
+        prompts = {p.id: p for p in self.prompts(r)}
+        responses = self.responses(r)
+        judged = self.judgements(r)
         scored, left_out = pairs.score_responses(responses, judged)
         built = pairs.build_pairs(prompts, scored, self.config.pairs)
         write_records(stage.file("pairs.jsonl"), built)

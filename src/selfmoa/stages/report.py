@@ -28,7 +28,7 @@ def as_data(text: str, limit: int = 280) -> str:
     flat = " ".join(text.split())
     if len(flat) > limit:
         flat = flat[:limit] + "..."
-    return html.escape(flat).replace("|", "&#124;")
+    return html.escape(flat, quote=False).replace("|", "&#124;")
 
 
 def build_report(
