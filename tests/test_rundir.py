@@ -53,3 +53,10 @@ def test_changing_evaluate_stales_only_evaluations():
     base = config_from_dict({"rounds": 1})
     stale = changed(base, config_from_dict({"rounds": 1, "evaluate": {"harmful_limit": 5}}))
     assert stale == {StageKey("evaluate", None), StageKey("evaluate", 0)}
+
+
+def test_changing_sampling_keeps_the_attacks():
+    base = config_from_dict({"rounds": 1})
+    stale = changed(base, config_from_dict({"rounds": 1, "sample": {"max_new_tokens": 16}}))
+    assert StageKey("redteam", 0) not in stale
+    assert StageKey("sample", 0) in stale and StageKey("evaluate", 0) in stale

@@ -74,7 +74,6 @@ def stage_fingerprints(config: Config) -> dict[StageKey, str]:
             models["dtype"],
             backend,
             c["redteam"],
-            c["sample"]["max_new_tokens"],
             c["seed"],
             c["benign_heldout_every"],
             previous_judge,
