@@ -13,7 +13,7 @@ dir="$out/$name/round_00"
 kill_when() {  # $1: file, $2: minimum lines, $3: manifest that must not exist yet
   "${run[@]}" >/dev/null 2>&1 &
   local pid=$!
-  until [ "$(wc -l <"$1" 2>/dev/null || echo 0)" -ge "$2" ]; do
+  until [ "$(cat "$1" 2>/dev/null | wc -l)" -ge "$2" ]; do
     kill -0 "$pid" 2>/dev/null || { echo "run ended before the kill" >&2; exit 1; }
     sleep 0.2
   done

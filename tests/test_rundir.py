@@ -60,3 +60,15 @@ def test_changing_sampling_keeps_the_attacks():
     stale = changed(base, config_from_dict({"rounds": 1, "sample": {"max_new_tokens": 16}}))
     assert StageKey("redteam", 0) not in stale
     assert StageKey("sample", 0) in stale and StageKey("evaluate", 0) in stale
+
+
+def test_a_run_directory_takes_one_process_at_a_time(tmp_path):
+    import pytest
+
+    from selfmoa.errors import SelfMoaError
+
+    held = RunDir(tmp_path / "run").lock()
+    with pytest.raises(SelfMoaError, match="another selfmoa process is running"):
+        RunDir(tmp_path / "run").lock()
+    held.close()
+    RunDir(tmp_path / "run").lock().close()

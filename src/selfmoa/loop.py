@@ -139,7 +139,13 @@ class Loop:
     # -- driver -----------------------------------------------------------------------
     def execute(self) -> Path:
         check_models(self.config)
-        self.run.path.mkdir(parents=True, exist_ok=True)
+        lock = self.run.lock()
+        try:
+            return self._execute()
+        finally:
+            lock.close()
+
+    def _execute(self) -> Path:
         atomic_write_text(self.run.path / "config.yaml", dump_config(self.config))
         self.run.log_event("run_start", rounds=self.config.rounds)
         self._stage(StageKey("evaluate", None), lambda s: self._evaluate(s, None))

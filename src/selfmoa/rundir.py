@@ -8,6 +8,7 @@ with any other fingerprint is *stale* and is wiped before the stage runs again.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -164,6 +165,19 @@ class RunDir:
         group = "baseline" if round_index is None else f"round_{round_index:02d}"
         folder = self.path / group / name
         return StageDir(folder, name, round_index)
+
+    def lock(self) -> Any:
+        """Hold an exclusive lock on the run for this process (freed when it exits or dies)."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        handle = open(self.path / ".lock", "w")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise SelfMoaError(
+                f"another selfmoa process is running on {self.path}; wait for it or stop it"
+            ) from None
+        return handle
 
     def log_event(self, event: str, **fields: Any) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
