@@ -1,5 +1,7 @@
 """Loop logic with the mock generator; training runs for real on the tiny Llama."""
 
+import json
+
 from selfmoa.config import config_from_dict
 from selfmoa.loop import Loop
 from selfmoa.records import Prompt, Response
@@ -72,5 +74,16 @@ def test_second_round_mutates_successful_attacks(tmp_path, tiny_model):
     progressive = [p for p in round1 if p.source == "progressive"]
     assert len(progressive) == 2, "the mock policy never refuses, so every attack succeeded"
     assert (tmp_path / "mock" / "round_01" / "train" / "adapter").is_dir()
+    manifests = {
+        (r, stage): json.loads(
+            (tmp_path / "mock" / f"round_0{r}" / stage / "manifest.json").read_text()
+        )["counts"]
+        for r in (0, 1)
+        for stage in ("pairs", "train")
+    }
+    assert (
+        manifests[1, "train"]["pairs"]
+        == manifests[0, "pairs"]["pairs"] + manifests[1, "pairs"]["pairs"]
+    ), "round 1 replays round 0's pairs"
     report = (tmp_path / "mock" / "report.md").read_text()
     assert "after round 1" in report and "after round 0" in report

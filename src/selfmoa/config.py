@@ -137,6 +137,11 @@ class TrainConfig(Section):
         default_factory=lambda: {"safety": 1.0, "helpfulness": 0.5},
         description="MODPO weights; the other objective's margin enters the sigmoid.",
     )
+    replay_previous_rounds: bool = Field(
+        True,
+        description="Train round r on the pairs of rounds 0..r: a policy that already refuses "
+        "yields few new safety pairs, and without replay later rounds drift back to answering.",
+    )
     max_prompt_tokens: int = Field(96, ge=8)
     max_response_tokens: int = Field(40, ge=4)
     max_grad_norm: float = Field(1.0, gt=0)

@@ -288,7 +288,14 @@ class Loop:
         }
 
     def _train(self, stage: StageDir, r: int) -> dict[str, Any]:
-        built = read_records(self.run.stage("pairs", r).file("pairs.jsonl"), PreferencePair)
+        first = 0 if self.config.train.replay_previous_rounds else r
+        built = [
+            pair
+            for source in range(first, r + 1)
+            for pair in read_records(
+                self.run.stage("pairs", source).file("pairs.jsonl"), PreferencePair
+            )
+        ]
         if not built:
             raise SelfMoaError(
                 f"round {r} produced no preference pairs; raise redteam.seeds_per_round "
