@@ -59,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
 
             print_status(_run_config(args.run_dir))
         elif args.command == "report":
-            from selfmoa.loop import RunDir, write_report
+            from selfmoa.reporting import write_report
+            from selfmoa.rundir import RunDir
 
             config = _run_config(args.run_dir)
             print(f"report: {write_report(RunDir(config.run_dir), config)}")

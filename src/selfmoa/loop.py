@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from selfmoa.backends import make_generator
-from selfmoa.backends.base import TextGenerator
+from selfmoa.backends.lazy import LazyGenerator
 from selfmoa.chunked import chunk_seed, run_chunked
 from selfmoa.config import Config, dump_config, fingerprint
 from selfmoa.data.benign import split_benign
@@ -28,20 +28,18 @@ from selfmoa.judges.lineage import LineageHarmJudge
 from selfmoa.judges.refusal import KeywordRefusalJudge
 from selfmoa.modelpath import check_model_spec, resolve_model
 from selfmoa.records import EvalItem, Judgement, PreferencePair, Prompt, Response
+from selfmoa.reporting import STAGES, write_report
 from selfmoa.rundir import (
     RunDir,
     StageDir,
     atomic_write_json,
     atomic_write_text,
-    read_json,
     read_records,
     write_records,
 )
-from selfmoa.stages import evaluate, pairs, redteam, report, sample
+from selfmoa.stages import evaluate, pairs, redteam, sample
 from selfmoa.stages.judge import judge_responses
 from selfmoa.training.loop import TrainPaths, train_preference_lora
-
-STAGES = ("redteam", "sample", "judge", "pairs", "train", "evaluate")
 
 
 @dataclass(frozen=True)
@@ -341,52 +339,3 @@ class Loop:
             "over_refusal": round(summary["over_refusal"]["rate"], 4),
             "helpfulness": summary["helpfulness"]["mean"],
         }
-
-
-class LazyGenerator:
-    """Loads a model only when a chunk actually needs it (a resumed stage may not)."""
-
-    def __init__(self, factory: Callable[[], TextGenerator]) -> None:
-        self.factory = factory
-        self.generator: TextGenerator | None = None
-
-    def get(self) -> TextGenerator:
-        if self.generator is None:
-            self.generator = self.factory()
-        return self.generator
-
-    def generate(self, *args: Any, **kwargs: Any) -> list[str]:
-        return self.get().generate(*args, **kwargs)
-
-    def close(self) -> None:
-        if self.generator is not None:
-            self.generator.close()
-            self.generator = None
-
-
-def write_report(run: RunDir, config: Config) -> Path:
-    """Build report.md and report.json from what the run directory holds."""
-    baseline_stage = run.stage("evaluate", None)
-    if baseline_stage.manifest() is None:
-        raise SelfMoaError(f"{run.path} has no finished baseline evaluation yet")
-    rounds = []
-    final_items: list[EvalItem] = []
-    for r in range(config.rounds):
-        manifests = {name: run.stage(name, r).manifest() for name in STAGES}
-        if any(m is None for m in manifests.values()):
-            break
-        entry = {"round": r, **{name: manifests[name]["counts"] for name in STAGES}}  # type: ignore[index]
-        entry["evaluate"] = read_json(run.stage("evaluate", r).file("summary.json"))
-        rounds.append(entry)
-        final_items = read_records(run.stage("evaluate", r).file("items.jsonl"), EvalItem)
-    markdown, data = report.build_report(
-        config.name,
-        read_json(baseline_stage.file("summary.json")),
-        rounds,
-        read_records(baseline_stage.file("items.jsonl"), EvalItem),
-        final_items,
-        config.evaluate.examples_in_report,
-    )
-    atomic_write_text(run.path / "report.md", markdown)
-    atomic_write_json(run.path / "report.json", data)
-    return run.path / "report.md"
