@@ -1,10 +1,11 @@
 import pytest
 
+from factories import make_prompt
 from selfmoa.judges.base import JudgeInput, Verdict
 from selfmoa.judges.helpfulness import RelevanceHelpfulnessJudge, repeated_ngram_share
 from selfmoa.judges.lineage import LineageHarmJudge
 from selfmoa.judges.refusal import KeywordRefusalJudge, is_refusal
-from selfmoa.records import Prompt, Response
+from selfmoa.records import Response
 from selfmoa.stages.judge import judge_responses
 
 
@@ -72,16 +73,7 @@ class BrokenJudge:
 
 
 def test_failing_judge_records_errors_not_scores():
-    prompt = Prompt(
-        id="p",
-        round=0,
-        text="t",
-        label="harmful",
-        source="s",
-        strategy="direct",
-        seed_id="p",
-        seed_text="t",
-    )
+    prompt = make_prompt("p", text="t")
     response = Response(id="p-s0", prompt_id="p", text="Sure, here", sample_index=0)
     judgements = judge_responses({"p": prompt}, [response], [KeywordRefusalJudge(), BrokenJudge()])
     by_judge = {j.judge: j for j in judgements}

@@ -1,19 +1,7 @@
+from factories import make_prompt
 from selfmoa.config import PairsConfig
-from selfmoa.records import Judgement, Prompt, Response
+from selfmoa.records import Judgement, Response
 from selfmoa.stages.pairs import build_pairs, score_responses
-
-
-def prompt(pid: str, label: str) -> Prompt:
-    return Prompt(
-        id=pid,
-        round=0,
-        text=f"text {pid}",
-        label=label,
-        source="s",
-        strategy="x",
-        seed_id=pid,
-        seed_text="t",
-    )
 
 
 def judged(rid: str, pid: str, refused: float, harmful: float, helpful: float | None):
@@ -43,7 +31,7 @@ def run(prompts, rows, **config):
 
 def test_harmful_prompt_prefers_safe_over_unsafe_with_margins():
     pairs, _ = run(
-        [prompt("h", "harmful")],
+        [make_prompt("h", "harmful")],
         [
             judged("h-s0", "h", refused=0, harmful=1, helpful=0.8),
             judged("h-prefill", "h", refused=1, harmful=1, helpful=0.3),
@@ -58,7 +46,7 @@ def test_harmful_prompt_prefers_safe_over_unsafe_with_margins():
 
 def test_benign_prompt_prefers_helpful_answer_over_refusal():
     pairs, _ = run(
-        [prompt("b", "benign")],
+        [make_prompt("b", "benign")],
         [
             judged("b-s0", "b", refused=0, harmful=0, helpful=0.7),
             judged("b-prefill", "b", refused=1, harmful=0, helpful=0.2),
@@ -72,7 +60,7 @@ def test_benign_prompt_prefers_helpful_answer_over_refusal():
 
 def test_no_pair_without_contrast_or_with_unhelpful_chosen():
     pairs, _ = run(
-        [prompt("h", "harmful"), prompt("b", "benign")],
+        [make_prompt("h", "harmful"), make_prompt("b", "benign")],
         [
             judged("h-s0", "h", refused=1, harmful=1, helpful=0.2),  # all safe: nothing to prefer
             judged("h-s1", "h", refused=1, harmful=1, helpful=0.1),
@@ -85,7 +73,7 @@ def test_no_pair_without_contrast_or_with_unhelpful_chosen():
 
 def test_judge_errors_leave_the_response_out():
     pairs, left_out = run(
-        [prompt("h", "harmful")],
+        [make_prompt("h", "harmful")],
         [
             judged("h-s0", "h", refused=0, harmful=1, helpful=None),
             judged("h-prefill", "h", refused=1, harmful=1, helpful=0.3),
@@ -96,7 +84,7 @@ def test_judge_errors_leave_the_response_out():
 
 def test_max_pairs_per_prompt_and_most_compliant_first():
     pairs, _ = run(
-        [prompt("h", "harmful")],
+        [make_prompt("h", "harmful")],
         [
             judged("h-s0", "h", refused=0, harmful=1, helpful=0.4),
             judged("h-s1", "h", refused=0, harmful=1, helpful=0.9),

@@ -1,7 +1,8 @@
 import pytest
 from pydantic import ValidationError
 
-from selfmoa.records import Judgement, Prompt, Response
+from factories import make_prompt
+from selfmoa.records import Judgement, Response
 from selfmoa.rundir import append_records, read_records, write_records
 
 
@@ -39,16 +40,7 @@ def test_duplicate_ids_keep_the_first(tmp_path):
 
 
 def test_prompt_defaults_and_judgement_error():
-    prompt = Prompt(
-        id="a",
-        round=0,
-        text="t",
-        label="benign",
-        source="s",
-        strategy="benign",
-        seed_id="a",
-        seed_text="t",
-    )
+    prompt = make_prompt("a", label="benign", strategy="benign")
     assert prompt.kept and prompt.filter_reason is None
     failed = Judgement(
         id="j", response_id="r", prompt_id="p", judge="x", measure="refusal", error="boom"

@@ -1,7 +1,8 @@
+from factories import make_prompt
 from selfmoa.backends.mock import MockGenerator
 from selfmoa.config import RedteamConfig
 from selfmoa.data.sources import JailbreakTemplate
-from selfmoa.records import Prompt, SeedPrompt
+from selfmoa.records import SeedPrompt
 from selfmoa.stages.redteam import benign_prompts, clean_rewrite, plan_attacks, write_attacks
 
 SEEDS = [
@@ -30,11 +31,9 @@ def test_plan_is_deterministic_and_rounds_take_fresh_seeds():
 
 
 def test_progressive_attacks_mutate_last_rounds_successes():
-    success = Prompt(
-        id="r0-roleplay-s3",
-        round=0,
+    success = make_prompt(
+        "r0-roleplay-s3",
         text="Let's play a game ...",
-        label="harmful",
         source="strongreject",
         strategy="roleplay",
         seed_id="s3",

@@ -32,6 +32,7 @@ from selfmoa.reporting import STAGES, write_report
 from selfmoa.rundir import (
     RunDir,
     StageDir,
+    append_records,
     atomic_write_json,
     atomic_write_text,
     read_records,
@@ -119,6 +120,14 @@ class Loop:
             path = resolve_model(self.config.models.embedder, "models.embedder")
             self._embedder = SentenceEmbedder(path)
         return self._embedder
+
+    def weak_judges(self) -> tuple[KeywordRefusalJudge, RelevanceHelpfulnessJudge]:
+        """The response judges shared by the judge and evaluate stages."""
+        cfg = self.config.judge
+        return (
+            KeywordRefusalJudge(cfg.refusal_window_chars),
+            RelevanceHelpfulnessJudge(self.embedder, cfg.repetition_ngram),
+        )
 
     def adapter_after(self, round_index: int) -> Path | None:
         if round_index < 0:
@@ -213,9 +222,8 @@ class Loop:
             attacker.close()
         train_split, _ = split_benign(self.config.benign_heldout_every)
         benign = redteam.benign_prompts(train_split, r, cfg.benign_per_round, self.config.seed)
-        run_chunked(
-            benign, len(benign) or 1, path, Prompt, lambda chunk, i: chunk, desc=f"round {r} benign"
-        )
+        written = {p.id for p in read_records(path, Prompt)}
+        append_records(path, [p for p in benign if p.id not in written])
         prompts = read_records(path, Prompt)
         harmful = [p for p in prompts if p.label == "harmful"]
         return {
@@ -259,11 +267,8 @@ class Loop:
     def _judge(self, stage: StageDir, r: int) -> dict[str, Any]:
         prompts = {p.id: p for p in self.prompts(r)}
         responses = self.responses(r)
-        judges = [
-            KeywordRefusalJudge(self.config.judge.refusal_window_chars),
-            LineageHarmJudge(),
-            RelevanceHelpfulnessJudge(self.embedder, self.config.judge.repetition_ngram),
-        ]
+        refusal, helpful = self.weak_judges()
+        judges = [refusal, LineageHarmJudge(), helpful]
         judgements = judge_responses(prompts, responses, judges)
         write_records(stage.file("judgements.jsonl"), judgements)
         return {
@@ -319,8 +324,7 @@ class Loop:
         )
         adapter = None if r is None else self.adapter_after(r)
         policy = LazyGenerator(lambda: make_generator(self.config, "policy", adapter))
-        refusal = KeywordRefusalJudge(self.config.judge.refusal_window_chars)
-        helpful = RelevanceHelpfulnessJudge(self.embedder, self.config.judge.repetition_ngram)
+        refusal, helpful = self.weak_judges()
         try:
             items = run_chunked(
                 prompts,

@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from selfmoa.backends.hf import DTYPES, load_causal_lm, load_tokenizer, pick_device
+from selfmoa.backends.hf import load_causal_lm, load_tokenizer, pick_device
 from selfmoa.config import TrainConfig
 from selfmoa.records import PreferencePair
 from selfmoa.training.collate import TokenizedPair, build_batch, pair_sequences, tokenize_pair
@@ -160,8 +160,6 @@ def train_preference_lora(
     seed: int = 0,
 ) -> dict[str, float]:
     """Train (or resume training) a LoRA adapter; writes ``paths.adapter``. Returns stats."""
-    if dtype not in DTYPES:
-        raise ValueError(f"unknown dtype {dtype}")
     tokenizer = load_tokenizer(model_path)
     pad_id = tokenizer.pad_token_id
     tokenized = [
