@@ -5,7 +5,7 @@ import pytest
 from selfmoa.cli import main
 from selfmoa.config import Config, load_config
 from selfmoa.errors import SelfMoaError
-from selfmoa.loop import check_models
+from selfmoa.validation import check_config
 
 CONFIGS = sorted(Path(__file__).parents[1].joinpath("configs").glob("*.yaml"))
 
@@ -48,13 +48,13 @@ def test_bad_override_form(tmp_path):
 def test_missing_model_path_names_key_and_path(tmp_path):
     config = load_config(write(tmp_path, f"models:\n  policy: {tmp_path}/no-such-model\n"))
     with pytest.raises(SelfMoaError, match=r"models.policy: model path .*no-such-model"):
-        check_models(config)
+        check_config(config)
 
 
 def test_unknown_embedded_model(tmp_path):
     config = load_config(write(tmp_path, "models:\n  embedder: embedded:nope\n"))
     with pytest.raises(SelfMoaError, match="models.embedder: unknown embedded model"):
-        check_models(config)
+        check_config(config)
 
 
 @pytest.mark.parametrize(

@@ -124,4 +124,4 @@ def test_sigkill_during_sampling_and_training_then_rerun_matches(tmp_path):
     )
     steps = [json.loads(x)["step"] for x in (killed / "train" / "metrics.jsonl").open()]
     assert steps == list(range(1, train["steps"] + 1))
-    assert (tmp_path / "killed" / "report.md").is_file()
+    assert (tmp_path / "killed" / "report" / "report.md").is_file()

@@ -63,7 +63,7 @@ def test_loop_runs_skips_and_reruns_only_stale_stages(tmp_path, tiny_model):
     reran = sorted(
         line.split("] ", 1)[1].split(":")[0] for line in logs if line.startswith("[rerun")
     )
-    assert reran == ["round 0 evaluate", "round 0 train"]
+    assert reran == ["report", "round 0 evaluate", "round 0 train"]
 
 
 def test_second_round_mutates_successful_attacks(tmp_path, tiny_model):
@@ -85,5 +85,5 @@ def test_second_round_mutates_successful_attacks(tmp_path, tiny_model):
         manifests[1, "train"]["pairs"]
         == manifests[0, "pairs"]["pairs"] + manifests[1, "pairs"]["pairs"]
     ), "round 1 replays round 0's pairs"
-    report = (tmp_path / "mock" / "report.md").read_text()
+    report = (tmp_path / "mock" / "report" / "report.md").read_text()
     assert "after round 1" in report and "after round 0" in report

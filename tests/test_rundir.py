@@ -1,72 +1,134 @@
-from selfmoa.config import Config, config_from_dict
-from selfmoa.loop import StageKey, stage_fingerprints
-from selfmoa.rundir import RunDir
+import errno
+import json
+
+import pytest
+
+from selfmoa.atomic import atomic_path, atomic_write_text
+from selfmoa.errors import SelfMoaError
+from selfmoa.records import SCHEMA_VERSION, Prompt
+from selfmoa.rundir import RunDir, append_records, read_records
+
+
+def make_prompt(index: int) -> Prompt:
+    return Prompt(
+        id=f"p{index}",
+        round=0,
+        text=f"prompt {index}",
+        label="benign",
+        source="test",
+        strategy="benign",
+        seed_id=f"s{index}",
+        seed_text="seed",
+    )
 
 
 def test_stage_lifecycle(tmp_path):
-    stage = RunDir(tmp_path).stage("sample", 0)
+    stage = RunDir(tmp_path).stage("round_00/sample", "round 0 sample")
     assert stage.state("fp1") == "pending"
     assert stage.begin("fp1") == "pending"
     (stage.path / "responses.jsonl").write_text("{}\n")
     assert stage.state("fp1") == "partial"
     assert stage.begin("fp1") == "partial"
     assert (stage.path / "responses.jsonl").exists(), "a partial stage keeps its work"
-    stage.finish("fp1", {"responses": 1}, 1.0)
+    outputs = stage.output_hashes(["responses.jsonl"])
+    stage.finish("fp1", {}, outputs, {"responses": 1}, 1.0)
     assert stage.state("fp1") == "done"
     assert stage.state("fp2") == "stale"
+    assert stage.state(None) == "stale", "an upstream that is not done makes a done stage stale"
     assert stage.begin("fp2") == "stale"
     assert not (stage.path / "responses.jsonl").exists(), "a stale stage is wiped"
     assert stage.state("fp2") == "partial"
 
 
-def test_partial_stage_with_other_fingerprint_is_stale(tmp_path):
-    stage = RunDir(tmp_path).stage("train", 1)
-    stage.begin("old")
-    assert stage.state("new") == "stale"
-    assert stage.path.name == "train" and stage.path.parent.name == "round_01"
+def test_finish_refuses_a_missing_output(tmp_path):
+    stage = RunDir(tmp_path).stage("round_00/judge", "round 0 judge")
+    stage.begin("fp")
+    with pytest.raises(SelfMoaError, match="finished without writing"):
+        stage.output_hashes(["judgements.jsonl"])
 
 
-def changed(before: Config, after: Config) -> set[StageKey]:
-    a, b = stage_fingerprints(before), stage_fingerprints(after)
-    return {key for key in a if a[key] != b[key]}
+def test_corrupt_jsonl_line_names_file_and_line(tmp_path):
+    path = tmp_path / "prompts.jsonl"
+    append_records(path, [make_prompt(0)])
+    with open(path, "a") as handle:
+        handle.write("{not json\n")
+    with pytest.raises(SelfMoaError, match=r"prompts.jsonl line 2 is not a JSON record"):
+        read_records(path, Prompt)
 
 
-def test_changing_train_config_stales_train_and_after_only():
-    base = config_from_dict({"rounds": 2})
-    stale = changed(base, config_from_dict({"rounds": 2, "train": {"learning_rate": 1e-4}}))
-    assert StageKey("train", 0) in stale and StageKey("evaluate", 0) in stale
-    assert StageKey("sample", 1) in stale, "round 1 samples from round 0's adapter"
-    assert StageKey("redteam", 0) not in stale and StageKey("pairs", 0) not in stale
-    assert StageKey("redteam", 1) not in stale, "round 1 attacks depend on judged samples"
-    assert StageKey("evaluate", None) not in stale
+def test_record_of_another_schema_says_use_a_new_run(tmp_path):
+    path = tmp_path / "prompts.jsonl"
+    path.write_text(json.dumps({"id": "x", "text": "old shape"}) + "\n")
+    with pytest.raises(SelfMoaError, match="older selfmoa; use a new run name"):
+        read_records(path, Prompt)
 
 
-def test_changing_redteam_stales_every_round_stage_but_not_baseline():
-    base = config_from_dict({"rounds": 1})
-    stale = changed(base, config_from_dict({"rounds": 1, "redteam": {"seeds_per_round": 3}}))
-    assert stale == {
-        StageKey(name, 0) for name in ("redteam", "sample", "judge", "pairs", "train", "evaluate")
-    }
+def test_torn_last_line_is_ignored_and_cut_before_the_next_append(tmp_path):
+    path = tmp_path / "prompts.jsonl"
+    append_records(path, [make_prompt(0)])
+    with open(path, "a") as handle:
+        handle.write('{"id": "p1", "ro')
+    assert [p.id for p in read_records(path, Prompt)] == ["p0"]
+    append_records(path, [make_prompt(1)])
+    assert [p.id for p in read_records(path, Prompt)] == ["p0", "p1"]
 
 
-def test_changing_evaluate_stales_only_evaluations():
-    base = config_from_dict({"rounds": 1})
-    stale = changed(base, config_from_dict({"rounds": 1, "evaluate": {"harmful_limit": 5}}))
-    assert stale == {StageKey("evaluate", None), StageKey("evaluate", 0)}
+def test_run_directory_of_an_older_schema_is_refused(tmp_path):
+    run = RunDir(tmp_path / "run")
+    (run.path / "round_00" / "sample").mkdir(parents=True)
+    (run.path / "round_00" / "sample" / "manifest.json").write_text("{}")
+    with pytest.raises(SelfMoaError, match="older selfmoa; use a new run name"):
+        run.check_schema(create=True)
+    fresh = RunDir(tmp_path / "fresh")
+    fresh.check_schema(create=True)
+    assert json.loads(fresh.stamp.read_text()) == {"schema": SCHEMA_VERSION}
+    fresh.stamp.write_text(json.dumps({"schema": SCHEMA_VERSION - 1}))
+    with pytest.raises(SelfMoaError, match="older selfmoa"):
+        fresh.check_schema(create=False)
 
 
-def test_changing_sampling_keeps_the_attacks():
-    base = config_from_dict({"rounds": 1})
-    stale = changed(base, config_from_dict({"rounds": 1, "sample": {"max_new_tokens": 16}}))
-    assert StageKey("redteam", 0) not in stale
-    assert StageKey("sample", 0) in stale and StageKey("evaluate", 0) in stale
+def test_full_disk_is_one_line_and_leaves_no_temp_file(tmp_path, monkeypatch):
+    target = tmp_path / "summary.json"
+
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("selfmoa.atomic._fsync_tree", no_space)
+    with pytest.raises(SelfMoaError, match=r"^disk full while writing .*summary.json"):
+        atomic_write_text(target, "{}")
+    assert list(tmp_path.iterdir()) == [], "temp file removed, target untouched"
+
+
+def test_full_disk_during_append_keeps_whole_lines(tmp_path, monkeypatch):
+    path = tmp_path / "responses.jsonl"
+    append_records(path, [make_prompt(0)])
+    before = path.read_bytes()
+    real_fsync = __import__("os").fsync
+
+    def fail_once(fd):
+        monkeypatch.setattr("os.fsync", real_fsync)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("os.fsync", fail_once)
+    with pytest.raises(SelfMoaError, match="disk full"):
+        append_records(path, [make_prompt(1), make_prompt(2)])
+    assert path.read_bytes() == before
+
+
+def test_atomic_path_replaces_a_folder_and_cleans_up_on_error(tmp_path):
+    target = tmp_path / "adapter"
+    with atomic_path(target) as staging:
+        staging.mkdir()
+        (staging / "a.txt").write_text("one")
+    with pytest.raises(RuntimeError), atomic_path(target) as staging:
+        staging.mkdir()
+        (staging / "a.txt").write_text("two")
+        raise RuntimeError("killed")
+    assert (target / "a.txt").read_text() == "one"
+    assert [p.name for p in tmp_path.iterdir()] == ["adapter"]
 
 
 def test_a_run_directory_takes_one_process_at_a_time(tmp_path):
-    import pytest
-
-    from selfmoa.errors import SelfMoaError
-
     held = RunDir(tmp_path / "run").lock()
     with pytest.raises(SelfMoaError, match="another selfmoa process is running"):
         RunDir(tmp_path / "run").lock()

@@ -14,6 +14,7 @@ from typing import Protocol, TypeVar
 
 from tqdm.auto import tqdm
 
+from selfmoa.faults import fault_point
 from selfmoa.records import Record
 from selfmoa.rundir import append_records, read_records
 
@@ -38,6 +39,7 @@ def run_chunked(
     kind: type[RecordT],
     process: Callable[[list[JobT], int], list[RecordT]],
     desc: str,
+    fault_label: str = "",
 ) -> list[RecordT]:
     """Run ``process(chunk, chunk_index)`` for every chunk with a job not yet on disk."""
     done = {record.id for record in read_records(path, kind)}
@@ -46,7 +48,8 @@ def run_chunked(
     with tqdm(total=len(chunks), initial=len(chunks) - len(todo), desc=desc, unit="batch") as bar:
         for index, chunk in todo:
             fresh = [record for record in process(chunk, index) if record.id not in done]
-            append_records(path, fresh)
+            append_records(path, fresh, f"{fault_label}:chunk{index}")
             done.update(record.id for record in fresh)
+            fault_point(f"{fault_label}:chunk{index}")
             bar.update(1)
     return read_records(path, kind)

@@ -42,10 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "validate":
-            from selfmoa.loop import check_models
+            from selfmoa.validation import check_config
 
             config = load_config(args.config, args.overrides)
-            check_models(config)
+            check_config(config)
             print(f"ok: {args.config} is valid (run directory {config.run_dir})")
         elif args.command == "run":
             os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -59,11 +59,9 @@ def main(argv: list[str] | None = None) -> int:
 
             print_status(_run_config(args.run_dir))
         elif args.command == "report":
-            from selfmoa.reporting import write_report
-            from selfmoa.rundir import RunDir
+            from selfmoa.loop import Loop
 
-            config = _run_config(args.run_dir)
-            print(f"report: {write_report(RunDir(config.run_dir), config)}")
+            print(f"report: {Loop(_run_config(args.run_dir)).report_only()}")
     except SelfMoaError as error:
         one_line = " ".join(str(error).split())  # library messages may span lines
         print(f"selfmoa: error: {one_line}", file=sys.stderr)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,7 +19,11 @@ from selfmoa.errors import SelfMoaError
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+OBJECTIVES = ("safety", "helpfulness")
+_DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?|xpu(:\d+)?)$")
 
 
 class ModelsConfig(Section):
@@ -35,7 +40,19 @@ class ModelsConfig(Section):
     dtype: Literal["float32", "bfloat16", "float16"] = Field(
         "float32", description="Weights dtype for generation and training."
     )
-    device: str = Field("auto", description="'auto', 'cpu', 'cuda', 'cuda:1', ...")
+    device: str = Field(
+        "auto",
+        description="'auto', 'cpu', 'cuda', 'cuda:1', 'mps', 'xpu'. Where work runs, not what "
+        "it computes: finished stages are kept when it changes (their manifest says where "
+        "they ran).",
+    )
+
+    @field_validator("device")
+    @classmethod
+    def _known_device(cls, value: str) -> str:
+        if not _DEVICE.match(value):
+            raise ValueError("must be auto, cpu, cuda, cuda:N, mps, xpu or xpu:N")
+        return value
 
 
 class BackendConfig(Section):
@@ -49,6 +66,7 @@ class BackendConfig(Section):
 
 class RedteamConfig(Section):
     seed_sources: list[Literal["strongreject", "advbench"]] = Field(
+        min_length=1,
         default_factory=lambda: ["strongreject", "advbench"],
         description="Harmful seed intents to attack with.",
     )
@@ -126,7 +144,8 @@ class TrainConfig(Section):
             "gate_proj",
             "up_proj",
             "down_proj",
-        ]
+        ],
+        min_length=1,
     )
     learning_rate: float = Field(5e-4, gt=0)
     epochs: int = Field(2, ge=1)
@@ -135,13 +154,26 @@ class TrainConfig(Section):
     nll_weight: float = Field(1.0, ge=0, description="Weight of the NLL term on chosen answers.")
     objective_weights: dict[Literal["safety", "helpfulness"], float] = Field(
         default_factory=lambda: {"safety": 1.0, "helpfulness": 0.5},
-        description="MODPO weights; the other objective's margin enters the sigmoid.",
+        description="MODPO weights, one per objective, each > 0; the other objective's "
+        "margin enters the sigmoid.",
     )
     replay_previous_rounds: bool = Field(
         True,
         description="Train round r on the pairs of rounds 0..r: a policy that already refuses "
         "yields few new safety pairs, and without replay later rounds drift back to answering.",
     )
+
+    @field_validator("objective_weights")
+    @classmethod
+    def _complete_positive_weights(cls, value: dict[str, float]) -> dict[str, float]:
+        missing = [name for name in OBJECTIVES if name not in value]
+        if missing:
+            raise ValueError(f"needs a weight for every objective; missing {', '.join(missing)}")
+        for name, weight in value.items():
+            if not weight > 0:
+                raise ValueError(f"weight of {name} must be > 0 (got {weight})")
+        return value
+
     max_prompt_tokens: int = Field(96, ge=8)
     max_response_tokens: int = Field(40, ge=4)
     max_grad_norm: float = Field(1.0, gt=0)
@@ -236,7 +268,11 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
     if not path.is_file():
         raise SelfMoaError(f"config file not found: {path}")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as error:
+        raise SelfMoaError(
+            f"config error: {path} is not UTF-8 text (byte {error.start}); save it as UTF-8"
+        ) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""

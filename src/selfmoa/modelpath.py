@@ -26,7 +26,14 @@ def check_model_spec(spec: str, key: str) -> None:
             )
         return
     path = Path(spec).expanduser()
+    if path.is_file():
+        raise SelfMoaError(
+            f"{key}: {path} is a file; give a model folder (with config.json), "
+            "embedded:NAME or a hub id"
+        )
     if path.is_dir():
+        if not any(path.iterdir()):
+            raise SelfMoaError(f"{key}: {path} is an empty folder; put a HF model folder there")
         if not (path / "config.json").is_file():
             raise SelfMoaError(f"{key}: {path} has no config.json; is it a HF model folder?")
         return

@@ -10,6 +10,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+# Bump when a record changes shape: run directories of another schema are refused,
+# and every stage fingerprint includes it.
+SCHEMA_VERSION = 2
+
 Label = Literal["harmful", "benign"]
 Objective = Literal["safety", "helpfulness"]
 

@@ -1,41 +1,50 @@
-"""Write ``report.md`` and ``report.json`` for a run from what its folder holds."""
+"""The report stage: report.md and report.json from the finished stages of a run."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from selfmoa.config import Config
+from selfmoa.atomic import atomic_write_json, atomic_write_text
 from selfmoa.errors import SelfMoaError
 from selfmoa.records import EvalItem
-from selfmoa.rundir import RunDir, atomic_write_json, atomic_write_text, read_json, read_records
+from selfmoa.rundir import read_json, read_records
 from selfmoa.stages import report
 
-STAGES = ("redteam", "sample", "judge", "pairs", "train", "evaluate")
+if TYPE_CHECKING:
+    from selfmoa.stage_runners import StageContext
+
+ROUND_STAGES = ("redteam", "sample", "judge", "pairs", "train", "evaluate")
 
 
-def write_report(run: RunDir, config: Config) -> Path:
-    """Build report.md and report.json from what the run directory holds."""
-    baseline_stage = run.stage("evaluate", None)
-    if baseline_stage.manifest() is None:
-        raise SelfMoaError(f"{run.path} has no finished baseline evaluation yet")
+def run_report(ctx: StageContext) -> dict[str, Any]:
+    """Build the report from the baseline and every round whose stages all finished."""
+    baseline = ctx.run.path / "baseline" / "evaluate"
+    if not (baseline / "manifest.json").is_file():
+        raise SelfMoaError(f"{ctx.run.path} has no finished baseline evaluation yet")
     rounds = []
     final_items: list[EvalItem] = []
-    for r in range(config.rounds):
-        manifests = {name: run.stage(name, r).manifest() for name in STAGES}
-        if any(m is None for m in manifests.values()):
+    for r in range(ctx.config.rounds):
+        folders = {name: ctx.folder(name, r) for name in ROUND_STAGES}
+        if not all((folder / "manifest.json").is_file() for folder in folders.values()):
             break
-        entry = {"round": r, **{name: manifests[name]["counts"] for name in STAGES}}  # type: ignore[index]
-        entry["evaluate"] = read_json(run.stage("evaluate", r).file("summary.json"))
+        entry: dict[str, Any] = {
+            "round": r,
+            **{
+                name: read_json(folder / "manifest.json")["counts"]
+                for name, folder in folders.items()
+            },
+        }
+        entry["evaluate"] = read_json(folders["evaluate"] / "summary.json")
         rounds.append(entry)
-        final_items = read_records(run.stage("evaluate", r).file("items.jsonl"), EvalItem)
+        final_items = read_records(folders["evaluate"] / "items.jsonl", EvalItem)
     markdown, data = report.build_report(
-        config.name,
-        read_json(baseline_stage.file("summary.json")),
+        ctx.config.name,
+        read_json(baseline / "summary.json"),
         rounds,
-        read_records(baseline_stage.file("items.jsonl"), EvalItem),
+        read_records(baseline / "items.jsonl", EvalItem),
         final_items,
-        config.evaluate.examples_in_report,
+        ctx.config.evaluate.examples_in_report,
     )
-    atomic_write_text(run.path / "report.md", markdown)
-    atomic_write_json(run.path / "report.json", data)
-    return run.path / "report.md"
+    atomic_write_text(ctx.stage.file("report.md"), markdown)
+    atomic_write_json(ctx.stage.file("report.json"), data)
+    return {"rounds_reported": len(rounds)}

@@ -1,14 +1,17 @@
-"""Run directory: atomic files, append-only JSONL, and a manifest per stage.
+"""Run directory: append-only JSONL, the run's schema stamp, and a manifest per stage.
 
 A stage is *done* when its ``manifest.json`` exists (written last, atomically)
-and carries the fingerprint the current config asks for. A stage folder with a
+and carries the fingerprint the current inputs ask for. A stage folder with a
 matching ``started.json`` but no manifest is *partial* and is resumed; a folder
 with any other fingerprint is *stale* and is wiped before the stage runs again.
+A manifest also records the sha256 of each output the stage declares, so that
+the stages reading it can fingerprint its content, not only its config.
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -17,32 +20,22 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
+from selfmoa.atomic import atomic_write_json, atomic_write_text, disk_error
 from selfmoa.errors import SelfMoaError
+from selfmoa.faults import fault_point, kill_requested
+from selfmoa.records import SCHEMA_VERSION
 
 RecordT = TypeVar("RecordT", bound=BaseModel)
 StageState = Literal["done", "partial", "stale", "pending"]
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
-def atomic_write_json(path: Path, data: Any) -> None:
-    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+OLDER_RUN = "this run directory was written by an older selfmoa; use a new run name"
 
 
 def read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as error:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise SelfMoaError(f"cannot read {path}: {error}") from None
 
 
@@ -50,21 +43,36 @@ def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
     """Rows of a JSONL file; a torn last line (killed mid-write) is ignored."""
     if not path.is_file():
         return
-    with open(path) as handle:
-        for line in handle:
+    with open(path, encoding="utf-8", errors="strict") as handle:
+        for number, line in enumerate(handle, start=1):
             if not line.endswith("\n"):
                 return  # torn write: the rest of this line never landed
-            line = line.strip()
-            if line:
-                yield json.loads(line)
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                row = None
+            if not isinstance(row, dict):
+                raise SelfMoaError(
+                    f"{path} line {number} is not a JSON record; delete that stage's folder "
+                    "and run again"
+                )
+            yield row
 
 
 def read_records(path: Path, kind: type[RecordT]) -> list[RecordT]:
     """Records of a JSONL file, first occurrence of each id wins."""
     seen: set[str] = set()
     records: list[RecordT] = []
-    for row in iter_jsonl(path):
-        record = kind.model_validate(row)
+    for number, row in enumerate(iter_jsonl(path), start=1):
+        try:
+            record = kind.model_validate(row)
+        except ValidationError:
+            raise SelfMoaError(
+                f"{path} record {number} does not match this selfmoa's {kind.__name__} schema; "
+                f"{OLDER_RUN}"
+            ) from None
         record_id = getattr(record, "id", None)
         if record_id is not None:
             if record_id in seen:
@@ -74,17 +82,28 @@ def read_records(path: Path, kind: type[RecordT]) -> list[RecordT]:
     return records
 
 
-def append_records(path: Path, records: Iterable[BaseModel]) -> None:
+def append_records(path: Path, records: Iterable[BaseModel], label: str = "") -> None:
     """Append whole lines and fsync, after cutting any torn last line."""
     path.parent.mkdir(parents=True, exist_ok=True)
     _cut_torn_tail(path)
-    lines = "".join(record.model_dump_json() + "\n" for record in records)
-    if not lines:
+    data = "".join(record.model_dump_json() + "\n" for record in records).encode()
+    if not data:
         return
-    with open(path, "a") as handle:
-        handle.write(lines)
-        handle.flush()
-        os.fsync(handle.fileno())
+    size = path.stat().st_size if path.exists() else 0
+    try:
+        with open(path, "ab") as handle:
+            if kill_requested(f"{label}:torn"):
+                handle.write(data[: len(data) // 2 + 1])
+                handle.flush()
+                os.fsync(handle.fileno())
+                fault_point(f"{label}:torn")
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as error:
+        with open(path, "ab") as handle:  # leave only whole lines behind
+            handle.truncate(size)
+        raise disk_error(error, path) from None
 
 
 def write_records(path: Path, records: Iterable[BaseModel]) -> None:
@@ -101,17 +120,25 @@ def _cut_torn_tail(path: Path) -> None:
         handle.truncate(data.rfind(b"\n") + 1)
 
 
+def sha256_of(path: Path) -> str:
+    """Content hash of a file, or of a folder's files (relative names and contents)."""
+    digest = hashlib.sha256()
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    for file in files:
+        if file != path:
+            digest.update(file.relative_to(path).as_posix().encode() + b"\0")
+        with open(file, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
 class StageDir:
-    """One stage of one round: ``runs/NAME/round_00/sample/`` and its bookkeeping."""
+    """One stage's folder, e.g. ``runs/NAME/round_00/sample/``, and its bookkeeping."""
 
-    def __init__(self, path: Path, name: str, round_index: int | None) -> None:
+    def __init__(self, path: Path, label: str) -> None:
         self.path = path
-        self.name = name
-        self.round = round_index
-
-    @property
-    def label(self) -> str:
-        return f"baseline {self.name}" if self.round is None else f"round {self.round} {self.name}"
+        self.label = label
 
     def file(self, name: str) -> Path:
         return self.path / name
@@ -120,7 +147,8 @@ class StageDir:
         path = self.file("manifest.json")
         return read_json(path) if path.is_file() else None
 
-    def state(self, fingerprint: str) -> StageState:
+    def state(self, fingerprint: str | None) -> StageState:
+        """State against the expected fingerprint (None: an upstream is not done yet)."""
         manifest = self.manifest()
         if manifest is not None:
             return "done" if manifest.get("fingerprint") == fingerprint else "stale"
@@ -140,14 +168,47 @@ class StageDir:
             )
         return state
 
-    def finish(self, fingerprint: str, counts: dict[str, Any], seconds: float) -> None:
+    def output_hashes(self, outputs: Iterable[str]) -> dict[str, str]:
+        hashes = {}
+        for name in outputs:
+            path = self.file(name)
+            if not path.exists():
+                raise SelfMoaError(f"{self.label} finished without writing {path}")
+            hashes[name] = sha256_of(path)
+        return hashes
+
+    def verify_outputs(self) -> None:
+        """Fail if a finished stage's outputs were changed or damaged after it finished."""
+        recorded = (self.manifest() or {}).get("outputs", {})
+        for name, expected in recorded.items():
+            path = self.file(name)
+            if path.exists() and sha256_of(path) == expected:
+                continue
+            if path.suffix == ".jsonl" and path.is_file():
+                for _ in iter_jsonl(path):  # names the damaged line, if one is
+                    pass
+            raise SelfMoaError(
+                f"{path} changed after {self.label} finished; delete {self.path} to recompute it"
+            )
+
+    def finish(
+        self,
+        fingerprint: str,
+        inputs: dict[str, Any],
+        outputs: dict[str, str],
+        counts: dict[str, Any],
+        seconds: float,
+        device: str | None = None,
+    ) -> None:
         atomic_write_json(
             self.file("manifest.json"),
             {
-                "stage": self.name,
-                "round": self.round,
+                "stage": self.label,
                 "fingerprint": fingerprint,
+                "inputs": inputs,
+                "outputs": outputs,
                 "counts": counts,
+                "device": device,
                 "seconds": round(seconds, 2),
                 "finished": time.time(),
             },
@@ -155,16 +216,29 @@ class StageDir:
 
 
 class RunDir:
-    """``runs/NAME/``: config.yaml, events.jsonl, baseline/, round_XX/, report.*"""
+    """``runs/NAME/``: config.yaml, selfmoa.json, events.jsonl, stage folders, report/."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def stage(self, name: str, round_index: int | None = None) -> StageDir:
-        """``baseline/NAME`` when ``round_index`` is None, else ``round_XX/NAME``."""
-        group = "baseline" if round_index is None else f"round_{round_index:02d}"
-        folder = self.path / group / name
-        return StageDir(folder, name, round_index)
+    def stage(self, folder: str, label: str) -> StageDir:
+        return StageDir(self.path / folder, label)
+
+    @property
+    def stamp(self) -> Path:
+        return self.path / "selfmoa.json"
+
+    def check_schema(self, create: bool) -> None:
+        """Refuse a run directory written with another record schema."""
+        if self.stamp.is_file():
+            found = read_json(self.stamp).get("schema")
+            if found != SCHEMA_VERSION:
+                raise SelfMoaError(f"{self.path}: {OLDER_RUN}")
+            return
+        if self.path.is_dir() and any(self.path.glob("*/*/manifest.json")):
+            raise SelfMoaError(f"{self.path}: {OLDER_RUN}")
+        if create:
+            atomic_write_json(self.stamp, {"schema": SCHEMA_VERSION})
 
     def lock(self) -> Any:
         """Hold an exclusive lock on the run for this process (freed when it exits or dies)."""
@@ -182,5 +256,8 @@ class RunDir:
     def log_event(self, event: str, **fields: Any) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
         row = {"time": round(time.time(), 3), "event": event, **fields}
-        with open(self.path / "events.jsonl", "a") as handle:
-            handle.write(json.dumps(row) + "\n")
+        try:
+            with open(self.path / "events.jsonl", "a") as handle:
+                handle.write(json.dumps(row) + "\n")
+        except OSError as error:
+            raise disk_error(error, self.path / "events.jsonl") from None

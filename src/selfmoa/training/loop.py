@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +20,11 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from selfmoa.atomic import atomic_path, atomic_write_text
 from selfmoa.backends.hf import load_causal_lm, load_tokenizer, pick_device
 from selfmoa.config import TrainConfig
+from selfmoa.errors import SelfMoaError
+from selfmoa.faults import fault_point
 from selfmoa.records import PreferencePair
 from selfmoa.training.collate import TokenizedPair, build_batch, pair_sequences, tokenize_pair
 from selfmoa.training.logprobs import response_logps
@@ -55,10 +56,13 @@ class TrainPaths:
         return self.root / "adapter"
 
 
+class TrainingDiverged(SelfMoaError):
+    """A non-finite loss or gradient: training stops, the last good checkpoint stays."""
+
+
 def atomic_torch_save(obj: object, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as staging:
+        torch.save(obj, staging)
 
 
 def build_peft_model(
@@ -158,6 +162,7 @@ def train_preference_lora(
     device: str = "auto",
     init_adapter: Path | None = None,
     seed: int = 0,
+    fault_label: str = "train",
 ) -> dict[str, float]:
     """Train (or resume training) a LoRA adapter; writes ``paths.adapter``. Returns stats."""
     tokenizer = load_tokenizer(model_path)
@@ -181,30 +186,53 @@ def train_preference_lora(
     step = _resume(model, optimizer, scheduler, paths)
 
     model.train()
-    last: dict[str, float] = {}
-    progress = tqdm(total=total_steps, initial=step, desc="train", unit="step")
-    while step < total_steps:
-        epoch, position = divmod(step, steps_per_epoch)
-        order = epoch_order(len(tokenized), epoch, seed)
-        index = order[position * config.pairs_per_step : (position + 1) * config.pairs_per_step]
-        loss, last = step_loss(
-            model, [tokenized[i] for i in index], reference[index], config, pad_id
-        )
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(trainable, config.max_grad_norm)
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
-        step += 1
-        with open(paths.metrics, "a") as handle:
-            handle.write(json.dumps({"step": step, "epoch": epoch, **last}) + "\n")
-        if step % config.checkpoint_every == 0 or step == total_steps:
-            _save_checkpoint(model, optimizer, scheduler, step, paths)
-        progress.update(1)
-        progress.set_postfix(loss=f"{last['loss']:.3f}", acc=f"{last['reward_accuracy']:.2f}")
-    progress.close()
+    with tqdm(total=total_steps, initial=step, desc="train", unit="step") as progress:
+        while step < total_steps:
+            epoch, position = divmod(step, steps_per_epoch)
+            order = epoch_order(len(tokenized), epoch, seed)
+            start = position * config.pairs_per_step
+            index = order[start : start + config.pairs_per_step]
+            batch = [tokenized[i] for i in index]
+            loss, last = step_loss(model, batch, reference[index], config, pad_id)
+            _optimizer_step(loss, trainable, optimizer, scheduler, config, step, paths)
+            step += 1
+            with open(paths.metrics, "a") as handle:
+                handle.write(json.dumps({"step": step, "epoch": epoch, **last}) + "\n")
+            if step % config.checkpoint_every == 0 or step == total_steps:
+                if not all(torch.isfinite(p).all() for p in trainable):
+                    _diverged(step - 1, "the LoRA weights are no longer finite", paths)
+                _save_checkpoint(model, optimizer, scheduler, step, paths)
+                fault_point(f"{fault_label}:checkpoint{step}")
+            progress.update(1)
+            progress.set_postfix(loss=f"{last['loss']:.3f}", acc=f"{last['reward_accuracy']:.2f}")
     _save_adapter(model, paths.adapter)
-    return {"steps": total_steps, "pairs": len(tokenized), **last}
+    return {"steps": total_steps, "pairs": len(tokenized), **_last_metrics(paths)}
+
+
+def _optimizer_step(loss, trainable, optimizer, scheduler, config, step, paths) -> None:
+    """Backward, clip and step; a non-finite loss or gradient stops before any update."""
+    if not torch.isfinite(loss):
+        _diverged(step, f"loss is {loss.item()}", paths)
+    loss.backward()
+    grad_norm = torch.nn.utils.clip_grad_norm_(trainable, config.max_grad_norm)
+    if not torch.isfinite(grad_norm):
+        _diverged(step, f"gradient norm is {grad_norm.item()}", paths)
+    optimizer.step()
+    scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+
+
+def _diverged(step: int, what: str, paths: TrainPaths) -> None:
+    kept = (
+        torch.load(paths.checkpoint, weights_only=False)["step"]
+        if paths.checkpoint.is_file()
+        else 0
+    )
+    raise TrainingDiverged(
+        f"training diverged at step {step + 1}: {what}; no adapter was saved and the last good "
+        f"checkpoint (step {kept}) is kept. Lower train.learning_rate or train.nll_weight, "
+        "then run again"
+    )
 
 
 def _save_checkpoint(model, optimizer, scheduler, step: int, paths: TrainPaths) -> None:
@@ -240,14 +268,26 @@ def _resume(model, optimizer, scheduler, paths: TrainPaths) -> int:
             for line in paths.metrics.read_text().splitlines(keepends=True)
             if line.endswith("\n") and json.loads(line)["step"] <= step
         ]
-        paths.metrics.write_text("".join(rows))
+        atomic_write_text(paths.metrics, "".join(rows))
     return step
 
 
+def _last_metrics(paths: TrainPaths) -> dict[str, float]:
+    """The last step's metrics, from disk: the same whether or not this process trained."""
+    rows = paths.metrics.read_text().splitlines() if paths.metrics.is_file() else []
+    if not rows:
+        return {}
+    last = json.loads(rows[-1])
+    return {k: v for k, v in last.items() if k not in ("step", "epoch")}
+
+
 def _save_adapter(model, target: Path) -> None:
-    staging = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
-    model.save_pretrained(str(staging))
-    if target.exists():
-        shutil.rmtree(target)
-    os.replace(staging, target)
+    with atomic_path(target) as staging:
+        model.save_pretrained(str(staging))
+        # PEFT keeps target_modules as a set, so its order follows the process's hash
+        # seed; sort it so the same training writes the same bytes.
+        config_path = staging / "adapter_config.json"
+        config = json.loads(config_path.read_text())
+        if isinstance(config.get("target_modules"), list):
+            config["target_modules"] = sorted(config["target_modules"])
+        config_path.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")

@@ -1,0 +1,244 @@
+"""Stage bodies: read upstream records, call the pure functions in ``stages/``, write records.
+
+Each body gets a ``StageContext``: a config view limited to the keys the stage
+declared in the stage table, the run directory, and shared resources. Bodies
+return the counts shown in the stage manifest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from selfmoa.atomic import atomic_write_json
+from selfmoa.backends import make_generator
+from selfmoa.backends.lazy import LazyGenerator
+from selfmoa.chunked import chunk_seed, run_chunked
+from selfmoa.data.benign import split_benign
+from selfmoa.data.sources import SEED_LOADERS, harmbench_behaviours, jailbreak_templates
+from selfmoa.errors import SelfMoaError
+from selfmoa.judges.embedder import SentenceEmbedder
+from selfmoa.judges.helpfulness import RelevanceHelpfulnessJudge
+from selfmoa.judges.lineage import LineageHarmJudge
+from selfmoa.judges.refusal import KeywordRefusalJudge
+from selfmoa.modelpath import resolve_model
+from selfmoa.records import EvalItem, Judgement, PreferencePair, Prompt, Response
+from selfmoa.rundir import RunDir, StageDir, append_records, read_records, write_records
+from selfmoa.stages import evaluate, pairs, redteam, sample
+from selfmoa.stages.judge import judge_responses
+from selfmoa.training.loop import TrainPaths, train_preference_lora
+
+
+@dataclass
+class Resources:
+    """Models shared by several stages of one process, loaded on first use."""
+
+    embedders: dict[str, SentenceEmbedder] = field(default_factory=dict)
+
+    def embedder(self, spec: str) -> SentenceEmbedder:
+        if spec not in self.embedders:
+            self.embedders[spec] = SentenceEmbedder(resolve_model(spec, "models.embedder"))
+        return self.embedders[spec]
+
+
+@dataclass
+class StageContext:
+    config: Any  # a ConfigView: only the keys this stage declared
+    run: RunDir
+    stage: StageDir
+    round: int | None
+    resources: Resources
+    fault_label: str
+
+    @property
+    def embedder(self) -> SentenceEmbedder:
+        return self.resources.embedder(self.config.models.embedder)
+
+    def folder(self, name: str, round_index: int) -> Path:
+        return self.run.path / f"round_{round_index:02d}" / name
+
+    def prompts(self, r: int) -> list[Prompt]:
+        return read_records(self.folder("redteam", r) / "prompts.jsonl", Prompt)
+
+    def responses(self, r: int) -> list[Response]:
+        return read_records(self.folder("sample", r) / "responses.jsonl", Response)
+
+    def judgements(self, r: int) -> list[Judgement]:
+        return read_records(self.folder("judge", r) / "judgements.jsonl", Judgement)
+
+    def adapter_after(self, r: int | None) -> Path | None:
+        if r is None or r < 0:
+            return None
+        return TrainPaths(self.folder("train", r)).adapter
+
+    def weak_judges(self) -> tuple[KeywordRefusalJudge, RelevanceHelpfulnessJudge]:
+        cfg = self.config.judge
+        return (
+            KeywordRefusalJudge(cfg.refusal_window_chars),
+            RelevanceHelpfulnessJudge(self.embedder, cfg.repetition_ngram),
+        )
+
+
+def run_redteam(ctx: StageContext) -> dict[str, Any]:
+    r = ctx.round
+    assert r is not None
+    cfg, seed = ctx.config.redteam, ctx.config.seed
+    seeds = [item for source in cfg.seed_sources for item in SEED_LOADERS[source]()]
+    templates = (
+        jailbreak_templates(cfg.max_template_words) if cfg.jailbreak_prompts_per_round else []
+    )
+    jobs = redteam.plan_attacks(seeds, templates, r, cfg, seed, successful_attacks(ctx, r - 1))
+    attacker = LazyGenerator(lambda: make_generator(ctx.config, "attacker"))
+    path = ctx.stage.file("prompts.jsonl")
+    try:
+        run_chunked(
+            jobs,
+            ctx.config.backend.batch_size,
+            path,
+            Prompt,
+            lambda chunk, i: redteam.write_attacks(
+                chunk, attacker, ctx.embedder, cfg, chunk_seed(seed, "redteam", r, i)
+            ),
+            desc=f"round {r} redteam",
+            fault_label=ctx.fault_label,
+        )
+    finally:
+        attacker.close()
+    train_split, _ = split_benign(ctx.config.benign_heldout_every)
+    benign = redteam.benign_prompts(train_split, r, cfg.benign_per_round, seed)
+    written = {p.id for p in read_records(path, Prompt)}
+    append_records(path, [p for p in benign if p.id not in written], f"{ctx.fault_label}:benign")
+    prompts = read_records(path, Prompt)
+    harmful = [p for p in prompts if p.label == "harmful"]
+    return {
+        "harmful_written": len(harmful),
+        "harmful_kept": sum(p.kept for p in harmful),
+        "benign": len(prompts) - len(harmful),
+    }
+
+
+def successful_attacks(ctx: StageContext, r: int) -> list[Prompt]:
+    """Harmful prompts of round r whose free samples were judged unsafe."""
+    if r < 0:
+        return []
+    prompts = {p.id: p for p in ctx.prompts(r)}
+    responses = [x for x in ctx.responses(r) if x.prefill is None]
+    scored, _ = pairs.score_responses(responses, ctx.judgements(r))
+    hit = sorted({s.response.prompt_id for s in scored if s.safety == 0.0})
+    return [prompts[i] for i in hit if prompts[i].label == "harmful"]
+
+
+def run_sample(ctx: StageContext) -> dict[str, Any]:
+    r = ctx.round
+    assert r is not None
+    jobs = sample.plan_samples(ctx.prompts(r), ctx.config.sample)
+    policy = LazyGenerator(lambda: make_generator(ctx.config, "policy", ctx.adapter_after(r - 1)))
+    try:
+        responses = run_chunked(
+            jobs,
+            ctx.config.backend.batch_size,
+            ctx.stage.file("responses.jsonl"),
+            Response,
+            lambda chunk, i: sample.generate_samples(
+                chunk, policy, ctx.config.sample, chunk_seed(ctx.config.seed, "sample", r, i)
+            ),
+            desc=f"round {r} sample",
+            fault_label=ctx.fault_label,
+        )
+    finally:
+        policy.close()
+    return {"responses": len(responses), "prompts": len({x.prompt_id for x in responses})}
+
+
+def run_judge(ctx: StageContext) -> dict[str, Any]:
+    r = ctx.round
+    assert r is not None
+    prompts = {p.id: p for p in ctx.prompts(r)}
+    refusal, helpful = ctx.weak_judges()
+    judgements = judge_responses(prompts, ctx.responses(r), [refusal, LineageHarmJudge(), helpful])
+    write_records(ctx.stage.file("judgements.jsonl"), judgements)
+    return {
+        "judgements": len(judgements),
+        "errors": sum(1 for j in judgements if j.error is not None),
+    }
+
+
+def run_pairs(ctx: StageContext) -> dict[str, Any]:
+    r = ctx.round
+    assert r is not None
+    prompts = {p.id: p for p in ctx.prompts(r)}
+    scored, left_out = pairs.score_responses(ctx.responses(r), ctx.judgements(r))
+    built = pairs.build_pairs(prompts, scored, ctx.config.pairs)
+    write_records(ctx.stage.file("pairs.jsonl"), built)
+    return {
+        "pairs": len(built),
+        "safety": sum(p.objective == "safety" for p in built),
+        "helpfulness": sum(p.objective == "helpfulness" for p in built),
+        "left_out_for_judge_errors": left_out,
+    }
+
+
+def training_rounds(config: Any, r: int) -> range:
+    """Rounds whose pairs round r trains on."""
+    return range(0 if config.train.replay_previous_rounds else r, r + 1)
+
+
+def run_train(ctx: StageContext) -> dict[str, Any]:
+    r = ctx.round
+    assert r is not None
+    cfg = ctx.config
+    built = [
+        pair
+        for source in training_rounds(cfg, r)
+        for pair in read_records(ctx.folder("pairs", source) / "pairs.jsonl", PreferencePair)
+    ]
+    if not built:
+        raise SelfMoaError(
+            f"round {r} produced no preference pairs; raise redteam.seeds_per_round "
+            "or sample.samples_per_prompt"
+        )
+    stats = train_preference_lora(
+        resolve_model(cfg.models.policy, "models.policy"),
+        built,
+        cfg.train,
+        TrainPaths(ctx.stage.path),
+        dtype=cfg.models.dtype,
+        device=cfg.models.device,
+        init_adapter=ctx.adapter_after(r - 1),
+        seed=cfg.seed + r,
+        fault_label=ctx.fault_label,
+    )
+    return {k: round(v, 4) if isinstance(v, float) else v for k, v in stats.items()}
+
+
+def run_evaluate(ctx: StageContext) -> dict[str, Any]:
+    cfg = ctx.config.evaluate
+    _, heldout = split_benign(ctx.config.benign_heldout_every)
+    harmful = harmbench_behaviours(cfg.harmbench_split)
+    prompts = evaluate.heldout_prompts(harmful, heldout, cfg, ctx.config.seed)
+    for eval_set in ("harmbench", "benign_heldout"):
+        if not any(p.eval_set == eval_set for p in prompts):
+            raise SelfMoaError(f"{ctx.stage.label}: the held-out {eval_set} set is empty")
+    adapter = ctx.adapter_after(ctx.round)
+    policy = LazyGenerator(lambda: make_generator(ctx.config, "policy", adapter))
+    refusal, helpful = ctx.weak_judges()
+    try:
+        items = run_chunked(
+            prompts,
+            ctx.config.backend.batch_size,
+            ctx.stage.file("items.jsonl"),
+            EvalItem,
+            lambda chunk, i: evaluate.answer_and_judge(chunk, policy, refusal, helpful, cfg),
+            desc=ctx.stage.label,
+            fault_label=ctx.fault_label,
+        )
+    finally:
+        policy.close()
+    summary = evaluate.summarize(items)
+    atomic_write_json(ctx.stage.file("summary.json"), summary)
+    return {
+        "asr": round(summary["attack_success"]["rate"], 4),
+        "over_refusal": round(summary["over_refusal"]["rate"], 4),
+        "helpfulness": summary["helpfulness"]["mean"],
+    }

@@ -1,0 +1,186 @@
+"""The stage table: every stage of a run declared once.
+
+An entry names the stage, where it lives (once before training, once per
+round, or once per run), the config keys, upstream stages and data/model
+assets it reads, the outputs it writes, and the function that runs it. This
+one table drives execution order, fingerprints, ``selfmoa status`` and the
+report; adding a stage is adding an entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from selfmoa import stage_runners as runners
+from selfmoa.reporting import run_report
+
+Scope = Literal["baseline", "round", "run"]
+
+
+@dataclass(frozen=True)
+class StageKey:
+    """One stage instance of a run: e.g. ("sample", 0, "round")."""
+
+    name: str
+    round: int | None
+    scope: Scope = "round"
+
+    @property
+    def folder(self) -> str:
+        if self.scope == "round":
+            return f"round_{self.round:02d}/{self.name}"
+        return f"baseline/{self.name}" if self.scope == "baseline" else self.name
+
+    @property
+    def label(self) -> str:
+        if self.scope == "round":
+            return f"round {self.round} {self.name}"
+        return f"baseline {self.name}" if self.scope == "baseline" else self.name
+
+
+Upstream = Callable[[Any, int | None], list[StageKey]]
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    name: str
+    scope: Scope
+    reads_config: frozenset[str]
+    upstream: Upstream
+    assets: tuple[str, ...]
+    outputs: tuple[str, ...]
+    run: Callable[[runners.StageContext], dict[str, Any]]
+    uses_device: bool = False
+    scratch: tuple[str, ...] = ()  # resume state, removed once the stage is done
+
+    def key(self, round_index: int | None) -> StageKey:
+        return StageKey(self.name, round_index, self.scope)
+
+
+def _round(name: str, r: int) -> list[StageKey]:
+    return [StageKey(name, r)] if r >= 0 else []
+
+
+def _report_upstream(config: Any, _: int | None) -> list[StageKey]:
+    return [key for key in plan(config) if STAGE_BY_KEY[key.name, key.scope].scope != "run"]
+
+
+_GENERATION = frozenset({"backend", "models.dtype", "seed"})
+_EVALUATION = _GENERATION | {
+    "evaluate.harmbench_split",
+    "evaluate.harmful_limit",
+    "evaluate.benign_limit",
+    "evaluate.max_new_tokens",
+    "benign_heldout_every",
+    "judge",
+    "models.policy",
+    "models.embedder",
+}
+_EVAL_ASSETS = ("harmbench", "benign_sensitive", "model:policy", "model:embedder")
+
+STAGE_TABLE: tuple[StageSpec, ...] = (
+    StageSpec(
+        "evaluate",
+        "baseline",
+        _EVALUATION,
+        lambda c, r: [],
+        _EVAL_ASSETS,
+        ("items.jsonl", "summary.json"),
+        runners.run_evaluate,
+        uses_device=True,
+    ),
+    StageSpec(
+        "redteam",
+        "round",
+        _GENERATION | {"redteam", "models.attacker", "models.embedder", "benign_heldout_every"},
+        lambda c, r: _round("redteam", r - 1) + _round("sample", r - 1) + _round("judge", r - 1),
+        (
+            "strongreject",
+            "advbench",
+            "jailbreak_templates",
+            "benign_sensitive",
+            "model:attacker",
+            "model:embedder",
+        ),
+        ("prompts.jsonl",),
+        runners.run_redteam,
+        uses_device=True,
+    ),
+    StageSpec(
+        "sample",
+        "round",
+        _GENERATION | {"sample", "models.policy"},
+        lambda c, r: _round("redteam", r) + _round("train", r - 1),
+        ("model:policy",),
+        ("responses.jsonl",),
+        runners.run_sample,
+        uses_device=True,
+    ),
+    StageSpec(
+        "judge",
+        "round",
+        frozenset({"judge", "models.embedder"}),
+        lambda c, r: _round("redteam", r) + _round("sample", r),
+        ("model:embedder",),
+        ("judgements.jsonl",),
+        runners.run_judge,
+    ),
+    StageSpec(
+        "pairs",
+        "round",
+        frozenset({"pairs"}),
+        lambda c, r: _round("redteam", r) + _round("sample", r) + _round("judge", r),
+        (),
+        ("pairs.jsonl",),
+        runners.run_pairs,
+    ),
+    StageSpec(
+        "train",
+        "round",
+        frozenset({"train", "models.policy", "models.dtype", "seed"}),
+        lambda c, r: (
+            [StageKey("pairs", s) for s in runners.training_rounds(c, r)] + _round("train", r - 1)
+        ),
+        ("model:policy",),
+        ("adapter", "metrics.jsonl"),
+        runners.run_train,
+        uses_device=True,
+        scratch=("checkpoint.pt", "reference_logps.pt"),
+    ),
+    StageSpec(
+        "evaluate",
+        "round",
+        _EVALUATION,
+        lambda c, r: _round("train", r),
+        _EVAL_ASSETS,
+        ("items.jsonl", "summary.json"),
+        runners.run_evaluate,
+        uses_device=True,
+    ),
+    StageSpec(
+        "report",
+        "run",
+        frozenset({"evaluate.examples_in_report", "rounds", "name"}),
+        _report_upstream,
+        (),
+        ("report.md", "report.json"),
+        run_report,
+    ),
+)
+STAGE_BY_KEY = {(spec.name, spec.scope): spec for spec in STAGE_TABLE}
+
+
+def spec_of(key: StageKey) -> StageSpec:
+    return STAGE_BY_KEY[key.name, key.scope]
+
+
+def plan(config: Any) -> list[StageKey]:
+    """Every stage of a run in execution order: baseline, rounds, then run-level stages."""
+    by_scope: dict[Scope, list[StageSpec]] = {"baseline": [], "round": [], "run": []}
+    for spec in STAGE_TABLE:
+        by_scope[spec.scope].append(spec)
+    keys = [spec.key(None) for spec in by_scope["baseline"]]
+    keys += [spec.key(r) for r in range(config.rounds) for spec in by_scope["round"]]
+    return keys + [spec.key(None) for spec in by_scope["run"]]

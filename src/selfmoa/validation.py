@@ -1,0 +1,57 @@
+"""Every check ``selfmoa run`` would otherwise hit late, run before any model loads.
+
+``selfmoa validate`` and ``selfmoa run`` both call ``check_config``: strategy
+names against the registry, model paths, and sizes that would leave a stage
+with nothing to do. Each failure is one ``SelfMoaError`` line naming the key.
+(Types, ranges, weights and device names are checked by the config schema.)
+"""
+
+from __future__ import annotations
+
+from selfmoa.config import Config
+from selfmoa.data.benign import split_benign
+from selfmoa.errors import SelfMoaError
+from selfmoa.modelpath import check_model_spec
+
+
+def check_config(config: Config) -> None:
+    for key in ("policy", "attacker", "embedder"):
+        check_model_spec(getattr(config.models, key), f"models.{key}")
+    _check_strategies(config)
+    _check_sizes(config)
+
+
+def _check_strategies(config: Config) -> None:
+    from selfmoa.stages.redteam import KNOWN_STRATEGIES
+
+    strategies = config.redteam.strategies
+    if not strategies:
+        raise SelfMoaError(
+            "config error: redteam.strategies is empty; name at least one of: "
+            + ", ".join(KNOWN_STRATEGIES)
+        )
+    for name in strategies:
+        if name not in KNOWN_STRATEGIES:
+            raise SelfMoaError(
+                f"config error: redteam.strategies: unknown strategy '{name}'; choose from: "
+                + ", ".join(KNOWN_STRATEGIES)
+            )
+
+
+def _check_sizes(config: Config) -> None:
+    red = config.redteam
+    if red.seeds_per_round + red.jailbreak_prompts_per_round == 0:
+        raise SelfMoaError(
+            "config error: redteam.seeds_per_round and redteam.jailbreak_prompts_per_round are "
+            "both 0, so no round has a harmful prompt to learn from; raise one of them"
+        )
+    if not red.seed_sources:
+        raise SelfMoaError("config error: redteam.seed_sources is empty; name at least one")
+    train, heldout = split_benign(config.benign_heldout_every)
+    if not heldout:
+        raise SelfMoaError(
+            f"config error: benign_heldout_every={config.benign_heldout_every} holds out no "
+            "benign prompt for evaluation; lower it"
+        )
+    if red.benign_per_round and not train:
+        raise SelfMoaError("config error: benign_heldout_every leaves no benign training prompt")

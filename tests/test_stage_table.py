@@ -1,0 +1,110 @@
+"""The stage table is the one description of the loop: its declarations must be complete."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from selfmoa.config import Config, config_from_dict
+from selfmoa.configview import EXECUTION_KEYS, ConfigView, UndeclaredConfigRead, covers
+from selfmoa.errors import SelfMoaError
+from selfmoa.fingerprints import config_inputs
+from selfmoa.stage_table import STAGE_TABLE, StageKey, plan, spec_of
+
+
+def leaf_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
+    keys = []
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            keys += leaf_keys(annotation, f"{prefix}{name}.")
+        else:
+            keys.append(prefix + name)
+    return keys
+
+
+ALL_KEYS = leaf_keys(Config)
+
+
+def candidates(value: Any) -> list[Any]:
+    if isinstance(value, bool):
+        return [not value]
+    if isinstance(value, int):
+        return [value + 1]
+    if isinstance(value, float):
+        return [value * 0.5 if value else 0.5, value + 0.1]
+    if isinstance(value, str):
+        return ["val", "cpu", "bfloat16", "mock", value + "2", "embedded:all-minilm-l6-v2"]
+    if isinstance(value, list):
+        return [value[:-1], [*value, value[0]]] if value else [["x"]]
+    if isinstance(value, dict):
+        return [{k: v * 2 for k, v in value.items()} if value else {"key": "reply"}]
+    raise AssertionError(f"no mutation for {value!r}")
+
+
+def mutated(base: dict[str, Any], dotted: str) -> Config:
+    *path, last = dotted.split(".")
+    for candidate in candidates(_get(base, dotted)):
+        data = copy.deepcopy(base)
+        node = data
+        for part in path:
+            node = node[part]
+        node[last] = candidate
+        try:
+            return config_from_dict(data)
+        except SelfMoaError:
+            continue
+    raise AssertionError(f"found no valid new value for {dotted}")
+
+
+def _get(data: dict[str, Any], dotted: str) -> Any:
+    for part in dotted.split("."):
+        data = data[part]
+    return data
+
+
+def test_every_config_key_is_read_by_a_stage_or_only_says_where_work_runs():
+    declared = frozenset().union(*(spec.reads_config for spec in STAGE_TABLE))
+    unread = [k for k in ALL_KEYS if not covers(declared | EXECUTION_KEYS, k) and k != "rounds"]
+    assert unread == []
+    for spec in STAGE_TABLE:
+        for key in spec.reads_config:
+            assert any(k == key or k.startswith(key + ".") for k in ALL_KEYS), key
+
+
+@pytest.mark.parametrize("dotted", ALL_KEYS)
+def test_changing_a_key_changes_exactly_the_stages_that_declare_it(dotted):
+    base_config = config_from_dict({"rounds": 2})
+    base = base_config.model_dump(mode="json")
+    after = mutated(base, dotted)
+    stages = plan(base_config)
+    changed = {k for k in stages if config_inputs(k, base_config) != config_inputs(k, after)}
+    expected = {k for k in stages if covers(spec_of(k).reads_config, dotted)}
+    assert changed == expected
+
+
+def test_execution_keys_change_no_fingerprint_but_are_recorded_elsewhere():
+    base = config_from_dict({"rounds": 1})
+    moved = config_from_dict({"rounds": 1, "models": {"device": "cpu"}, "output_dir": "elsewhere"})
+    assert all(config_inputs(k, base) == config_inputs(k, moved) for k in plan(base))
+
+
+def test_a_stage_cannot_read_a_key_it_did_not_declare():
+    view = ConfigView(Config(), frozenset({"judge"}), "round 0 judge")
+    assert view.judge.repetition_ngram == 3
+    assert view.models.device == "auto", "execution settings are readable by every stage"
+    with pytest.raises(UndeclaredConfigRead, match="'train.beta'"):
+        _ = view.train.beta
+
+
+def test_upstream_stages_run_before_the_stages_that_read_them():
+    config = config_from_dict({"rounds": 3, "train": {"replay_previous_rounds": True}})
+    order = plan(config)
+    for position, key in enumerate(order):
+        for up in spec_of(key).upstream(config, key.round):
+            assert order.index(up) < position, (up, key)
+    train2 = spec_of(StageKey("train", 2)).upstream(config, 2)
+    assert StageKey("pairs", 0) in train2 and StageKey("train", 1) in train2
