@@ -87,3 +87,23 @@ def test_second_round_mutates_successful_attacks(tmp_path, tiny_model):
     ), "round 1 replays round 0's pairs"
     report = (tmp_path / "mock" / "report" / "report.md").read_text()
     assert "after round 1" in report and "after round 0" in report
+
+
+def test_deleted_stage_reruns_and_downstream_follows_its_content(tmp_path, tiny_model):
+    import shutil
+
+    data = small_config(tmp_path, tiny_model)
+    run(data, [])
+    shutil.rmtree(tmp_path / "mock" / "round_00" / "sample")
+    logs: list[str] = []
+    run(data, logs)
+    started = [line for line in logs if not line.startswith(("[skip]", "[done]"))]
+    assert started == ["[start] round 0 sample"], logs
+    assert "[skip] round 0 judge: done" in logs, "same samples, so judging is still valid"
+
+    data["evaluate"]["examples_in_report"] = 1
+    logs.clear()
+    run(data, logs)
+    assert [line for line in logs if line.startswith("[rerun")] == [
+        "[rerun (inputs changed)] report"
+    ]
