@@ -67,3 +67,44 @@ def minilm_path() -> str:
     from selfmoa.modelpath import resolve_model
 
     return resolve_model("embedded:all-minilm-l6-v2", "models.embedder")
+
+
+def tiny_loop_config(tiny_model: Path, backend: str = "mock", **sections: dict) -> dict:
+    """A whole-loop config on the tiny Llama that runs in seconds; ``sections`` update it."""
+    data: dict = {
+        "name": "tiny",
+        "rounds": 1,
+        "models": {"policy": str(tiny_model), "attacker": str(tiny_model)},
+        "backend": {"kind": backend, "batch_size": 4},
+        "redteam": {
+            "seeds_per_round": 4,
+            "jailbreak_prompts_per_round": 2,
+            "progressive_per_round": 2,
+            "benign_per_round": 4,
+            "max_new_tokens": 8,
+            "max_template_words": 40,
+            "min_seed_similarity": -1.0,
+        },
+        "sample": {"max_new_tokens": 8, "prefill_max_new_tokens": 4},
+        "train": {
+            "epochs": 1,
+            "pairs_per_step": 4,
+            "lora_r": 4,
+            "lora_alpha": 8,
+            "target_modules": ["q_proj", "v_proj"],
+            "max_prompt_tokens": 48,
+            "max_response_tokens": 12,
+        },
+        "evaluate": {
+            "harmful_limit": 4,
+            "benign_limit": 4,
+            "max_new_tokens": 8,
+            "capability_items": 2,
+        },
+    }
+    for section, values in sections.items():
+        if isinstance(values, dict):
+            data.setdefault(section, {}).update(values)
+        else:
+            data[section] = values
+    return data

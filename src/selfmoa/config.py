@@ -186,6 +186,22 @@ class EvaluateConfig(Section):
     benign_limit: int = Field(48, ge=1, description="Held-out benign-sensitive prompts used.")
     max_new_tokens: int = Field(48, ge=1)
     examples_in_report: int = Field(4, ge=0)
+    capability_sets: list[
+        Literal["mmlu", "arc_challenge", "hellaswag", "winogrande", "truthfulqa_mc1"]
+    ] = Field(
+        default_factory=lambda: [
+            "mmlu",
+            "arc_challenge",
+            "hellaswag",
+            "winogrande",
+            "truthfulqa_mc1",
+        ],
+        description="Multiple-choice sets scored by option log-likelihood (capability drift).",
+    )
+    capability_items: int = Field(
+        30, ge=0, description="Seeded subsample per capability set (0 skips capability)."
+    )
+    capability_batch_size: int = Field(16, ge=1, description="Sequences per forward pass.")
 
 
 class Config(Section):

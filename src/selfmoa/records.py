@@ -93,3 +93,14 @@ class EvalItem(Record):
     unsafe: bool | None
     helpfulness: float | None
     errors: list[str] = []
+
+
+class CapabilityItem(Record):
+    """One multiple-choice question scored by option log-likelihood."""
+
+    benchmark: str
+    subject: str = ""
+    answer: int
+    choice: int
+    choice_norm: int
+    logliks: list[float]

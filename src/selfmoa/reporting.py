@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from selfmoa.atomic import atomic_write_json, atomic_write_text
@@ -13,7 +14,12 @@ from selfmoa.stages import report
 if TYPE_CHECKING:
     from selfmoa.stage_runners import StageContext
 
-ROUND_STAGES = ("redteam", "sample", "judge", "pairs", "train", "evaluate")
+ROUND_STAGES = ("redteam", "sample", "judge", "pairs", "train", "evaluate", "capability")
+
+
+def _summary(folder: Path) -> dict[str, Any] | None:
+    path = folder / "summary.json"
+    return read_json(path) if path.is_file() else None
 
 
 def run_report(ctx: StageContext) -> dict[str, Any]:
@@ -35,11 +41,14 @@ def run_report(ctx: StageContext) -> dict[str, Any]:
             },
         }
         entry["evaluate"] = read_json(folders["evaluate"] / "summary.json")
+        entry["capability"] = _summary(ctx.folder("capability", r))
         rounds.append(entry)
         final_items = read_records(folders["evaluate"] / "items.jsonl", EvalItem)
+    baseline_summary = read_json(baseline / "summary.json")
+    baseline_summary["capability"] = _summary(ctx.run.path / "baseline" / "capability")
     markdown, data = report.build_report(
         ctx.config.name,
-        read_json(baseline / "summary.json"),
+        baseline_summary,
         rounds,
         read_records(baseline / "items.jsonl", EvalItem),
         final_items,

@@ -18,12 +18,22 @@ from selfmoa.chunked import chunk_seed, run_chunked
 from selfmoa.data.benign import split_benign
 from selfmoa.data.sources import SEED_LOADERS, harmbench_behaviours, jailbreak_templates
 from selfmoa.errors import SelfMoaError
+from selfmoa.evals.capability import accuracy, score_items
+from selfmoa.evals.drift import drift
+from selfmoa.evals.mc_sets import MC_SETS, subsample
 from selfmoa.judges.embedder import SentenceEmbedder
 from selfmoa.judges.helpfulness import RelevanceHelpfulnessJudge
 from selfmoa.judges.lineage import LineageHarmJudge
 from selfmoa.judges.refusal import KeywordRefusalJudge
 from selfmoa.modelpath import resolve_model
-from selfmoa.records import EvalItem, Judgement, PreferencePair, Prompt, Response
+from selfmoa.records import (
+    CapabilityItem,
+    EvalItem,
+    Judgement,
+    PreferencePair,
+    Prompt,
+    Response,
+)
 from selfmoa.rundir import RunDir, StageDir, append_records, read_records, write_records
 from selfmoa.stages import evaluate, pairs, redteam, sample
 from selfmoa.stages.judge import judge_responses
@@ -66,6 +76,9 @@ class StageContext:
 
     def judgements(self, r: int) -> list[Judgement]:
         return read_records(self.folder("judge", r) / "judgements.jsonl", Judgement)
+
+    def evaluate_folder(self, r: int | None) -> Path:
+        return self.run.path / "baseline" / "evaluate" if r is None else self.folder("evaluate", r)
 
     def adapter_after(self, r: int | None) -> Path | None:
         if r is None or r < 0:
@@ -242,3 +255,67 @@ def run_evaluate(ctx: StageContext) -> dict[str, Any]:
         "over_refusal": round(summary["over_refusal"]["rate"], 4),
         "helpfulness": summary["helpfulness"]["mean"],
     }
+
+
+def run_capability(ctx: StageContext) -> dict[str, Any]:
+    """Capability (multiple-choice log-likelihood) and drift from the base model."""
+    cfg = ctx.config.evaluate
+    items = [
+        item
+        for name in cfg.capability_sets
+        for item in subsample(MC_SETS[name](), cfg.capability_items, ctx.config.seed)
+    ]
+    policy = LazyScorer(ctx)
+    try:
+        scored = run_chunked(
+            items,
+            cfg.capability_batch_size * 2,
+            ctx.stage.file("items.jsonl"),
+            CapabilityItem,
+            lambda chunk, i: score_items(*policy.get(), chunk, cfg.capability_batch_size),
+            desc=ctx.stage.label,
+            fault_label=ctx.fault_label,
+        )
+        folder = ctx.evaluate_folder(ctx.round)
+        answered = [
+            item
+            for item in read_records(folder / "items.jsonl", EvalItem)
+            if item.eval_set == "benign_heldout"
+        ]
+        moved = drift(
+            *policy.get(),
+            [item.prompt_text for item in answered],
+            [item.response for item in answered],
+            cfg.capability_batch_size,
+        )
+    finally:
+        policy.close()
+    summary = {"accuracy": accuracy(scored), "drift": moved}
+    atomic_write_json(ctx.stage.file("summary.json"), summary)
+    return {"items": len(scored), **{k: v for k, v in moved.items() if v is not None}}
+
+
+class LazyScorer:
+    """The policy (with its adapter) and tokenizer for scoring, loaded on first use."""
+
+    def __init__(self, ctx: StageContext) -> None:
+        self.ctx = ctx
+        self.loaded: tuple[Any, Any] | None = None
+
+    def get(self) -> tuple[Any, Any]:
+        if self.loaded is None:
+            from selfmoa.backends.hf import load_causal_lm, load_tokenizer, pick_device
+
+            cfg = self.ctx.config
+            path = resolve_model(cfg.models.policy, "models.policy")
+            model = load_causal_lm(path, cfg.models.dtype, pick_device(cfg.models.device))
+            adapter = self.ctx.adapter_after(self.ctx.round)
+            if adapter is not None:
+                from peft import PeftModel
+
+                model = PeftModel.from_pretrained(model, str(adapter))
+            self.loaded = (model.eval(), load_tokenizer(path))
+        return self.loaded
+
+    def close(self) -> None:
+        self.loaded = None

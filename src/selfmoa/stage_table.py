@@ -63,6 +63,10 @@ def _round(name: str, r: int) -> list[StageKey]:
     return [StageKey(name, r)] if r >= 0 else []
 
 
+def _baseline_evaluation(config: Any, _: int | None) -> list[StageKey]:
+    return [StageKey("evaluate", None, "baseline")]
+
+
 def _report_upstream(config: Any, _: int | None) -> list[StageKey]:
     return [key for key in plan(config) if STAGE_BY_KEY[key.name, key.scope].scope != "run"]
 
@@ -158,6 +162,31 @@ STAGE_TABLE: tuple[StageSpec, ...] = (
         ("items.jsonl", "summary.json"),
         runners.run_evaluate,
         uses_device=True,
+    ),
+    *(
+        StageSpec(
+            "capability",
+            scope,
+            frozenset(
+                {
+                    "evaluate.capability_sets",
+                    "evaluate.capability_items",
+                    "evaluate.capability_batch_size",
+                    "models.policy",
+                    "models.dtype",
+                    "seed",
+                }
+            ),
+            upstream,
+            ("model:policy", "capability_sets"),
+            ("items.jsonl", "summary.json"),
+            runners.run_capability,
+            uses_device=True,
+        )
+        for scope, upstream in (
+            ("baseline", _baseline_evaluation),
+            ("round", lambda c, r: _round("train", r) + _round("evaluate", r)),
+        )
     ),
     StageSpec(
         "report",

@@ -94,8 +94,41 @@ def build_report(
             f"{pairs['helpfulness']} | {train.get('steps', 0)} | "
             f"{train.get('loss', float('nan')):.3f} | {train.get('reward_accuracy', 0):.2f} |"
         )
+    lines += _capability(baseline.get("capability"), rounds)
     lines += _examples(baseline_items, final_items, examples)
     return "\n".join(lines) + "\n", result
+
+
+def _capability(baseline: dict[str, Any] | None, rounds: list[dict[str, Any]]) -> list[str]:
+    """Capability accuracy (acc_norm) per benchmark and drift, before and after each round."""
+    columns = [("base model", baseline)] + [
+        (f"after round {entry['round']}", entry.get("capability")) for entry in rounds
+    ]
+    if baseline is None or not baseline["accuracy"]:
+        return []
+    lines = [
+        "",
+        "## Capability and drift",
+        "",
+        "Multiple-choice accuracy by option log-likelihood (acc / length-normalised acc_norm) on "
+        "fixed subsamples; per-token KL from the base model and the base model's perplexity "
+        "of the policy's answers to the held-out benign prompts.",
+        "",
+        "| benchmark (n) | " + " | ".join(name for name, _ in columns) + " |",
+        "|---|" + "---|" * len(columns),
+    ]
+    for bench, first in baseline["accuracy"].items():
+        cells = [
+            f"{s['accuracy'][bench]['acc']:.3f} / {s['accuracy'][bench]['acc_norm']:.3f}"
+            if s and bench in s["accuracy"]
+            else "-"
+            for _, s in columns
+        ]
+        lines.append(f"| {bench} ({first['n']}) | " + " | ".join(cells) + " |")
+    for key, label in (("kl_per_token", "KL per token"), ("base_perplexity", "base perplexity")):
+        cells = [str(s["drift"][key]) if s else "-" for _, s in columns]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def _examples(before: list[EvalItem], after: list[EvalItem], count: int) -> list[str]:

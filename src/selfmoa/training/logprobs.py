@@ -13,8 +13,14 @@ import torch.nn.functional as functional
 from selfmoa.training.collate import SequenceBatch
 
 
+def causal_lm_of(model):
+    """The causal LM inside a PEFT model (its LoRA layers stay active), or the model itself."""
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
 def response_logps(causal_lm, batch: SequenceBatch) -> tuple[torch.Tensor, torch.Tensor]:
     """(sum of response-token log-probs, response-token count) per row."""
+    causal_lm = causal_lm_of(causal_lm)
     device = next(causal_lm.parameters()).device
     input_ids = batch.input_ids.to(device)
     hidden = causal_lm.base_model(

@@ -1,0 +1,1 @@
+"""Evaluation beyond attack success: capability drift and answer degeneration."""
