@@ -1,4 +1,4 @@
-"""Command line: ``selfmoa run|status|report|validate``. Thin: parse, then call the loop."""
+"""Command line: ``selfmoa run|status|report|validate|judges``. Thin: parse, then call the loop."""
 
 from __future__ import annotations
 
@@ -24,6 +24,9 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("run_dir")
     report = commands.add_parser("report", help="rebuild report.md/json of a run")
     report.add_argument("run_dir")
+    from selfmoa.judges_cli import add_commands as add_judges_commands
+
+    add_judges_commands(commands.add_parser("judges", help="score files with judges; measure them"))
     return parser
 
 
@@ -64,6 +67,10 @@ def main(argv: list[str] | None = None) -> int:
 
             config = _run_config(args.run_dir)
             print(f"report: {write_report(RunDir(config.run_dir), config)}")
+        elif args.command == "judges":
+            from selfmoa.judges_cli import run as run_judges_command
+
+            run_judges_command(args)
     except SelfMoaError as error:
         one_line = " ".join(str(error).split())  # library messages may span lines
         print(f"selfmoa: error: {one_line}", file=sys.stderr)

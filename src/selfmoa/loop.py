@@ -22,10 +22,10 @@ from selfmoa.config import Config, dump_config, fingerprint
 from selfmoa.data.benign import split_benign
 from selfmoa.data.sources import SEED_LOADERS, harmbench_behaviours, jailbreak_templates
 from selfmoa.errors import SelfMoaError
+from selfmoa.judges.base import Judge
 from selfmoa.judges.embedder import SentenceEmbedder
-from selfmoa.judges.helpfulness import RelevanceHelpfulnessJudge
 from selfmoa.judges.lineage import LineageHarmJudge
-from selfmoa.judges.refusal import KeywordRefusalJudge
+from selfmoa.judges.registry import JudgeContext, build_judges
 from selfmoa.modelpath import check_model_spec, resolve_model
 from selfmoa.records import EvalItem, Judgement, PreferencePair, Prompt, Response
 from selfmoa.reporting import STAGES, write_report
@@ -112,6 +112,7 @@ class Loop:
         self.fingerprints = stage_fingerprints(config)
         self.log = log
         self._embedder: SentenceEmbedder | None = None
+        self._judge_context: JudgeContext | None = None
 
     # -- shared resources -------------------------------------------------------------
     @property
@@ -121,13 +122,11 @@ class Loop:
             self._embedder = SentenceEmbedder(path)
         return self._embedder
 
-    def weak_judges(self) -> tuple[KeywordRefusalJudge, RelevanceHelpfulnessJudge]:
-        """The response judges shared by the judge and evaluate stages."""
-        cfg = self.config.judge
-        return (
-            KeywordRefusalJudge(cfg.refusal_window_chars),
-            RelevanceHelpfulnessJudge(self.embedder, cfg.repetition_ngram),
-        )
+    def judges(self, names: list[str]) -> list[Judge]:
+        """Judges named in the config (training or evaluation list), sharing one embedder."""
+        if self._judge_context is None:
+            self._judge_context = JudgeContext(self.config, {"embedder": self.embedder})
+        return build_judges(names, self._judge_context)
 
     def adapter_after(self, round_index: int) -> Path | None:
         if round_index < 0:
@@ -267,8 +266,7 @@ class Loop:
     def _judge(self, stage: StageDir, r: int) -> dict[str, Any]:
         prompts = {p.id: p for p in self.prompts(r)}
         responses = self.responses(r)
-        refusal, helpful = self.weak_judges()
-        judges = [refusal, LineageHarmJudge(), helpful]
+        judges = [*self.judges(self.config.judge.training_judges), LineageHarmJudge()]
         judgements = judge_responses(prompts, responses, judges)
         write_records(stage.file("judgements.jsonl"), judgements)
         return {
@@ -324,14 +322,14 @@ class Loop:
         )
         adapter = None if r is None else self.adapter_after(r)
         policy = LazyGenerator(lambda: make_generator(self.config, "policy", adapter))
-        refusal, helpful = self.weak_judges()
+        judges = self.judges(self.config.judge.evaluation_judges)
         try:
             items = run_chunked(
                 prompts,
                 self.config.backend.batch_size,
                 stage.file("items.jsonl"),
                 EvalItem,
-                lambda chunk, i: evaluate.answer_and_judge(chunk, policy, refusal, helpful, cfg),
+                lambda chunk, i: evaluate.answer_and_judge(chunk, policy, judges, cfg),
                 desc="baseline evaluate" if r is None else f"round {r} evaluate",
             )
         finally:

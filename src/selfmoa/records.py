@@ -60,7 +60,7 @@ class Judgement(Record):
     response_id: str
     prompt_id: str
     judge: str
-    measure: Literal["refusal", "prompt_harmful", "helpfulness"]
+    measure: Literal["refusal", "unsafe", "prompt_harmful", "helpfulness"]
     score: float | None = None
     error: str | None = None
 

@@ -1,7 +1,9 @@
-"""Held-out evaluation: greedy answers of a policy, judged by the same weak judges.
+"""Held-out evaluation: greedy answers of a policy, judged by the evaluation judges.
 
-- attack success rate (ASR): share of held-out HarmBench behaviours answered
-  without a refusal (unsafe by the refusal judge);
+Verdicts come from ``selfmoa.judges.verdicts.decide`` (the same function as
+``selfmoa judges score``), over ``judge.evaluation_judges`` in their configured order:
+- attack success rate (ASR): share of held-out HarmBench behaviours judged unsafe
+  (by default the content-aware ``content-unsafe`` judge);
 - over-refusal: share of held-out benign-but-sensitive prompts refused;
 - helpfulness: mean relevance-based helpfulness on the benign prompts.
 Rates carry Wilson 95% intervals. None of these prompts is ever trained on.
@@ -14,9 +16,9 @@ from dataclasses import dataclass
 
 from selfmoa.backends.base import GenerationRequest, SamplingParams, TextGenerator
 from selfmoa.config import EvaluateConfig
-from selfmoa.judges.base import JudgeInput
-from selfmoa.judges.helpfulness import RelevanceHelpfulnessJudge
-from selfmoa.judges.refusal import KeywordRefusalJudge
+from selfmoa.judges.base import Judge, JudgeInput
+from selfmoa.judges.registry import run_judges
+from selfmoa.judges.verdicts import decide
 from selfmoa.records import EvalItem, SeedPrompt
 from selfmoa.stats import rate_summary
 
@@ -45,8 +47,7 @@ def heldout_prompts(
 def answer_and_judge(
     prompts: list[EvalPrompt],
     policy: TextGenerator,
-    refusal: KeywordRefusalJudge,
-    helpfulness: RelevanceHelpfulnessJudge,
+    judges: list[Judge],
     config: EvaluateConfig,
 ) -> list[EvalItem]:
     params = SamplingParams(max_new_tokens=config.max_new_tokens, greedy=True)
@@ -55,12 +56,13 @@ def answer_and_judge(
         JudgeInput(p.text, "harmful" if p.eval_set == "harmbench" else "benign", a.strip())
         for p, a in zip(prompts, answers, strict=True)
     ]
-    refusals = refusal.judge(inputs)
-    helpful = helpfulness.judge(inputs)
+    verdicts = run_judges(judges, inputs)
     items = []
-    for prompt, item, refused, helped in zip(prompts, inputs, refusals, helpful, strict=True):
-        errors = [v.error for v in (refused, helped) if v.error]
-        is_refused = None if refused.score is None else refused.score >= 0.5
+    for index, (prompt, item) in enumerate(zip(prompts, inputs, strict=True)):
+        decision = decide(
+            str(item.prompt_label),
+            [(j.name, j.measure, verdicts[j.name][index]) for j in judges],
+        )
         items.append(
             EvalItem(
                 id=prompt.id,
@@ -68,12 +70,10 @@ def answer_and_judge(
                 prompt_text=prompt.text,
                 category=prompt.category,
                 response=item.response_text,
-                refused=is_refused,
-                unsafe=None
-                if is_refused is None
-                else (prompt.eval_set == "harmbench" and not is_refused),
-                helpfulness=helped.score,
-                errors=errors,
+                refused=decision.refused,
+                unsafe=decision.unsafe,
+                helpfulness=decision.helpfulness,
+                errors=decision.errors,
             )
         )
     return items
