@@ -43,10 +43,11 @@ def build_report(
     lines = [
         f"# selfmoa report: {name}",
         "",
-        "Attack success rate (ASR): share of held-out HarmBench behaviours answered "
-        "without refusing. Over-refusal: share of held-out benign-but-sensitive prompts "
-        "refused. Helpfulness: mean relevance score on the benign prompts. "
-        "All judged by selfmoa's weak judges; intervals are Wilson 95%.",
+        "Attack success rate (ASR): share of held-out HarmBench behaviours whose answer "
+        "the evaluation judges find unsafe (config judge.evaluation_judges: by default the "
+        "content-aware content-unsafe judge, not the keyword judge used for training). "
+        "Over-refusal: share of held-out benign-but-sensitive prompts refused. Helpfulness: "
+        "mean helpfulness score on the benign prompts. Intervals are Wilson 95%.",
         "",
         "| policy | ASR | over-refusal | helpfulness |",
         "|---|---|---|---|",
