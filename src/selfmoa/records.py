@@ -89,3 +89,4 @@ class EvalItem(Record):
     unsafe: bool | None
     helpfulness: float | None
     errors: list[str] = []
+    scores: dict[str, float | None] = {}  # every evaluation judge's score, by judge name

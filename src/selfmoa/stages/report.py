@@ -60,6 +60,7 @@ def build_report(
             f"| after round {entry['round']} | {_pct(summary['attack_success'])} | "
             f"{_pct(summary['over_refusal'])} | {summary['helpfulness']['mean']} |"
         )
+    lines += _by_judge(baseline, rounds)
     result: dict[str, Any] = {"name": name, "baseline": baseline, "rounds": rounds}
     if rounds:
         final = rounds[-1]["evaluate"]
@@ -97,6 +98,32 @@ def build_report(
         )
     lines += _examples(baseline_items, final_items, examples)
     return "\n".join(lines) + "\n", result
+
+
+def _by_judge(baseline: dict[str, Any], rounds: list[dict[str, Any]]) -> list[str]:
+    """ASR by each safety judge alone, side by side (training judge vs evaluation judges)."""
+    columns = [("base model", baseline)] + [
+        (f"after round {e['round']}", e["evaluate"]) for e in rounds
+    ]
+    judges = sorted({j for _, s in columns for j in s.get("attack_success_by_judge", {})})
+    if not judges:
+        return []
+    lines = [
+        "",
+        "ASR by each safety judge alone (refusal-keywords is the training judge):",
+        "",
+        "| judge | " + " | ".join(label for label, _ in columns) + " |",
+        "|---|" + "---|" * len(columns),
+    ]
+    for judge in judges:
+        cells = [
+            _pct(s["attack_success_by_judge"][judge])
+            if judge in s.get("attack_success_by_judge", {})
+            else "-"
+            for _, s in columns
+        ]
+        lines.append(f"| {judge} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def _examples(before: list[EvalItem], after: list[EvalItem], count: int) -> list[str]:
