@@ -39,40 +39,70 @@ ITEMS = [
 
 
 @pytest.fixture(scope="module")
-def llama3_guard(tmp_path_factory):
-    folder = build_tiny_model(
+def llama3_guard_folder(tmp_path_factory):
+    return build_tiny_model(
         tmp_path_factory.mktemp("tiny-llama-guard"),
         specials=("<|pad|>", "<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>",
                   "<|eot_id|>", "<|header_start|>", "<|header_end|>", "<|eot|>"),
         chat_template=LLAMA3_TEMPLATE, corpus=ANSWERS, eos="<|eot_id|>", bos="<|begin_of_text|>",
     )  # fmt: skip
-    return load_judge_lm(str(folder), "float32", "cpu")
 
 
 @pytest.fixture(scope="module")
-def wildguard_lm(tmp_path_factory):
-    folder = build_tiny_model(
+def llama3_guard(llama3_guard_folder):
+    return load_judge_lm(str(llama3_guard_folder), "float32", "cpu")
+
+
+@pytest.fixture(scope="module")
+def wildguard_folder(tmp_path_factory):
+    return build_tiny_model(
         tmp_path_factory.mktemp("tiny-wildguard"),
         specials=("<|pad|>", "<s>", "</s>", "<|user|>", "<|assistant|>"),
         chat_template=None, corpus=ANSWERS, eos="</s>", bos="<s>",
     )  # fmt: skip
-    return load_judge_lm(str(folder), "float32", "cpu")
 
 
 @pytest.fixture(scope="module")
-def gemma_lm(tmp_path_factory):
-    folder = build_tiny_model(
+def wildguard_lm(wildguard_folder):
+    return load_judge_lm(str(wildguard_folder), "float32", "cpu")
+
+
+@pytest.fixture(scope="module")
+def gemma_folder(tmp_path_factory):
+    return build_tiny_model(
         tmp_path_factory.mktemp("tiny-shieldgemma"),
         specials=("<pad>", "<bos>", "<eos>", "<start_of_turn>", "<end_of_turn>"),
         chat_template=None, corpus=ANSWERS, eos="<eos>", bos="<bos>",
     )  # fmt: skip
-    return load_judge_lm(str(folder), "float32", "cpu")
 
 
 @pytest.fixture(scope="module")
-def chat_lm(tmp_path_factory):
-    folder = build_tiny_model(tmp_path_factory.mktemp("tiny-chat"), corpus=ANSWERS)
-    return load_judge_lm(str(folder), "float32", "cpu")
+def gemma_lm(gemma_folder):
+    return load_judge_lm(str(gemma_folder), "float32", "cpu")
+
+
+@pytest.fixture(scope="module")
+def chat_folder(tmp_path_factory):
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-chat"), corpus=ANSWERS)
+
+
+@pytest.fixture(scope="module")
+def chat_lm(chat_folder):
+    return load_judge_lm(str(chat_folder), "float32", "cpu")
+
+
+@pytest.fixture(scope="module")
+def reward_folder(tmp_path_factory):
+    from transformers import AutoTokenizer, LlamaForSequenceClassification
+
+    base = tmp_path_factory.mktemp("tiny-rm")
+    causal = build_tiny_model(base / "causal")
+    model = LlamaForSequenceClassification.from_pretrained(causal, num_labels=1)
+    tokenizer = AutoTokenizer.from_pretrained(causal)
+    model.config.pad_token_id = tokenizer.pad_token_id
+    model.save_pretrained(base / "rm")
+    tokenizer.save_pretrained(base / "rm")
+    return base / "rm"
 
 
 def assert_probabilities(verdicts, n=2):
@@ -175,16 +205,9 @@ def test_shieldgemma_prompt_and_max_over_principles(gemma_lm):
     assert verdicts[0].score == pytest.approx(max(each))
 
 
-def test_reward_model_judge(tmp_path):
-    from transformers import AutoTokenizer, LlamaForSequenceClassification
-
-    causal = build_tiny_model(tmp_path / "causal")
-    model = LlamaForSequenceClassification.from_pretrained(causal, num_labels=1)
-    tokenizer = AutoTokenizer.from_pretrained(causal)
-    model.config.pad_token_id = tokenizer.pad_token_id
-    model.save_pretrained(tmp_path / "rm")
-    tokenizer.save_pretrained(tmp_path / "rm")
-    judge = RewardModelJudge.load(str(tmp_path / "rm"), "float32", "cpu", max_input_tokens=500)
+def test_reward_model_judge(reward_folder):
+    judge = RewardModelJudge.load(str(reward_folder), "float32", "cpu", max_input_tokens=500)
+    tokenizer = judge.tokenizer
     assert judge.conversation("hi", "hello") == (
         "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\nhello<|im_end|>\n"
     )
@@ -192,3 +215,34 @@ def test_reward_model_judge(tmp_path):
     assert_probabilities(judge.judge(ITEMS))
     (long,) = judge.judge([JudgeInput("p", "benign", "word " * 1000)])
     assert long.score is None and "max_input_tokens" in long.error
+
+
+def test_contract_every_registered_judge_builds_by_name_and_keeps_the_protocol(
+    llama3_guard_folder, wildguard_folder, gemma_folder, chat_folder, reward_folder
+):
+    """garak-style: every registry entry, built from a config, on the same items."""
+    from selfmoa.config import config_from_dict
+    from selfmoa.judges.registry import REGISTRY, JudgeContext, build_judges, run_judges
+
+    models = {
+        "llm-rubric": chat_folder, "llm-rubric-refusal": chat_folder,
+        "llama-guard-3": llama3_guard_folder, "llama-guard-4": llama3_guard_folder,
+        "wildguard": wildguard_folder, "shieldgemma": gemma_folder,
+        "reward-model": reward_folder,
+    }  # fmt: skip
+    names = list(REGISTRY)
+    config = config_from_dict({
+        "models": {"device": "cpu"},
+        "judge": {"evaluation_judges": names, "max_input_tokens": 6000,
+                  "models": {k: str(v) for k, v in models.items()}},
+    })  # fmt: skip
+    judges = build_judges(names, JudgeContext(config))
+    assert [j.name for j in judges] == names
+    assert all(j.measure == REGISTRY[j.name].measure for j in judges)
+    items = ITEMS + [JudgeInput("What is 2+2?", "benign", "4")]
+    verdicts = run_judges(judges, items)
+    for name in names:
+        assert len(verdicts[name]) == len(items)
+        for verdict in verdicts[name]:
+            assert verdict.error is None, (name, verdict.error)
+            assert 0.0 <= verdict.score <= 1.0

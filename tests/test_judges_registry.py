@@ -130,3 +130,18 @@ def test_evaluate_summary_and_report_show_asr_by_each_safety_judge():
     assert by_judge["content-unsafe"]["n"] == 3  # the judge that could not decide is left out
     markdown, _ = build_report("x", summarize(items), [], items, items, 0)
     assert "| refusal-keywords | 75.0%" in markdown and "| content-unsafe | 33.3%" in markdown
+
+
+class Sloppy:
+    name, measure = "sloppy", "unsafe"
+
+    def judge(self, items):
+        return [Verdict(score=1.7), Verdict(score=float("nan")), Verdict(), Verdict(score=0.2)]
+
+
+def test_scores_outside_the_protocol_become_errors():
+    items = [JudgeInput("p", "harmful", "r")] * 4
+    verdicts = run_judges([Sloppy()], items)["sloppy"]
+    assert [v.score for v in verdicts] == [None, None, None, 0.2]
+    assert "outside [0, 1]" in verdicts[0].error and "outside [0, 1]" in verdicts[1].error
+    assert "neither or both" in verdicts[2].error

@@ -116,12 +116,21 @@ def build_judges(names: list[str], context: JudgeContext) -> list[Judge]:
     return [build_judge(name, context) for name in names]
 
 
+def checked(verdict: Verdict) -> Verdict:
+    """The protocol: exactly one of score and error; a score is a finite number in [0, 1]."""
+    if (verdict.score is None) == (verdict.error is None):
+        return Verdict(error="judge returned neither or both of score and error")
+    if verdict.score is not None and not 0.0 <= verdict.score <= 1.0:  # also catches nan
+        return Verdict(error=f"judge returned score {verdict.score!r} outside [0, 1]")
+    return verdict
+
+
 def run_judges(judges: list[Judge], items: list[JudgeInput]) -> dict[str, list[Verdict]]:
     """Every judge on every item; a judge that raises gives an error per item, others go on."""
     out: dict[str, list[Verdict]] = {}
     for judge in judges:
         try:
-            verdicts = judge.judge(items)
+            verdicts = [checked(v) for v in judge.judge(items)]
             if len(verdicts) != len(items):
                 raise RuntimeError(f"returned {len(verdicts)} verdicts for {len(items)} items")
         except Exception as error:  # a failing judge must not stop the run or invent scores
