@@ -85,8 +85,13 @@ def test_a_judge_that_raises_records_errors_and_the_others_go_on():
     assert all("server unreachable" in v.error and v.score is None for v in out["raising"])
     assert [v.score for v in out["refusal-keywords"]] == [1.0, 0.0]
     assert all("returned 1 verdicts for 2 items" in v.error for v in out["short"])
-    decision = decide("harmful", [("raising", "unsafe", out["raising"][1]),
-                                  ("refusal-keywords", "refusal", out["refusal-keywords"][1])])
+    decision = decide(
+        "harmful",
+        [
+            ("raising", "unsafe", out["raising"][1]),
+            ("refusal-keywords", "refusal", out["refusal-keywords"][1]),
+        ],
+    )
     # no unsafe judge could decide: fall back to "not refused"
     assert decision.unsafe is True and decision.refused is False
     assert decision.errors and decision.errors[0].startswith("raising: RuntimeError")

@@ -70,9 +70,7 @@ def gold_items(path: str) -> list[GoldItem]:
         if isinstance(row.get("helpful"), int | float):
             gold["helpful"] = row["helpful"] >= 4
         split = pyrit_data.split_of(row["prompt"], row["response"])
-        items.append(
-            GoldItem(row["id"], row["prompt"], row["response"], row["label"], split, gold)
-        )
+        items.append(GoldItem(row["id"], row["prompt"], row["response"], row["label"], split, gold))
     return items
 
 

@@ -55,8 +55,7 @@ _VERB = (
     r"feel\s+comfortable|be\s+able)"
 )
 _FIRST_PERSON = re.compile(
-    r"(?:^|[.!?;:,]\s*|\n\s*)" + _PREFIX + _MODAL + r"\s+(?:\w+\s+){0,3}?" + _VERB
-    + r"\b"
+    r"(?:^|[.!?;:,]\s*|\n\s*)" + _PREFIX + _MODAL + r"\s+(?:\w+\s+){0,3}?" + _VERB + r"\b"
 )
 _IMPERSONAL = re.compile(
     r"\b(?:cannot|can't|unable\s+to|not\s+able\s+to)\s+(?:assist|help|comply|provide)\s+"

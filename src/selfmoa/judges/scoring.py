@@ -98,7 +98,9 @@ class PairScorer:
             scores = torch.sigmoid(first - second)
             for index, value in zip(batch, scores.tolist(), strict=True):
                 finite = torch.isfinite(torch.tensor(value)).item()
-                out[index] = Verdict(score=round(value, 6)) if finite else Verdict(
-                    error="non-finite answer logits"
+                out[index] = (
+                    Verdict(score=round(value, 6))
+                    if finite
+                    else Verdict(error="non-finite answer logits")
                 )
         return [v if v is not None else Verdict(error="not judged") for v in out]
