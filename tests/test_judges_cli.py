@@ -102,3 +102,11 @@ def test_every_model_backed_judge_has_a_documented_config_example():
         covered |= set(config.judge.models) | set(config.judge.evaluation_judges)
     needs_model = {name for name, spec in REGISTRY.items() if spec.needs_model}
     assert needs_model <= covered
+
+
+def test_eval_on_a_few_pyrit_rows_writes_valid_json(tmp_path, capsys):
+    out = tmp_path / "eval.json"
+    assert main(["judges", "eval", "--sets", "refusal", "--limit", "4", "--output", str(out)]) == 0
+    assert "| pyrit-refusal | refused | content-refusal | all | 4 |" in capsys.readouterr().out
+    rows = json.loads(out.read_text())
+    assert {r["split"] for r in rows} == {"tune", "heldout", "all"}

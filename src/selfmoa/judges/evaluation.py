@@ -134,6 +134,8 @@ def results_for(
 
 def markdown(rows: list[dict]) -> str:
     def cell(row: dict, key: str) -> str:
+        if row[key] != row[key]:  # nan: no rows in this split
+            return "-"
         return f"{row[key]:.3f} [{row[key + '_low']:.2f}, {row[key + '_high']:.2f}]"
 
     lines = [
@@ -167,5 +169,6 @@ def run_eval(args: argparse.Namespace, config: Config, resamples: int = 1000) ->
     )
     print(markdown(rows))
     if args.output:
-        Path(args.output).write_text(json.dumps(rows, indent=1) + "\n")
+        clean = [{k: None if v != v else v for k, v in r.items()} for r in rows]  # nan -> null
+        Path(args.output).write_text(json.dumps(clean, indent=1, allow_nan=False) + "\n")
     return rows
