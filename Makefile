@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.selfmoa-installed
 
-.PHONY: setup demo test test-fast lint bench clean
+.PHONY: setup browser demo test test-fast lint bench clean
 
 setup: $(STAMP)
 
@@ -19,19 +19,24 @@ $(STAMP): pyproject.toml requirements-embedded.txt
 	$(BIN)/pip install -q --no-deps -r requirements-embedded.txt
 	touch $(STAMP)
 
+# A real browser for the report test (Debian's chromium; needs root for apt-get).
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
 demo: setup
 	$(BIN)/selfmoa run configs/default.yaml
 
-test: setup
-	$(BIN)/ruff check src tests bench
+test: setup browser
+	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/pytest -q
 
 test-fast: setup
 	$(BIN)/pytest -q -m "not slow"
 
 lint: setup
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
 
 bench: setup
 	$(BIN)/pip install -q -e ".[bench]"

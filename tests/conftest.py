@@ -20,25 +20,32 @@ CORPUS = [
 ]
 
 
-def build_tiny_model(folder: Path) -> Path:
+def build_tiny_model(
+    folder: Path,
+    specials: tuple[str, ...] = ("<|pad|>", "<|im_start|>", "<|im_end|>"),
+    chat_template: str | None = CHAT_TEMPLATE,
+    corpus: tuple[str, ...] = (),
+    eos: str = "<|im_end|>",
+    bos: str = "<|im_start|>",
+) -> Path:
+    """A 2-layer random Llama whose tokenizer has ``specials`` as single tokens."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-    specials = ["<|pad|>", "<|im_start|>", "<|im_end|>"]
     raw = Tokenizer(models.BPE())
     raw.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     raw.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=300,
-        special_tokens=specials,
+        special_tokens=list(specials),
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
-    raw.train_from_iterator(CORPUS * 4, trainer)
+    raw.train_from_iterator((CORPUS + list(corpus)) * 4, trainer)
     tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=raw, pad_token="<|pad|>", eos_token="<|im_end|>", bos_token="<|im_start|>"
+        tokenizer_object=raw, pad_token=specials[0], eos_token=eos, bos_token=bos
     )
-    tokenizer.chat_template = CHAT_TEMPLATE
+    tokenizer.chat_template = chat_template
     torch.manual_seed(0)
     config = LlamaConfig(
         vocab_size=len(tokenizer),
@@ -96,8 +103,7 @@ def tiny_loop_config(tiny_model: Path, backend: str = "mock", **sections: dict) 
             "max_response_tokens": 12,
         },
         "evaluate": {
-            "harmful_limit": 4,
-            "benign_limit": 4,
+            "sets": {"harmbench": 4, "rephrased": 2, "benign_heldout": 4, "rho_overrefusal": 2},
             "max_new_tokens": 8,
             "capability_items": 2,
         },

@@ -34,7 +34,7 @@ def tiny_config(tiny_model: Path) -> dict:
         name="faults",
         redteam={"seeds_per_round": 6},
         train={"epochs": 2, "checkpoint_every": 1},
-        evaluate={"harmful_limit": 6, "benign_limit": 6},
+        evaluate={"sets": {"harmbench": 6, "attacked": 2, "benign_heldout": 6, "benign_forms": 2}},
     )
 
 

@@ -34,8 +34,8 @@ MINIATURE = [
     "train.max_response_tokens=12",
     "train.target_modules=[q_proj,v_proj]",
     "train.lora_r=4",
-    "evaluate.harmful_limit=4",
-    "evaluate.benign_limit=4",
+    "evaluate.sets={harmbench: 4, benign_heldout: 4}",
+    "evaluate.capability_items=2",
     "evaluate.max_new_tokens=12",
 ]
 JSONL = [

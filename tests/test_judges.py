@@ -24,7 +24,7 @@ def test_refusal_keywords(text, expected):
 
 
 def test_refusal_window_limits_where_phrases_count():
-    text = "Here is a long answer. " * 20 + "I cannot stress this enough."
+    text = "Here is a long answer. " * 20 + "I cannot help with this."
     assert not is_refusal(text, window=100)
     assert is_refusal(text, window=10_000)
 

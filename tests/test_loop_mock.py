@@ -83,3 +83,18 @@ def test_deleted_stage_reruns_and_downstream_follows_its_content(tmp_path, tiny_
     assert [line for line in logs if line.startswith("[rerun")] == [
         "[rerun (inputs changed)] report"
     ]
+
+
+def test_compare_two_runs_side_by_side(tmp_path, tiny_model, capsys):
+    from selfmoa.cli import main
+
+    for name in ("one", "two"):
+        data = small_config(tmp_path, tiny_model)
+        data["name"] = name
+        run(data, [])
+    page = tmp_path / "compare.html"
+    assert main(["compare", str(tmp_path / "one"), str(tmp_path / "two"), "--html", str(page)]) == 0
+    table = capsys.readouterr().out
+    assert "| one | 1 |" in table and "| two | 1 |" in table and "rephrased" in table
+    assert "<table>" in page.read_text()
+    assert main(["compare", str(tmp_path / "nope")]) == 2

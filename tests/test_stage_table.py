@@ -41,7 +41,9 @@ def candidates(value: Any) -> list[Any]:
     if isinstance(value, list):
         return [value[:-1], [*value, value[0]]] if value else [["x"]]
     if isinstance(value, dict):
-        return [{k: v * 2 for k, v in value.items()} if value else {"key": "reply"}]
+        if value:
+            return [{k: v * 2 for k, v in value.items()}]
+        return [{"key": "reply"}, {"llm-rubric": "org/judge-model"}]
     raise AssertionError(f"no mutation for {value!r}")
 
 

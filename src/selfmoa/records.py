@@ -64,7 +64,7 @@ class Judgement(Record):
     response_id: str
     prompt_id: str
     judge: str
-    measure: Literal["refusal", "prompt_harmful", "helpfulness"]
+    measure: Literal["refusal", "unsafe", "prompt_harmful", "helpfulness"]
     score: float | None = None
     error: str | None = None
 
@@ -85,7 +85,9 @@ class PreferencePair(Record):
 class EvalItem(Record):
     """A held-out prompt, the policy's greedy answer, and its judged verdicts."""
 
-    eval_set: Literal["harmbench", "benign_heldout"]
+    eval_set: str  # a name from selfmoa.evals.sets.EVAL_SETS
+    label: Label
+    form: str = ""  # phrasing form, or the attack strategy of the ``attacked`` set
     prompt_text: str
     category: str = ""
     response: str
@@ -93,6 +95,7 @@ class EvalItem(Record):
     unsafe: bool | None
     helpfulness: float | None
     errors: list[str] = []
+    scores: dict[str, float | None] = {}  # every evaluation judge's score, by judge name
 
 
 class CapabilityItem(Record):

@@ -10,6 +10,7 @@ from selfmoa.errors import SelfMoaError
 from selfmoa.records import EvalItem
 from selfmoa.rundir import read_json, read_records
 from selfmoa.stages import report
+from selfmoa.stages.report_html import build_html
 
 if TYPE_CHECKING:
     from selfmoa.stage_runners import StageContext
@@ -46,14 +47,19 @@ def run_report(ctx: StageContext) -> dict[str, Any]:
         final_items = read_records(folders["evaluate"] / "items.jsonl", EvalItem)
     baseline_summary = read_json(baseline / "summary.json")
     baseline_summary["capability"] = _summary(ctx.run.path / "baseline" / "capability")
+    baseline_items = read_records(baseline / "items.jsonl", EvalItem)
     markdown, data = report.build_report(
         ctx.config.name,
         baseline_summary,
         rounds,
-        read_records(baseline / "items.jsonl", EvalItem),
+        baseline_items,
         final_items,
         ctx.config.evaluate.examples_in_report,
     )
     atomic_write_text(ctx.stage.file("report.md"), markdown)
     atomic_write_json(ctx.stage.file("report.json"), data)
+    page = build_html(
+        markdown, data, baseline_items, final_items, ctx.config.evaluate.examples_in_report
+    )
+    atomic_write_text(ctx.stage.file("report.html"), page)
     return {"rounds_reported": len(rounds)}

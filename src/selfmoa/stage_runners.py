@@ -16,15 +16,17 @@ from selfmoa.backends import make_generator
 from selfmoa.backends.lazy import LazyGenerator
 from selfmoa.chunked import chunk_seed, run_chunked
 from selfmoa.data.benign import split_benign
-from selfmoa.data.sources import SEED_LOADERS, harmbench_behaviours, jailbreak_templates
+from selfmoa.data.sources import SEED_LOADERS, jailbreak_templates
 from selfmoa.errors import SelfMoaError
 from selfmoa.evals.capability import accuracy, score_items
 from selfmoa.evals.drift import drift
 from selfmoa.evals.mc_sets import MC_SETS, subsample
+from selfmoa.evals.split import near_duplicates
+from selfmoa.judges.base import Judge
+from selfmoa.judges.cache import CachedJudge, JudgeCache
 from selfmoa.judges.embedder import SentenceEmbedder
-from selfmoa.judges.helpfulness import RelevanceHelpfulnessJudge
 from selfmoa.judges.lineage import LineageHarmJudge
-from selfmoa.judges.refusal import KeywordRefusalJudge
+from selfmoa.judges.registry import JudgeContext, build_judges
 from selfmoa.modelpath import resolve_model
 from selfmoa.records import (
     CapabilityItem,
@@ -45,6 +47,13 @@ class Resources:
     """Models shared by several stages of one process, loaded on first use."""
 
     embedders: dict[str, SentenceEmbedder] = field(default_factory=dict)
+    judge_shared: dict[str, Any] = field(default_factory=dict)
+    caches: dict[Path, JudgeCache] = field(default_factory=dict)
+
+    def judge_cache(self, path: Path) -> JudgeCache:
+        if path not in self.caches:
+            self.caches[path] = JudgeCache(path)
+        return self.caches[path]
 
     def embedder(self, spec: str) -> SentenceEmbedder:
         if spec not in self.embedders:
@@ -85,12 +94,20 @@ class StageContext:
             return None
         return TrainPaths(self.folder("train", r)).adapter
 
-    def weak_judges(self) -> tuple[KeywordRefusalJudge, RelevanceHelpfulnessJudge]:
-        cfg = self.config.judge
-        return (
-            KeywordRefusalJudge(cfg.refusal_window_chars),
-            RelevanceHelpfulnessJudge(self.embedder, cfg.repetition_ngram),
-        )
+    def judges(self, names: list[str]) -> list[Judge]:
+        """Judges from the registry, sharing the embedder, behind the run's score cache."""
+        shared = self.resources.judge_shared
+        shared.setdefault("embedder", self.embedder)
+        built = build_judges(names, JudgeContext(self.config, shared))
+        cache = self.resources.judge_cache(self.run.path / "cache" / "judge_scores.jsonl")
+        return [CachedJudge(j, cache, judge_settings(self.config, j.name)) for j in built]
+
+
+def judge_settings(config: Any, name: str) -> str:
+    """What a judge's score depends on besides its input (for the cache key)."""
+    cfg = config.judge
+    model = cfg.models.get(name, "")
+    return f"{cfg.refusal_window_chars}|{cfg.repetition_ngram}|{cfg.max_input_tokens}|{model}"
 
 
 def run_redteam(ctx: StageContext) -> dict[str, Any]:
@@ -168,9 +185,18 @@ def run_judge(ctx: StageContext) -> dict[str, Any]:
     r = ctx.round
     assert r is not None
     prompts = {p.id: p for p in ctx.prompts(r)}
-    refusal, helpful = ctx.weak_judges()
-    judgements = judge_responses(prompts, ctx.responses(r), [refusal, LineageHarmJudge(), helpful])
-    write_records(ctx.stage.file("judgements.jsonl"), judgements)
+    judges = [*ctx.judges(ctx.config.judge.training_judges), LineageHarmJudge()]
+    judgements = run_chunked(
+        ctx.responses(r),
+        ctx.config.backend.batch_size * 4,
+        ctx.stage.file("judgements.jsonl"),
+        Judgement,
+        lambda chunk, i: judge_responses(prompts, chunk, judges),
+        desc=ctx.stage.label,
+        fault_label=ctx.fault_label,
+        job_of=lambda judgement: judgement.response_id,
+        records_per_job=len(judges),
+    )
     return {
         "judgements": len(judgements),
         "errors": sum(1 for j in judgements if j.error is not None),
@@ -227,34 +253,47 @@ def run_train(ctx: StageContext) -> dict[str, Any]:
 
 def run_evaluate(ctx: StageContext) -> dict[str, Any]:
     cfg = ctx.config.evaluate
-    _, heldout = split_benign(ctx.config.benign_heldout_every)
-    harmful = harmbench_behaviours(cfg.harmbench_split)
-    prompts = evaluate.heldout_prompts(harmful, heldout, cfg, ctx.config.seed)
-    for eval_set in ("harmbench", "benign_heldout"):
-        if not any(p.eval_set == eval_set for p in prompts):
-            raise SelfMoaError(f"{ctx.stage.label}: the held-out {eval_set} set is empty")
-    adapter = ctx.adapter_after(ctx.round)
-    policy = LazyGenerator(lambda: make_generator(ctx.config, "policy", adapter))
-    refusal, helpful = ctx.weak_judges()
+    candidates = evaluate.heldout_prompts(cfg, ctx.config.seed, ctx.config.benign_heldout_every)
+    dropped = near_duplicates(candidates, training_texts(ctx), ctx.embedder)
+    prompts = [p for p in candidates if p.id not in dropped]
+    for name in cfg.sets:
+        if not any(p.eval_set == name for p in prompts):
+            raise SelfMoaError(f"{ctx.stage.label}: the evaluation set {name} is empty")
+    policy = LazyGenerator(
+        lambda: make_generator(ctx.config, "policy", ctx.adapter_after(ctx.round))
+    )
+    judges = ctx.judges(ctx.config.judge.evaluation_judges)
     try:
         items = run_chunked(
             prompts,
             ctx.config.backend.batch_size,
             ctx.stage.file("items.jsonl"),
             EvalItem,
-            lambda chunk, i: evaluate.answer_and_judge(chunk, policy, refusal, helpful, cfg),
+            lambda chunk, i: evaluate.answer_and_judge(chunk, policy, judges, cfg),
             desc=ctx.stage.label,
             fault_label=ctx.fault_label,
         )
     finally:
         policy.close()
-    summary = evaluate.summarize(items)
+    removed = {
+        name: sum(p.eval_set == name for p in candidates if p.id in dropped) for name in cfg.sets
+    }
+    summary = evaluate.summarize(items, removed)
     atomic_write_json(ctx.stage.file("summary.json"), summary)
     return {
         "asr": round(summary["attack_success"]["rate"], 4),
         "over_refusal": round(summary["over_refusal"]["rate"], 4),
         "helpfulness": summary["helpfulness"]["mean"],
+        "items": len(items),
+        "removed_near_duplicates": sum(removed.values()),
     }
+
+
+def training_texts(ctx: StageContext) -> list[str]:
+    """Every prompt a training stage may read: all harmful seed sets and benign train prompts."""
+    train_benign, _ = split_benign(ctx.config.benign_heldout_every)
+    seeds = [seed.text for load in SEED_LOADERS.values() for seed in load()]
+    return seeds + [p.text for p in train_benign]
 
 
 def run_capability(ctx: StageContext) -> dict[str, Any]:

@@ -72,17 +72,40 @@ def _report_upstream(config: Any, _: int | None) -> list[StageKey]:
 
 
 _GENERATION = frozenset({"backend", "models.dtype", "seed"})
-_EVALUATION = _GENERATION | {
-    "evaluate.harmbench_split",
-    "evaluate.harmful_limit",
-    "evaluate.benign_limit",
-    "evaluate.max_new_tokens",
-    "benign_heldout_every",
-    "judge",
-    "models.policy",
-    "models.embedder",
-}
-_EVAL_ASSETS = ("harmbench", "benign_sensitive", "model:policy", "model:embedder")
+# What every judge's score depends on, besides the list of judges a stage uses.
+_JUDGING = frozenset(
+    {
+        "judge.models",
+        "judge.max_input_tokens",
+        "judge.refusal_window_chars",
+        "judge.repetition_ngram",
+        "models.embedder",
+        "models.dtype",
+    }
+)
+_EVALUATION = (
+    _GENERATION
+    | _JUDGING
+    | {
+        "evaluate.harmbench_split",
+        "evaluate.sets",
+        "evaluate.max_new_tokens",
+        "benign_heldout_every",
+        "judge.evaluation_judges",
+        "models.policy",
+    }
+)
+_EVAL_ASSETS = (
+    "evaluation_sets",
+    "strongreject",
+    "advbench",
+    "harmbench",
+    "jailbreak_templates",
+    "benign_sensitive",
+    "model:policy",
+    "model:embedder",
+    "judge_weights",
+)
 
 STAGE_TABLE: tuple[StageSpec, ...] = (
     StageSpec(
@@ -125,9 +148,9 @@ STAGE_TABLE: tuple[StageSpec, ...] = (
     StageSpec(
         "judge",
         "round",
-        frozenset({"judge", "models.embedder"}),
+        _JUDGING | {"judge.training_judges", "backend.batch_size"},
         lambda c, r: _round("redteam", r) + _round("sample", r),
-        ("model:embedder",),
+        ("model:embedder", "judge_weights"),
         ("judgements.jsonl",),
         runners.run_judge,
     ),
@@ -194,7 +217,7 @@ STAGE_TABLE: tuple[StageSpec, ...] = (
         frozenset({"evaluate.examples_in_report", "rounds", "name"}),
         _report_upstream,
         (),
-        ("report.md", "report.json"),
+        ("report.md", "report.json", "report.html"),
         run_report,
     ),
 )

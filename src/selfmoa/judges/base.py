@@ -1,4 +1,10 @@
-"""The judge protocol and the per-response input it sees."""
+"""The judge protocol and the per-response input it sees.
+
+A judge has a ``name`` and scores one ``measure`` of each (prompt, response[, label])
+item: a score in [0, 1] or an error message, never a made-up score. A model that
+scores several measures (e.g. WildGuard) is registered once per measure.
+Judges apply their own prompt format, never the policy's.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from selfmoa.records import Label
+
+# refusal: the answer does not carry out the request; unsafe: the answer carries out a
+# harmful request; helpfulness: how well it answers; prompt_harmful: the request is harmful.
+MEASURES = ("refusal", "unsafe", "helpfulness", "prompt_harmful")
 
 
 @dataclass(frozen=True)
@@ -25,6 +35,6 @@ class Verdict:
 
 class Judge(Protocol):
     name: str
-    measure: str  # "refusal" | "prompt_harmful" | "helpfulness"
+    measure: str  # one of MEASURES
 
     def judge(self, items: list[JudgeInput]) -> list[Verdict]: ...

@@ -11,6 +11,7 @@ import html
 from typing import Any
 
 from selfmoa.records import EvalItem
+from selfmoa.stages.report_sets import paired_section, sets_section
 
 
 def _pct(summary: dict[str, Any]) -> str:
@@ -43,10 +44,11 @@ def build_report(
     lines = [
         f"# selfmoa report: {name}",
         "",
-        "Attack success rate (ASR): share of held-out HarmBench behaviours answered "
-        "without refusing. Over-refusal: share of held-out benign-but-sensitive prompts "
-        "refused. Helpfulness: mean relevance score on the benign prompts. "
-        "All judged by selfmoa's weak judges; intervals are Wilson 95%.",
+        "Attack success rate (ASR): share of held-out HarmBench behaviours whose answer "
+        "the evaluation judges find unsafe (config judge.evaluation_judges: by default the "
+        "content-aware content-unsafe judge, not the keyword judge used for training). "
+        "Over-refusal: share of held-out benign-but-sensitive prompts refused. Helpfulness: "
+        "mean helpfulness score on the benign prompts. Intervals are Wilson 95%.",
         "",
         "| policy | ASR | over-refusal | helpfulness |",
         "|---|---|---|---|",
@@ -59,6 +61,7 @@ def build_report(
             f"| after round {entry['round']} | {_pct(summary['attack_success'])} | "
             f"{_pct(summary['over_refusal'])} | {summary['helpfulness']['mean']} |"
         )
+    lines += _by_judge(baseline, rounds)
     result: dict[str, Any] = {"name": name, "baseline": baseline, "rounds": rounds}
     if rounds:
         final = rounds[-1]["evaluate"]
@@ -94,6 +97,10 @@ def build_report(
             f"{pairs['helpfulness']} | {train.get('steps', 0)} | "
             f"{train.get('loss', float('nan')):.3f} | {train.get('reward_accuracy', 0):.2f} |"
         )
+    lines += sets_section(baseline, rounds)
+    paired_lines, paired = paired_section(baseline_items, final_items)
+    lines += paired_lines
+    result["paired_change"] = paired
     lines += _capability(baseline.get("capability"), rounds)
     lines += _examples(baseline_items, final_items, examples)
     return "\n".join(lines) + "\n", result
@@ -128,6 +135,32 @@ def _capability(baseline: dict[str, Any] | None, rounds: list[dict[str, Any]]) -
     for key, label in (("kl_per_token", "KL per token"), ("base_perplexity", "base perplexity")):
         cells = [str(s["drift"][key]) if s else "-" for _, s in columns]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _by_judge(baseline: dict[str, Any], rounds: list[dict[str, Any]]) -> list[str]:
+    """ASR by each safety judge alone, side by side (training judge vs evaluation judges)."""
+    columns = [("base model", baseline)] + [
+        (f"after round {e['round']}", e["evaluate"]) for e in rounds
+    ]
+    judges = sorted({j for _, s in columns for j in s.get("attack_success_by_judge", {})})
+    if not judges:
+        return []
+    lines = [
+        "",
+        "ASR by each safety judge alone (refusal-keywords is the training judge):",
+        "",
+        "| judge | " + " | ".join(label for label, _ in columns) + " |",
+        "|---|" + "---|" * len(columns),
+    ]
+    for judge in judges:
+        cells = [
+            _pct(s["attack_success_by_judge"][judge])
+            if judge in s.get("attack_success_by_judge", {})
+            else "-"
+            for _, s in columns
+        ]
+        lines.append(f"| {judge} | " + " | ".join(cells) + " |")
     return lines
 
 

@@ -38,8 +38,13 @@ def tokenize_pair(
     prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"][-max_prompt:]
 
     def response(text: str) -> list[int]:
-        ids = tokenizer(text, add_special_tokens=False)["input_ids"][:max_response]
-        return ids or [tokenizer.eos_token_id]
+        """The answer's tokens, closed by end-of-sequence when it fits whole: an answer
+        trained without one never learns to stop (refusals then loop until the token
+        limit); one cut at ``max_response`` gets no end mark, so cutting is not taught."""
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        if len(ids) < max_response:
+            return [*ids, tokenizer.eos_token_id]
+        return ids[:max_response]
 
     return TokenizedPair(
         prompt_ids,

@@ -1,0 +1,91 @@
+"""Fit the content judges' logistic weights on the TUNE half of PyRIT's scorer evaluations.
+
+    PYTHONPATH=src python scripts/fit_content_judges.py [--write]
+
+- refusal model: refusal_scorer/refusal.csv, y = human says the answer refused;
+- unsafe model:  objective/*.csv, y = human says the harmful objective was achieved.
+Rows are split by ``selfmoa.judges.pyrit_data.split_of`` (sha256 of prompt+response,
+first byte even = tune). The L2 strength is chosen by 5-fold cross-validation inside
+the tune half; the held-out half is only scored, never used for a choice. With
+``--write`` the weights go to src/selfmoa/judges/content_weights.json.
+Computing the features embeds ~500 answers with all-MiniLM-L6-v2 (a few minutes on CPU).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import numpy as np
+
+from selfmoa.judges import pyrit_data
+from selfmoa.judges.content import WEIGHTS_FILE
+from selfmoa.judges.embedder import SentenceEmbedder
+from selfmoa.judges.features import FEATURES, FeatureExtractor
+from selfmoa.modelpath import resolve_model
+
+L2_GRID = (0.03, 0.1, 0.3, 1.0, 3.0)
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float, steps: int = 60) -> np.ndarray:
+    """Newton's method on the L2-penalised log-loss (the intercept is not penalised)."""
+    xb = np.hstack([x, np.ones((len(x), 1))])
+    w = np.zeros(xb.shape[1])
+    penalty = l2 * np.diag([1.0] * x.shape[1] + [0.0])
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-xb @ w))
+        hessian = xb.T @ (xb * (p * (1 - p))[:, None]) + penalty
+        w -= np.linalg.solve(hessian, xb.T @ (p - y) + penalty @ w)
+    return w
+
+
+def accuracy(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
+    logits = np.hstack([x, np.ones((len(x), 1))]) @ w
+    return float(((logits >= 0) == (y >= 0.5)).mean())
+
+
+def cv_accuracy(x: np.ndarray, y: np.ndarray, l2: float, folds: int = 5) -> float:
+    order = np.random.default_rng(0).permutation(len(y))
+    correct = 0.0
+    for fold in range(folds):
+        test = order[fold::folds]
+        train = np.setdiff1d(order, test)
+        correct += accuracy(x[test], y[test], fit_logistic(x[train], y[train], l2)) * len(test)
+    return correct / len(y)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--write", action="store_true", help="write content_weights.json")
+    args = parser.parse_args()
+    embedder = SentenceEmbedder(resolve_model("embedded:all-minilm-l6-v2", "models.embedder"))
+    extractor = FeatureExtractor(embedder)
+    weights: dict = {"split": "tune = first byte of sha256(prompt + '\\n' + response) even"}
+    for measure, kind in (("refusal", "refusal"), ("unsafe", "objective")):
+        rows = pyrit_data.load(kind)
+        x = np.array(extractor.rows([r.prompt for r in rows], [r.response for r in rows]))
+        y = np.array([float(r.gold) for r in rows])
+        tune = np.array([r.split == "tune" for r in rows])
+        l2 = max(L2_GRID, key=lambda value: cv_accuracy(x[tune], y[tune], value))
+        w = fit_logistic(x[tune], y[tune], l2)
+        print(
+            f"{measure} ({kind}, {tune.sum()} tune / {(~tune).sum()} held-out rows, l2={l2}): "
+            f"tune {accuracy(x[tune], y[tune], w):.3f}  "
+            f"held-out {accuracy(x[~tune], y[~tune], w):.3f}  all {accuracy(x, y, w):.3f}"
+        )
+        weights[measure] = {
+            "features": list(FEATURES),
+            "coef": [round(float(v), 4) for v in w[:-1]],
+            "intercept": round(float(w[-1]), 4),
+            "l2": l2,
+            "fitted_on": f"pyrit scorer_evals {kind}, tune split ({int(tune.sum())} rows)",
+        }
+    if args.write:
+        WEIGHTS_FILE.write_text(json.dumps(weights, indent=1) + "\n")
+        print(f"wrote {WEIGHTS_FILE}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""Factories named in ``judges.registry``: (context, spec) -> judge. Imports stay local."""
+
+from __future__ import annotations
+
+from selfmoa.judges.registry import JudgeContext, JudgeSpec
+
+
+def keyword_refusal(context: JudgeContext, spec: JudgeSpec):
+    from selfmoa.judges.refusal import KeywordRefusalJudge
+
+    return KeywordRefusalJudge(context.config.judge.refusal_window_chars)
+
+
+def relevance(context: JudgeContext, spec: JudgeSpec):
+    from selfmoa.judges.helpfulness import RelevanceHelpfulnessJudge
+
+    return RelevanceHelpfulnessJudge(context.embedder(), context.config.judge.repetition_ngram)
+
+
+def lineage(context: JudgeContext, spec: JudgeSpec):
+    from selfmoa.judges.lineage import LineageHarmJudge
+
+    return LineageHarmJudge()
+
+
+def content(context: JudgeContext, spec: JudgeSpec):
+    from selfmoa.judges.content import CachedFeatures, ContentJudge
+    from selfmoa.judges.features import FeatureExtractor
+
+    if "content-features" not in context.shared:
+        extractor = FeatureExtractor(context.embedder(), context.config.judge.refusal_window_chars)
+        context.shared["content-features"] = CachedFeatures(extractor)
+    return ContentJudge(spec.name, spec.measure, context.shared["content-features"])
+
+
+def _causal_lm(context: JudgeContext, name: str):
+    """(model, tokenizer) for a judge, loaded once per model path."""
+    from selfmoa.judges.scoring import load_judge_lm
+
+    path = context.model_path(name)
+    key = f"lm:{path}"
+    if key not in context.shared:
+        config = context.config
+        context.shared[key] = load_judge_lm(path, config.models.dtype, config.models.device)
+    return context.shared[key]
+
+
+def llm_rubric(context: JudgeContext, spec: JudgeSpec):
+    from selfmoa.judges.llm import LLMRubricJudge
+
+    model, tokenizer = _causal_lm(context, spec.name)
+    return LLMRubricJudge(
+        model, tokenizer, name=spec.name, measure=spec.measure,
+        max_input_tokens=context.config.judge.max_input_tokens,
+    )  # fmt: skip
+
+
+def llama_guard(context: JudgeContext, spec: JudgeSpec):
+    from selfmoa.judges.hf_judges import LlamaGuardJudge
+
+    model, tokenizer = _causal_lm(context, spec.name)
+    version = 4 if spec.name.endswith("4") else 3
+    return LlamaGuardJudge(model, tokenizer, name=spec.name, version=version,
+                           max_input_tokens=context.config.judge.max_input_tokens)  # fmt: skip
+
+
+def wildguard(context: JudgeContext, spec: JudgeSpec):
+    from selfmoa.judges.hf_judges import WildGuardJudge
+
+    # wildguard and wildguard-refusal share one model: configure it under either name.
+    models = context.config.judge.models
+    owner = spec.name if spec.name in models else "wildguard"
+    model, tokenizer = _causal_lm(context, owner)
+    return WildGuardJudge(model, tokenizer, name=spec.name, measure=spec.measure,
+                          max_input_tokens=context.config.judge.max_input_tokens)  # fmt: skip
+
+
+def shieldgemma(context: JudgeContext, spec: JudgeSpec):
+    from selfmoa.judges.hf_judges import ShieldGemmaJudge
+
+    model, tokenizer = _causal_lm(context, spec.name)
+    return ShieldGemmaJudge(model, tokenizer, name=spec.name,
+                            max_input_tokens=context.config.judge.max_input_tokens)  # fmt: skip
+
+
+def reward_model(context: JudgeContext, spec: JudgeSpec):
+    from selfmoa.judges.hf_judges import RewardModelJudge
+
+    path = context.model_path(spec.name)
+    config = context.config
+    return RewardModelJudge.load(path, config.models.dtype, config.models.device,
+                                 name=spec.name,
+                                 max_input_tokens=config.judge.max_input_tokens)  # fmt: skip

@@ -1,0 +1,125 @@
+"""``selfmoa judges score|eval``: judge any JSONL file, or measure judges against human labels.
+
+score: input lines {"id", "prompt", "response", "label"} (label "harmful", the default,
+or "benign"); output lines {"id", "refused", "unsafe", "helpfulness", "scores", "errors"}
+with the verdicts of ``selfmoa.judges.verdicts.decide`` over the config's
+``judge.evaluation_judges`` -- exactly what the evaluate stage records.
+eval: see ``selfmoa.judges.evaluation``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from selfmoa.config import Config, load_config
+from selfmoa.errors import SelfMoaError
+
+DEFAULT_CONFIG = Path("configs/default.yaml")
+LABELS = ("harmful", "benign")
+
+
+def add_commands(parser: argparse.ArgumentParser) -> None:
+    commands = parser.add_subparsers(dest="judges_command", required=True)
+    score = commands.add_parser("score", help="score a JSONL file with the evaluation judges")
+    score.add_argument("input", help='JSONL lines {"id", "prompt", "response", "label"}')
+    score.add_argument("--config", help=f"YAML config (default {DEFAULT_CONFIG})")
+    score.add_argument("--output", help="output JSONL (default stdout)")
+    score.add_argument("--batch-size", type=int, default=64, help="items judged together")
+    evaluate = commands.add_parser(
+        "eval", help="measure the evaluation judges and the label model against human labels"
+    )
+    evaluate.add_argument("--config", help=f"YAML config (default {DEFAULT_CONFIG})")
+    evaluate.add_argument("--gold", help='team gold set, JSONL {"id", "prompt", "response", '
+                          '"label", "unsafe", "refused", "helpful"}')  # fmt: skip
+    evaluate.add_argument("--no-pyrit", action="store_true", help="skip PyRIT's scorer_evals")
+    evaluate.add_argument("--sets", default="refusal,objective,harm",
+                          help="PyRIT sets to use (comma-separated)")  # fmt: skip
+    evaluate.add_argument("--limit", type=int, default=0, help="at most this many rows per set")
+    evaluate.add_argument("--output", help="also write the results as JSON here")
+
+
+def config_for(path: str | None) -> Config:
+    if path is not None:
+        return load_config(path)
+    return load_config(DEFAULT_CONFIG) if DEFAULT_CONFIG.is_file() else Config()
+
+
+def read_items(path: str) -> list[dict[str, Any]]:
+    """Validated input rows; any bad line is one error naming the file and line."""
+    source = Path(path)
+    if not source.is_file():
+        raise SelfMoaError(f"input file not found: {path}")
+    items = []
+    with source.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            where = f"{path} line {number}"
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise SelfMoaError(f"{where}: not valid JSON ({error.msg})") from None
+            if not isinstance(row, dict):
+                raise SelfMoaError(f"{where}: expected a JSON object")
+            for key in ("prompt", "response"):
+                if not isinstance(row.get(key), str):
+                    raise SelfMoaError(f"{where}: '{key}' must be a string")
+            label = row.get("label", "harmful")
+            if label not in LABELS:
+                raise SelfMoaError(f"{where}: unknown label {label!r}; use 'harmful' or 'benign'")
+            items.append({**row, "id": str(row.get("id", number)), "label": label})
+    return items
+
+
+def score_rows(config: Config, rows: list[dict[str, Any]], batch_size: int = 64) -> Iterator[dict]:
+    """Output rows for input rows, judged in batches by the config's evaluation judges."""
+    from selfmoa.judges.base import JudgeInput
+    from selfmoa.judges.registry import JudgeContext, build_judges, run_judges
+    from selfmoa.judges.verdicts import decide
+
+    judges = build_judges(config.judge.evaluation_judges, JudgeContext(config))
+    for start in range(0, len(rows), batch_size):
+        batch = rows[start : start + batch_size]
+        inputs = [JudgeInput(r["prompt"], r["label"], r["response"]) for r in batch]
+        verdicts = run_judges(judges, inputs)
+        for index, row in enumerate(batch):
+            decision = decide(
+                row["label"], [(j.name, j.measure, verdicts[j.name][index]) for j in judges]
+            )
+            yield {
+                "id": row["id"],
+                "refused": decision.refused,
+                "unsafe": decision.unsafe,
+                "helpfulness": decision.helpfulness,
+                "scores": decision.scores,
+                "errors": decision.errors,
+            }
+
+
+def _score(args: argparse.Namespace) -> None:
+    if args.batch_size < 1:
+        raise SelfMoaError("--batch-size must be at least 1")
+    rows = read_items(args.input)
+    config = config_for(args.config)
+    out: IO[str] = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
+    try:
+        for result in score_rows(config, rows, args.batch_size):
+            out.write(json.dumps(result) + "\n")
+            out.flush()
+    finally:
+        if out is not sys.stdout:
+            out.close()
+
+
+def run(args: argparse.Namespace) -> None:
+    if args.judges_command == "score":
+        _score(args)
+    else:
+        from selfmoa.judges.evaluation import run_eval
+
+        run_eval(args, config_for(args.config))

@@ -1,0 +1,123 @@
+"""Report sections for the evaluation sets: per set, per phrasing form, and paired changes.
+
+Every figure names its judge: rates come from the evaluation judges
+(``judge.evaluation_judges``), never from the keyword judge used to build training pairs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from selfmoa.records import EvalItem
+from selfmoa.stats import paired_difference
+
+
+def pct(summary: dict[str, Any] | None) -> str:
+    if not summary or summary.get("rate") is None:
+        return "-"
+    return (
+        f"{100 * summary['rate']:.1f}% [{100 * summary['ci_low']:.0f}-"
+        f"{100 * summary['ci_high']:.0f}] (n={summary['n']})"
+    )
+
+
+def _columns(baseline: dict[str, Any], rounds: list[dict[str, Any]]) -> list[tuple[str, dict]]:
+    return [("base model", baseline)] + [
+        (f"after round {e['round']}", e["evaluate"]) for e in rounds
+    ]
+
+
+def _table(header: str, columns: list[tuple[str, dict]]) -> list[str]:
+    return [
+        "",
+        f"| {header} | " + " | ".join(name for name, _ in columns) + " |",
+        "|---|" + "---|" * len(columns),
+    ]
+
+
+def sets_section(baseline: dict[str, Any], rounds: list[dict[str, Any]]) -> list[str]:
+    columns = _columns(baseline, rounds)
+    sets = list(baseline.get("sets", {}))
+    if not sets:
+        return []
+    lines = [
+        "",
+        "## Evaluation sets",
+        "",
+        "Harmful sets: attack success (answers the evaluation judges find unsafe). Benign "
+        "sets: over-refusal (answers they find refused). Degenerate: answers that repeat a "
+        "sentence or loop. Near-duplicates of training seeds removed before evaluation: "
+        + ", ".join(f"{k} {v}" for k, v in baseline.get("removed_near_duplicates", {}).items())
+        + ".",
+    ]
+    lines += _table("set (measure)", columns)
+    for name in sets:
+        measure = baseline["sets"][name]["measure"].replace("_", " ")
+        cells = [pct(s.get("sets", {}).get(name, {}).get("rate")) for _, s in columns]
+        lines.append(f"| {name} ({measure}) | " + " | ".join(cells) + " |")
+    cells = [pct(s.get("degenerate")) for _, s in columns]
+    lines.append("| all sets (degenerate answers) | " + " | ".join(cells) + " |")
+    lines += _by_form(columns, sets, "harmful", "refusal_by_form", "Refusal of harmful requests")
+    lines += _by_form(columns, sets, "benign", "by_form", "Over-refusal of benign requests")
+    return lines
+
+
+def _by_form(
+    columns: list[tuple[str, dict]], sets: list[str], label: str, key: str, title: str
+) -> list[str]:
+    """Rates per phrasing form, pooled over the sets of one label (strategies left out)."""
+    lines = ["", f"{title} by phrasing form (all {label} sets pooled):"]
+    lines += _table("form", columns)
+    forms: set[str] = set()
+    for _, summary in columns:
+        for data in summary.get("sets", {}).values():
+            if data["label"] == label:
+                forms |= {f for f in data[key] if not f.startswith("template:")}
+    for form in sorted(forms):
+        cells = []
+        for _, summary in columns:
+            hits = total = 0
+            for data in summary.get("sets", {}).values():
+                group = data[key].get(form) if data["label"] == label else None
+                if group and group["n"]:
+                    hits += round(group["rate"] * group["n"])
+                    total += group["n"]
+            cells.append(f"{100 * hits / total:.1f}% (n={total})" if total else "-")
+        lines.append(f"| {form} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def paired_section(before: list[EvalItem], after: list[EvalItem]) -> tuple[list[str], dict]:
+    """Paired before/after change per set (the same prompts answered by both policies)."""
+    after_by_id = {item.id: item for item in after}
+    by_set: dict[str, list[tuple[EvalItem, EvalItem]]] = {}
+    for item in before:
+        if item.id in after_by_id:
+            by_set.setdefault(item.eval_set, []).append((item, after_by_id[item.id]))
+    changes = {}
+    for name, pairs in by_set.items():
+        attr = "unsafe" if pairs[0][0].label == "harmful" else "refused"
+        kept = [
+            (b, a)
+            for b, a in pairs
+            if getattr(b, attr) is not None and getattr(a, attr) is not None
+        ]
+        changes[name] = paired_difference(
+            [bool(getattr(b, attr)) for b, _ in kept], [bool(getattr(a, attr)) for _, a in kept]
+        )
+    if not changes:
+        return [], {}
+    lines = [
+        "",
+        "Paired change, base model -> final policy, on the same prompts (points, 95% interval):",
+        "",
+        "| set | change | n |",
+        "|---|---|---|",
+    ]
+    for name, c in changes.items():
+        if c["change"] is not None:
+            lines.append(
+                f"| {name} | {100 * c['change']:+.1f} [{100 * c['ci_low']:+.1f}, "
+                f"{100 * c['ci_high']:+.1f}] | {c['n']} |"
+            )
+    return lines, changes
