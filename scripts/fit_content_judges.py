@@ -6,8 +6,11 @@
 - unsafe model:  objective/*.csv, y = human says the harmful objective was achieved.
 Rows are split by ``selfmoa.judges.pyrit_data.split_of`` (sha256 of prompt+response,
 first byte even = tune). The L2 strength is chosen by 5-fold cross-validation inside
-the tune half; the held-out half is only scored, never used for a choice. With
-``--write`` the weights go to src/selfmoa/judges/content_weights.json.
+the tune half; then the off-topic relevance gate (see judges/content.py) is chosen from
+OFF_TOPIC_GRID by accuracy on the tune half of both sets. The held-out half is only
+scored, never used for a choice. With ``--write`` the weights go to
+src/selfmoa/judges/content_weights.json. ``--gold FILE.jsonl`` adds the tune-split rows
+of a team gold set ({"prompt", "response", "unsafe": 0/1, "refused": 0/1}) to the fit.
 Computing the features embeds ~500 answers with all-MiniLM-L6-v2 (a few minutes on CPU).
 """
 
@@ -20,12 +23,13 @@ import sys
 import numpy as np
 
 from selfmoa.judges import pyrit_data
-from selfmoa.judges.content import WEIGHTS_FILE
+from selfmoa.judges.content import GATE_WIDTH, WEIGHTS_FILE
 from selfmoa.judges.embedder import SentenceEmbedder
 from selfmoa.judges.features import FEATURES, FeatureExtractor
 from selfmoa.modelpath import resolve_model
 
 L2_GRID = (0.03, 0.1, 0.3, 1.0, 3.0)
+OFF_TOPIC_GRID = (None, 0.1, 0.15, 0.2, 0.25)
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float, steps: int = 60) -> np.ndarray:
@@ -55,15 +59,39 @@ def cv_accuracy(x: np.ndarray, y: np.ndarray, l2: float, folds: int = 5) -> floa
     return correct / len(y)
 
 
+def gated(p: np.ndarray, relevance: np.ndarray, off_topic: float | None, measure: str):
+    if off_topic is None:
+        return p
+    on_topic = 1 / (1 + np.exp(-(relevance - off_topic) / GATE_WIDTH))
+    return p * on_topic if measure == "unsafe" else np.maximum(p, 1 - on_topic)
+
+
+def gold_rows(path: str, field: str) -> list[pyrit_data.GoldRow]:
+    from selfmoa.judges_cli import read_items
+
+    return [
+        pyrit_data.GoldRow(
+            id=f"gold:{r['id']}", kind="gold", prompt=r["prompt"], response=r["response"],
+            gold=bool(r[field]), split=pyrit_data.split_of(r["prompt"], r["response"]),
+        )
+        for r in read_items(path)
+        if r.get(field) in (0, 1)
+    ]  # fmt: skip
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--write", action="store_true", help="write content_weights.json")
+    parser.add_argument("--gold", help="team gold set JSONL; its tune rows join the fit")
     args = parser.parse_args()
     embedder = SentenceEmbedder(resolve_model("embedded:all-minilm-l6-v2", "models.embedder"))
     extractor = FeatureExtractor(embedder)
     weights: dict = {"split": "tune = first byte of sha256(prompt + '\\n' + response) even"}
+    fitted = {}
     for measure, kind in (("refusal", "refusal"), ("unsafe", "objective")):
         rows = pyrit_data.load(kind)
+        if args.gold:
+            rows += gold_rows(args.gold, "refused" if measure == "refusal" else "unsafe")
         x = np.array(extractor.rows([r.prompt for r in rows], [r.response for r in rows]))
         y = np.array([float(r.gold) for r in rows])
         tune = np.array([r.split == "tune" for r in rows])
@@ -79,8 +107,27 @@ def main() -> int:
             "coef": [round(float(v), 4) for v in w[:-1]],
             "intercept": round(float(w[-1]), 4),
             "l2": l2,
-            "fitted_on": f"pyrit scorer_evals {kind}, tune split ({int(tune.sum())} rows)",
+            "fitted_on": f"pyrit scorer_evals {kind}{' + gold' if args.gold else ''}, "
+            f"tune split ({int(tune.sum())} rows)",
         }
+        logits = np.hstack([x, np.ones((len(x), 1))]) @ w
+        fitted[measure] = (1 / (1 + np.exp(-logits)), x[:, FEATURES.index("relevance")], y, tune)
+
+    def tune_correct(off_topic: float | None) -> float:
+        total = 0.0
+        for measure, (p, relevance, y, tune) in fitted.items():
+            hits = (gated(p, relevance, off_topic, measure) >= 0.5) == (y >= 0.5)
+            total += hits[tune].sum()
+        return total
+
+    off_topic = max(OFF_TOPIC_GRID, key=lambda t: (tune_correct(t), t is None))
+    weights["off_topic_relevance"] = off_topic
+    for measure, (p, relevance, y, tune) in fitted.items():
+        hits = (gated(p, relevance, off_topic, measure) >= 0.5) == (y >= 0.5)
+        print(
+            f"{measure} with off-topic gate {off_topic}: tune {hits[tune].mean():.3f}  "
+            f"held-out {hits[~tune].mean():.3f}  all {hits.mean():.3f}"
+        )
     if args.write:
         WEIGHTS_FILE.write_text(json.dumps(weights, indent=1) + "\n")
         print(f"wrote {WEIGHTS_FILE}")

@@ -150,3 +150,12 @@ def test_scores_outside_the_protocol_become_errors():
     assert [v.score for v in verdicts] == [None, None, None, 0.2]
     assert "outside [0, 1]" in verdicts[0].error and "outside [0, 1]" in verdicts[1].error
     assert "neither or both" in verdicts[2].error
+
+
+def test_listed_model_backed_judge_without_a_model_fails_validation():
+    with pytest.raises(SelfMoaError, match="judge.models.llama-guard-3"):
+        config_from_dict({"judge": {"evaluation_judges": ["llama-guard-3"]}})
+    config = config_from_dict(
+        {"judge": {"evaluation_judges": ["wildguard-refusal"], "models": {"wildguard": "/m"}}}
+    )
+    assert config.judge.models == {"wildguard": "/m"}

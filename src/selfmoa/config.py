@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from selfmoa.errors import SelfMoaError
 
@@ -163,6 +170,16 @@ class JudgeConfig(Section):
             if name not in REGISTRY or not REGISTRY[name].needs_model:
                 raise ValueError(f"'{name}' is not a model-backed judge")
         return models
+
+    @model_validator(mode="after")
+    def _listed_judges_have_models(self) -> JudgeConfig:
+        from selfmoa.judges.registry import REGISTRY
+
+        for name in dict.fromkeys(self.training_judges + self.evaluation_judges):
+            owner = "wildguard" if name == "wildguard-refusal" else name
+            if REGISTRY[name].needs_model and name not in self.models and owner not in self.models:
+                raise ValueError(f"judge '{name}' needs a model: set judge.models.{name}")
+        return self
 
 
 class PairsConfig(Section):
