@@ -34,8 +34,13 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
         "eval", help="measure the evaluation judges and the label model against human labels"
     )
     evaluate.add_argument("--config", help=f"YAML config (default {DEFAULT_CONFIG})")
-    evaluate.add_argument("--gold", help='team gold set, JSONL {"id", "prompt", "response", '
-                          '"label", "unsafe", "refused", "helpful"}')  # fmt: skip
+    evaluate.add_argument(
+        "--gold",
+        help='gold set, JSONL {"id", "prompt", "response", "label", '
+        '"unsafe", "refused", "helpful"} (default: the team\'s gold set of '
+        "the embedded model's answers, data/gold/embedded_v1.jsonl)",
+    )
+    evaluate.add_argument("--no-gold", action="store_true", help="skip the gold set")  # fmt: skip
     evaluate.add_argument("--no-pyrit", action="store_true", help="skip PyRIT's scorer_evals")
     evaluate.add_argument("--sets", default="refusal,objective,harm",
                           help="PyRIT sets to use (comma-separated)")  # fmt: skip

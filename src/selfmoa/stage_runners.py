@@ -7,6 +7,7 @@ return the counts shown in the stage manifest.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,14 @@ class Resources:
     embedders: dict[str, SentenceEmbedder] = field(default_factory=dict)
     judge_shared: dict[str, Any] = field(default_factory=dict)
     caches: dict[Path, JudgeCache] = field(default_factory=dict)
+    vectors: dict[str, Any] = field(default_factory=dict)
+
+    def encoded(self, embedder: SentenceEmbedder, texts: list[str]) -> Any:
+        """Embeddings of ``texts``, computed once per process (both evaluations use them)."""
+        key = hashlib.sha256("\0".join(texts).encode()).hexdigest()
+        if key not in self.vectors:
+            self.vectors[key] = embedder.encode(texts)
+        return self.vectors[key]
 
     def judge_cache(self, path: Path) -> JudgeCache:
         if path not in self.caches:
@@ -254,7 +263,9 @@ def run_train(ctx: StageContext) -> dict[str, Any]:
 def run_evaluate(ctx: StageContext) -> dict[str, Any]:
     cfg = ctx.config.evaluate
     candidates = evaluate.heldout_prompts(cfg, ctx.config.seed, ctx.config.benign_heldout_every)
-    dropped = near_duplicates(candidates, training_texts(ctx), ctx.embedder)
+    texts = training_texts(ctx)
+    vectors = ctx.resources.encoded(ctx.embedder, texts)
+    dropped = near_duplicates(candidates, texts, ctx.embedder, training_vectors=vectors)
     prompts = [p for p in candidates if p.id not in dropped]
     for name in cfg.sets:
         if not any(p.eval_set == name for p in prompts):

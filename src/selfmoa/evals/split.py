@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 
+import torch
+
 from selfmoa.evals.sets import EvalPrompt
 from selfmoa.judges.embedder import SentenceEmbedder
 
@@ -27,12 +29,15 @@ def near_duplicates(
     training_texts: list[str],
     embedder: SentenceEmbedder,
     threshold: float = THRESHOLD,
+    training_vectors: torch.Tensor | None = None,
 ) -> set[str]:
-    """Ids of evaluation prompts that repeat a training text."""
+    """Ids of evaluation prompts that repeat a training text (vectors: its embeddings, if known)."""
     if not prompts or not training_texts:
         return set()
     seen = {normalise(text) for text in training_texts}
     exact = {p.id for p in prompts if normalise(p.text) in seen}
-    similarity = embedder.encode([p.text for p in prompts]) @ embedder.encode(training_texts).T
+    if training_vectors is None:
+        training_vectors = embedder.encode(training_texts)
+    similarity = embedder.encode([p.text for p in prompts]) @ training_vectors.T
     closest = similarity.max(dim=1).values.tolist()
     return exact | {p.id for p, best in zip(prompts, closest, strict=True) if best >= threshold}

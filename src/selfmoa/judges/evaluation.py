@@ -36,6 +36,8 @@ from selfmoa.judges.verdicts import decide
 OPPOSITE = {"unsafe": "refusal", "refusal": "unsafe"}
 TARGET_MEASURE = {"refused": "refusal", "unsafe": "unsafe", "helpful": "helpfulness"}
 
+TEAM_GOLD = Path(__file__).parents[1] / "data" / "gold" / "embedded_v1.jsonl"
+
 
 @dataclass(frozen=True)
 class GoldItem:
@@ -152,8 +154,8 @@ def markdown(rows: list[dict]) -> str:
 
 def run_eval(args: argparse.Namespace, config: Config, resamples: int = 1000) -> list[dict]:
     sets: dict[str, list[GoldItem]] = {}
-    if args.gold:
-        sets["gold"] = gold_items(args.gold)
+    if not getattr(args, "no_gold", False):
+        sets["gold"] = gold_items(args.gold or str(TEAM_GOLD))
     if not args.no_pyrit:
         names = [s.strip() for s in args.sets.split(",") if s.strip()]
         sets.update(pyrit_items(names, args.limit))

@@ -11,14 +11,9 @@ import html
 from typing import Any
 
 from selfmoa.records import EvalItem
-from selfmoa.stages.report_sets import paired_section, sets_section
+from selfmoa.stages.report_sets import paired_section, pct, sets_section
 
-
-def _pct(summary: dict[str, Any]) -> str:
-    return (
-        f"{100 * summary['rate']:.1f}% [{100 * summary['ci_low']:.0f}-"
-        f"{100 * summary['ci_high']:.0f}] (n={summary['n']})"
-    )
+_pct = pct  # "12.5% [5-20] (n=80)", or "-" for an empty set
 
 
 def _delta(after: float, before: float) -> str:
