@@ -28,7 +28,8 @@ def quiet_transformers() -> None:
     logging.set_verbosity_error()
 
 
-def load_tokenizer(model_path: str):  # -> PreTrainedTokenizerBase
+def load_tokenizer(model_path: str, chat: bool = True):  # -> PreTrainedTokenizerBase
+    """The model's tokenizer (pad = eos when unset); ``chat`` requires a chat template."""
     from transformers import AutoTokenizer
 
     try:
@@ -37,7 +38,7 @@ def load_tokenizer(model_path: str):  # -> PreTrainedTokenizerBase
         raise SelfMoaError(f"cannot load tokenizer from {model_path}: {error}") from None
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    if tokenizer.chat_template is None:
+    if chat and tokenizer.chat_template is None:
         raise SelfMoaError(f"{model_path} has no chat template; use an instruct/chat model")
     return tokenizer
 

@@ -35,17 +35,9 @@ def load_judge_lm(model_path: str, dtype: str, device: str):
     The chat template is not required here: the hub classifiers write their own
     published markup; ``LLMRubricJudge`` checks for a template itself.
     """
-    from transformers import AutoTokenizer
+    from selfmoa.backends.hf import load_causal_lm, load_tokenizer, pick_device
 
-    from selfmoa.backends.hf import load_causal_lm, pick_device
-    from selfmoa.errors import SelfMoaError
-
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(model_path)
-    except OSError as error:
-        raise SelfMoaError(f"cannot load tokenizer from {model_path}: {error}") from None
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer = load_tokenizer(model_path, chat=False)
     tokenizer.padding_side = "left"
     model = load_causal_lm(model_path, dtype, pick_device(device)).eval()
     return model, tokenizer
