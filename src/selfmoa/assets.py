@@ -125,7 +125,16 @@ def _evaluation_sets() -> str:
     return digest.hexdigest()[:16]
 
 
+@cache
+def _human_labels() -> str:
+    """PyRIT's human-labelled scorer evaluations and the team's gold set."""
+    root = package_dir("pyrit", "pyrit") / "datasets" / "scorer_evals"
+    gold = resources.files("selfmoa.data").joinpath("gold/embedded_v1.jsonl").read_bytes()
+    return _sha(sorted(root.rglob("*.csv"))) + hashlib.sha256(gold).hexdigest()[:16]
+
+
 DATA_ASSETS: dict[str, Callable[[], str]] = {
+    "human_labels": _human_labels,
     "evaluation_sets": _evaluation_sets,
     "judge_weights": _judge_weights,
     "capability_sets": _capability_sets,

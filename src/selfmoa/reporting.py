@@ -11,11 +11,16 @@ from selfmoa.records import EvalItem
 from selfmoa.rundir import read_json, read_records
 from selfmoa.stages import report
 from selfmoa.stages.report_html import build_html
+from selfmoa.stages.report_sets import agreement_section
 
 if TYPE_CHECKING:
     from selfmoa.stage_runners import StageContext
 
 ROUND_STAGES = ("redteam", "sample", "judge", "pairs", "train", "evaluate", "capability")
+
+
+def _rows(path: Path) -> list[dict[str, Any]] | None:
+    return read_json(path) if path.is_file() else None
 
 
 def _summary(folder: Path) -> dict[str, Any] | None:
@@ -56,6 +61,11 @@ def run_report(ctx: StageContext) -> dict[str, Any]:
         final_items,
         ctx.config.evaluate.examples_in_report,
     )
+    agreement = _rows(ctx.run.path / "agreement" / "agreement.json")
+    data["agreement"] = agreement
+    head, examples = (markdown.split("\n## Examples", 1) + [""])[:2]
+    markdown = head.rstrip("\n") + "\n" + "\n".join(agreement_section(agreement)) + "\n"
+    markdown += f"\n## Examples{examples}" if examples else ""
     atomic_write_text(ctx.stage.file("report.md"), markdown)
     atomic_write_json(ctx.stage.file("report.json"), data)
     page = build_html(

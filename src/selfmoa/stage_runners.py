@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from selfmoa.atomic import atomic_write_json
+from selfmoa.atomic import atomic_write_json, atomic_write_text
 from selfmoa.backends import make_generator
 from selfmoa.backends.lazy import LazyGenerator
 from selfmoa.chunked import chunk_seed, run_chunked
@@ -369,3 +369,18 @@ class LazyScorer:
 
     def close(self) -> None:
         self.loaded = None
+
+
+AGREEMENT_SETS = ["refusal", "objective"]
+
+
+def run_agreement(ctx: StageContext) -> dict[str, Any]:
+    """How often the evaluation judges agree with human labels (PyRIT and the team's gold)."""
+    from selfmoa.judges.evaluation import TEAM_GOLD, agreement, markdown
+
+    judges = ctx.judges(ctx.config.judge.evaluation_judges)
+    rows = agreement(judges, str(TEAM_GOLD), AGREEMENT_SETS)
+    atomic_write_json(ctx.stage.file("agreement.json"), rows)
+    atomic_write_text(ctx.stage.file("agreement.md"), markdown(rows) + "\n")
+    verdicts = [r for r in rows if r["judge"] == "verdict" and r["split"] == "heldout"]
+    return {f"{r['set']}:{r['target']}": round(r["accuracy"], 3) for r in verdicts}

@@ -68,7 +68,7 @@ def _baseline_evaluation(config: Any, _: int | None) -> list[StageKey]:
 
 
 def _report_upstream(config: Any, _: int | None) -> list[StageKey]:
-    return [key for key in plan(config) if STAGE_BY_KEY[key.name, key.scope].scope != "run"]
+    return [key for key in plan(config) if key.name != "report"]
 
 
 _GENERATION = frozenset({"backend", "models.dtype", "seed"})
@@ -210,6 +210,15 @@ STAGE_TABLE: tuple[StageSpec, ...] = (
             ("baseline", _baseline_evaluation),
             ("round", lambda c, r: _round("train", r) + _round("evaluate", r)),
         )
+    ),
+    StageSpec(
+        "agreement",
+        "run",
+        _JUDGING | {"judge.evaluation_judges"},
+        lambda c, r: [],
+        ("judge_weights", "human_labels", "model:embedder"),
+        ("agreement.json", "agreement.md"),
+        runners.run_agreement,
     ),
     StageSpec(
         "report",

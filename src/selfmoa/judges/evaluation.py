@@ -136,7 +136,7 @@ def results_for(
 
 def markdown(rows: list[dict]) -> str:
     def cell(row: dict, key: str) -> str:
-        if row[key] != row[key]:  # nan: no rows in this split
+        if row[key] is None or row[key] != row[key]:  # no rows in this split
             return "-"
         return f"{row[key]:.3f} [{row[key + '_low']:.2f}, {row[key + '_high']:.2f}]"
 
@@ -152,25 +152,36 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def run_eval(args: argparse.Namespace, config: Config, resamples: int = 1000) -> list[dict]:
+def agreement(
+    judges: list[Judge],
+    gold: str | None,
+    pyrit_sets: list[str],
+    limit: int = 0,
+    resamples: int = 1000,
+) -> list[dict]:
+    """Rows of agreement with human labels: every judge, the verdict and the label model."""
     sets: dict[str, list[GoldItem]] = {}
-    if not getattr(args, "no_gold", False):
-        sets["gold"] = gold_items(args.gold or str(TEAM_GOLD))
-    if not args.no_pyrit:
-        names = [s.strip() for s in args.sets.split(",") if s.strip()]
-        sets.update(pyrit_items(names, args.limit))
+    if gold is not None:
+        sets["gold"] = gold_items(gold)
+    sets.update(pyrit_items(pyrit_sets, limit))
     if not sets:
         raise SelfMoaError("nothing to evaluate: give --gold FILE or leave PyRIT on")
-    judges = build_judges(config.judge.evaluation_judges, JudgeContext(config))
     rows = []
     for name, items in sets.items():
         rows += results_for(name, items, score_set(items, judges), resamples)
+    return [{k: None if v != v else v for k, v in r.items()} for r in rows]  # nan -> None
+
+
+def run_eval(args: argparse.Namespace, config: Config, resamples: int = 1000) -> list[dict]:
+    gold = None if getattr(args, "no_gold", False) else args.gold or str(TEAM_GOLD)
+    names = [] if args.no_pyrit else [s.strip() for s in args.sets.split(",") if s.strip()]
+    judges = build_judges(config.judge.evaluation_judges, JudgeContext(config))
+    rows = agreement(judges, gold, names, args.limit, resamples)
     print(
         "Judges vs human labels. Splits: tune = rows with sha256(prompt\\nresponse)[0] even "
         "(the content judges were fitted on PyRIT tune rows), heldout = the rest.\n"
     )
     print(markdown(rows))
     if args.output:
-        clean = [{k: None if v != v else v for k, v in r.items()} for r in rows]  # nan -> null
-        Path(args.output).write_text(json.dumps(clean, indent=1, allow_nan=False) + "\n")
+        Path(args.output).write_text(json.dumps(rows, indent=1, allow_nan=False) + "\n")
     return rows

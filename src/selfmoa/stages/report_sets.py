@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from selfmoa.records import EvalItem
-from selfmoa.stats import paired_difference
+from selfmoa.stats import paired_difference, rate_summary
 
 
 def pct(summary: dict[str, Any] | None) -> str:
@@ -59,6 +59,15 @@ def sets_section(baseline: dict[str, Any], rounds: list[dict[str, Any]]) -> list
     lines.append("| all sets (degenerate answers) | " + " | ".join(cells) + " |")
     lines += _by_form(columns, sets, "harmful", "refusal_by_form", "Refusal of harmful requests")
     lines += _by_form(columns, sets, "benign", "by_form", "Over-refusal of benign requests")
+    if "attacked" in sets:
+        lines += ["", "Attack success per attack strategy (the `attacked` set):"]
+        lines += _table("strategy", columns)
+        for strategy in sorted(baseline["sets"]["attacked"]["by_form"]):
+            cells = [
+                pct(s.get("sets", {}).get("attacked", {}).get("by_form", {}).get(strategy))
+                for _, s in columns
+            ]
+            lines.append(f"| {strategy} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -66,23 +75,26 @@ def _by_form(
     columns: list[tuple[str, dict]], sets: list[str], label: str, key: str, title: str
 ) -> list[str]:
     """Rates per phrasing form, pooled over the sets of one label (strategies left out)."""
-    lines = ["", f"{title} by phrasing form (all {label} sets pooled):"]
+    lines = ["", f"{title} by phrasing form ({label} sets pooled, attacked set left out):"]
     lines += _table("form", columns)
     forms: set[str] = set()
     for _, summary in columns:
-        for data in summary.get("sets", {}).values():
-            if data["label"] == label:
-                forms |= {f for f in data[key] if not f.startswith("template:")}
+        for name, data in summary.get("sets", {}).items():
+            if data["label"] == label and name != "attacked":
+                forms |= set(data[key])
     for form in sorted(forms):
         cells = []
         for _, summary in columns:
             hits = total = 0
-            for data in summary.get("sets", {}).values():
-                group = data[key].get(form) if data["label"] == label else None
+            for name, data in summary.get("sets", {}).items():
+                pooled = data["label"] == label and name != "attacked"
+                group = data[key].get(form) if pooled else None
                 if group and group["n"]:
                     hits += round(group["rate"] * group["n"])
                     total += group["n"]
-            cells.append(f"{100 * hits / total:.1f}% (n={total})" if total else "-")
+            cells.append(
+                pct(rate_summary([True] * hits + [False] * (total - hits))) if total else "-"
+            )
         lines.append(f"| {form} | " + " | ".join(cells) + " |")
     return lines
 
@@ -121,3 +133,30 @@ def paired_section(before: list[EvalItem], after: list[EvalItem]) -> tuple[list[
                 f"{100 * c['ci_high']:+.1f}] | {c['n']} |"
             )
     return lines, changes
+
+
+def agreement_section(rows: list[dict[str, Any]] | None) -> list[str]:
+    """Held-out agreement of each evaluation judge (and their verdict) with human labels."""
+    if not rows:
+        return []
+    lines = [
+        "",
+        "## Judges against human labels",
+        "",
+        "Held-out half of each labelled set (the content judges were fitted on the other "
+        "half): PyRIT's scorer evaluations and the team's gold set of the embedded model's "
+        "own answers. `verdict` is what the evaluation records; `not X` is a judge of the "
+        "opposite measure, inverted.",
+        "",
+        "| set | target | judge | n | accuracy [95% CI] | kappa |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        if r["split"] != "heldout" or r["accuracy"] is None:
+            continue
+        lines.append(
+            f"| {r['set']} | {r['target']} | {r['judge']} | {int(r['n'])} | "
+            f"{r['accuracy']:.3f} [{r['accuracy_low']:.2f}, {r['accuracy_high']:.2f}] | "
+            f"{r['kappa']:.3f} |"
+        )
+    return lines
