@@ -18,10 +18,15 @@ def item(benchmark: str, answer: int, choice: int, choice_norm: int) -> Capabili
 
 def test_accuracy_by_hand():
     rows = [item("arc", 0, 0, 1), item("arc", 1, 0, 1), item("arc", 2, 2, 2), item("mmlu", 3, 3, 0)]
-    assert accuracy(rows) == {
-        "arc": {"n": 3, "acc": round(2 / 3, 4), "acc_norm": round(2 / 3, 4)},
-        "mmlu": {"n": 1, "acc": 1.0, "acc_norm": 0.0},
+    result = accuracy(rows)
+    assert {k: v for k, v in result["arc"].items() if not k.endswith("_ci")} == {
+        "n": 3,
+        "acc": round(2 / 3, 4),
+        "acc_norm": round(2 / 3, 4),
     }
+    assert (result["mmlu"]["acc"], result["mmlu"]["acc_norm"]) == (1.0, 0.0)
+    low, high = result["arc"]["acc_ci"]
+    assert low < 2 / 3 < high and (low, high) == (0.208, 0.939)  # Wilson, 2 of 3 (by hand)
 
 
 def test_length_normalisation_can_flip_the_choice(monkeypatch):

@@ -17,6 +17,7 @@ import torch
 
 from selfmoa.evals.mc_sets import MCItem
 from selfmoa.records import CapabilityItem
+from selfmoa.stats import wilson_interval
 from selfmoa.training.collate import build_batch
 from selfmoa.training.logprobs import causal_lm_of, response_logps
 
@@ -119,15 +120,20 @@ def score_items(model, tokenizer, items: list[MCItem], batch_size: int) -> list[
 
 
 def accuracy(items: Iterable[CapabilityItem]) -> dict[str, dict[str, float | int]]:
-    """Per benchmark: n, acc, acc_norm."""
+    """Per benchmark: n, acc, acc_norm, and a Wilson 95% interval for each."""
     by_benchmark: dict[str, list[CapabilityItem]] = {}
     for item in items:
         by_benchmark.setdefault(item.benchmark, []).append(item)
-    return {
-        name: {
-            "n": len(rows),
-            "acc": round(sum(r.choice == r.answer for r in rows) / len(rows), 4),
-            "acc_norm": round(sum(r.choice_norm == r.answer for r in rows) / len(rows), 4),
-        }
-        for name, rows in sorted(by_benchmark.items())
-    }
+    out: dict[str, dict[str, float | int]] = {}
+    for name, rows in sorted(by_benchmark.items()):
+        out[name] = {"n": len(rows)}
+        for key, hits in (
+            ("acc", sum(r.choice == r.answer for r in rows)),
+            ("acc_norm", sum(r.choice_norm == r.answer for r in rows)),
+        ):
+            low, high = wilson_interval(hits, len(rows))
+            out[name] |= {
+                key: round(hits / len(rows), 4),
+                f"{key}_ci": [round(low, 3), round(high, 3)],
+            }
+    return out

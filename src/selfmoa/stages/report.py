@@ -101,6 +101,12 @@ def build_report(
     return "\n".join(lines) + "\n", result
 
 
+def _accuracy_cell(row: dict[str, Any]) -> str:
+    low, high = row.get("acc_norm_ci", [None, None])
+    interval = f" [{low:.2f}-{high:.2f}]" if low is not None else ""
+    return f"{row['acc']:.3f} / {row['acc_norm']:.3f}{interval}"
+
+
 def _capability(baseline: dict[str, Any] | None, rounds: list[dict[str, Any]]) -> list[str]:
     """Capability accuracy (acc_norm) per benchmark and drift, before and after each round."""
     columns = [("base model", baseline)] + [
@@ -112,7 +118,8 @@ def _capability(baseline: dict[str, Any] | None, rounds: list[dict[str, Any]]) -
         "",
         "## Capability and drift",
         "",
-        "Multiple-choice accuracy by option log-likelihood (acc / length-normalised acc_norm) on "
+        "Multiple-choice accuracy by option log-likelihood (acc / length-normalised acc_norm "
+        "[Wilson 95% interval of acc_norm]) on "
         "fixed subsamples; per-token KL from the base model and the base model's perplexity "
         "of the policy's answers to the held-out benign prompts.",
         "",
@@ -120,12 +127,8 @@ def _capability(baseline: dict[str, Any] | None, rounds: list[dict[str, Any]]) -
         "|---|" + "---|" * len(columns),
     ]
     for bench, first in baseline["accuracy"].items():
-        cells = [
-            f"{s['accuracy'][bench]['acc']:.3f} / {s['accuracy'][bench]['acc_norm']:.3f}"
-            if s and bench in s["accuracy"]
-            else "-"
-            for _, s in columns
-        ]
+        cells = [_accuracy_cell(s["accuracy"][bench]) if s and bench in s["accuracy"] else "-"
+                 for _, s in columns]  # fmt: skip
         lines.append(f"| {bench} ({first['n']}) | " + " | ".join(cells) + " |")
     for key, label in (("kl_per_token", "KL per token"), ("base_perplexity", "base perplexity")):
         cells = [str(s["drift"][key]) if s else "-" for _, s in columns]

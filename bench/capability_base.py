@@ -1,0 +1,32 @@
+"""Capability of the embedded base model on larger fixed subsamples (README table).
+
+Usage: .venv/bin/python bench/capability_base.py [ITEMS_PER_SET]
+Scores the same way as the `capability` stage (option log-likelihood, acc and acc_norm).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import torch
+
+from selfmoa.backends.hf import load_causal_lm, load_tokenizer
+from selfmoa.evals.capability import accuracy, score_items
+from selfmoa.evals.mc_sets import MC_SETS, subsample
+from selfmoa.modelpath import resolve_model
+
+
+def main() -> None:
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+    path = resolve_model("embedded:smollm2-135m-instruct", "models.policy")
+    model = load_causal_lm(path, "float32", torch.device("cpu")).eval()
+    tokenizer = load_tokenizer(path)
+    for name, load in MC_SETS.items():
+        started = time.time()
+        scored = score_items(model, tokenizer, subsample(load(), count, 0), 16)
+        print(f"{name}: {accuracy(scored)[name]} in {time.time() - started:.0f}s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
