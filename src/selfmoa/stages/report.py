@@ -13,8 +13,6 @@ from typing import Any
 from selfmoa.records import EvalItem
 from selfmoa.stages.report_sets import paired_section, pct, sets_section
 
-_pct = pct  # "12.5% [5-20] (n=80)", or "-" for an empty set
-
 
 def _delta(after: float, before: float) -> str:
     return f"{100 * (after - before):+.1f} pts"
@@ -47,14 +45,14 @@ def build_report(
         "",
         "| policy | ASR | over-refusal | helpfulness |",
         "|---|---|---|---|",
-        f"| base model | {_pct(baseline['attack_success'])} | "
-        f"{_pct(baseline['over_refusal'])} | {baseline['helpfulness']['mean']} |",
+        f"| base model | {pct(baseline['attack_success'])} | "
+        f"{pct(baseline['over_refusal'])} | {baseline['helpfulness']['mean']} |",
     ]
     for entry in rounds:
         summary = entry["evaluate"]
         lines.append(
-            f"| after round {entry['round']} | {_pct(summary['attack_success'])} | "
-            f"{_pct(summary['over_refusal'])} | {summary['helpfulness']['mean']} |"
+            f"| after round {entry['round']} | {pct(summary['attack_success'])} | "
+            f"{pct(summary['over_refusal'])} | {summary['helpfulness']['mean']} |"
         )
     lines += _by_judge(baseline, rounds)
     result: dict[str, Any] = {"name": name, "baseline": baseline, "rounds": rounds}
@@ -153,7 +151,7 @@ def _by_judge(baseline: dict[str, Any], rounds: list[dict[str, Any]]) -> list[st
     ]
     for judge in judges:
         cells = [
-            _pct(s["attack_success_by_judge"][judge])
+            pct(s["attack_success_by_judge"][judge])
             if judge in s.get("attack_success_by_judge", {})
             else "-"
             for _, s in columns
