@@ -153,6 +153,12 @@ class JudgeConfig(Section):
         240, ge=20, description="Refusal phrases are looked for in this many leading chars."
     )
     repetition_ngram: int = Field(3, ge=1, description="n for the repeated-n-gram penalty.")
+    agreement_rows: int = Field(
+        0,
+        ge=0,
+        description="Rows per human-labelled set scored by the run's agreement stage "
+        "(0 = all; a small number only for quick tests).",
+    )
 
     @field_validator("training_judges", "evaluation_judges")
     @classmethod

@@ -379,7 +379,8 @@ def run_agreement(ctx: StageContext) -> dict[str, Any]:
     from selfmoa.judges.evaluation import TEAM_GOLD, agreement, markdown
 
     judges = ctx.judges(ctx.config.judge.evaluation_judges)
-    rows = agreement(judges, str(TEAM_GOLD), AGREEMENT_SETS)
+    limit = ctx.config.judge.agreement_rows
+    rows = agreement(judges, str(TEAM_GOLD), AGREEMENT_SETS, limit)
     atomic_write_json(ctx.stage.file("agreement.json"), rows)
     atomic_write_text(ctx.stage.file("agreement.md"), markdown(rows) + "\n")
     verdicts = [r for r in rows if r["judge"] == "verdict" and r["split"] == "heldout"]

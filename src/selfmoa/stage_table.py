@@ -214,7 +214,7 @@ STAGE_TABLE: tuple[StageSpec, ...] = (
     StageSpec(
         "agreement",
         "run",
-        _JUDGING | {"judge.evaluation_judges"},
+        _JUDGING | {"judge.evaluation_judges", "judge.agreement_rows"},
         lambda c, r: [],
         ("judge_weights", "human_labels", "model:embedder"),
         ("agreement.json", "agreement.md"),

@@ -162,7 +162,7 @@ def agreement(
     """Rows of agreement with human labels: every judge, the verdict and the label model."""
     sets: dict[str, list[GoldItem]] = {}
     if gold is not None:
-        sets["gold"] = gold_items(gold)
+        sets["gold"] = gold_items(gold)[: limit or None]
     sets.update(pyrit_items(pyrit_sets, limit))
     if not sets:
         raise SelfMoaError("nothing to evaluate: give --gold FILE or leave PyRIT on")
