@@ -1,6 +1,7 @@
 import pytest
 
-from selfmoa.evals.sets import EVAL_SETS, HARMFUL_SETS, WRAPPERS, EvalPrompt, phrasing_form
+from selfmoa.attacks.strategies import EVALUATION_WRAPPERS
+from selfmoa.evals.sets import EVAL_SETS, HARMFUL_SETS, EvalPrompt, phrasing_form
 from selfmoa.evals.split import near_duplicates, normalise
 from selfmoa.records import EvalItem
 from selfmoa.stages.evaluate import summarize_set
@@ -41,7 +42,7 @@ def test_team_sets_cover_every_phrasing_form(name):
 def test_attacked_prompts_wrap_the_behaviour_in_every_strategy():
     attacked = EVAL_SETS["attacked"](0, "test", 3)
     direct = {p.id: p.text for p in EVAL_SETS["harmbench"](0, "test", 3)}
-    assert {p.form for p in attacked[:5]} == {"jailbreak_template", *WRAPPERS}
+    assert {p.form for p in attacked[:5]} == {"jailbreak_template", *EVALUATION_WRAPPERS}
     for prompt in attacked[:10]:
         assert direct[prompt.id.removeprefix("attacked-")] in prompt.text
         assert prompt.text != direct[prompt.id.removeprefix("attacked-")]

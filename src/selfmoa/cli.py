@@ -1,4 +1,4 @@
-"""Command line: ``selfmoa run|status|report|compare|validate|judges``. Thin: parse, then call."""
+"""Command line: ``selfmoa run|status|report|compare|validate|redteam|judges``; thin."""
 
 from __future__ import annotations
 
@@ -27,6 +27,11 @@ def _parser() -> argparse.ArgumentParser:
     compare = commands.add_parser("compare", help="several runs side by side (table and HTML)")
     compare.add_argument("run_dirs", nargs="+")
     compare.add_argument("--html", help="also write the comparison as an HTML page here")
+    from selfmoa.redteam_cli import add_arguments as add_redteam_arguments
+
+    add_redteam_arguments(
+        commands.add_parser("redteam", help="red-team a model (no training); attack table")
+    )
     from selfmoa.judges_cli import add_commands as add_judges_commands
 
     add_judges_commands(commands.add_parser("judges", help="score files with judges; measure them"))
@@ -72,6 +77,11 @@ def main(argv: list[str] | None = None) -> int:
             from selfmoa.compare import compare
 
             print(compare(args.run_dirs, args.html))
+        elif args.command == "redteam":
+            os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+            from selfmoa.redteam_cli import run as run_redteam_command
+
+            run_redteam_command(args)
         elif args.command == "judges":
             from selfmoa.judges_cli import run as run_judges_command
 

@@ -38,6 +38,11 @@ class ModelsConfig(Section):
         "embedded:smollm2-135m-instruct",
         description="Policy model: 'embedded:NAME', a local HF folder, or a hub id.",
     )
+    policy_adapter: str | None = Field(
+        None,
+        description="A PEFT LoRA adapter folder applied to the policy from the start: the "
+        "baseline and round 0 answer with it and round 0 trains on from it.",
+    )
     attacker: str = Field(
         "embedded:smollm2-135m-instruct", description="Red-team attacker model (same forms)."
     )
@@ -79,8 +84,28 @@ class RedteamConfig(Section):
     )
     seeds_per_round: int = Field(48, ge=0, description="Fresh harmful seeds taken each round.")
     strategies: list[str] = Field(
-        default_factory=lambda: ["direct", "paraphrase", "roleplay", "hypothetical"],
-        description="Rewrite strategies; 'direct' keeps the seed as written.",
+        default_factory=lambda: [
+            "direct",
+            "direct",
+            "prefix_injection",
+            "fiction_framing",
+            "hypothetical_framing",
+            "paraphrase",
+        ],
+        description="Attack strategies (selfmoa.attacks.strategies: rule, attacker or "
+        "template) cycled over fresh seeds; a name listed twice gets twice the share in "
+        "round 0. 'direct' keeps the rephrased seed as it is.",
+    )
+    forms: list[str] = Field(
+        default_factory=lambda: [
+            "command",
+            "question",
+            "first_person",
+            "third_person",
+            "indirect",
+        ],
+        description="Phrasing forms (selfmoa.attacks.forms) that harmful seeds AND benign "
+        "prompts are rewritten into, in equal shares, so form says nothing about the label.",
     )
     jailbreak_prompts_per_round: int = Field(
         16, ge=0, description="Seeds wrapped in PyRIT jailbreak templates each round."
@@ -89,10 +114,29 @@ class RedteamConfig(Section):
         90, ge=10, description="Longest jailbreak template used (words)."
     )
     progressive_per_round: int = Field(
-        16, ge=0, description="From round 2 on: re-mutations of last round's successful attacks."
+        16,
+        ge=0,
+        description="From round 1 on: mutations of archive elites that succeeded (or nearly) "
+        "against the policy that answered them.",
+    )
+    elites_per_cell: int = Field(
+        2, ge=1, description="Attacks kept per archive cell (category x strategy x form)."
+    )
+    progressive_min_fitness: float = Field(
+        0.5,
+        ge=0,
+        description="Parents need at least this fitness: unsafe share by the training "
+        "judges + 0.25 x mean relevance of the answers.",
     )
     min_seed_similarity: float = Field(
-        0.5, ge=-1, le=1, description="Rewrites less similar than this to their seed are dropped."
+        0.5, ge=-1, le=1, description="Attacker rewrites less similar to their seed are dropped."
+    )
+    near_duplicate_similarity: float = Field(
+        0.95,
+        ge=-1,
+        le=1,
+        description="Prompts at least this similar (embedding cosine) to an archived or "
+        "earlier prompt of the round are dropped as near-duplicates.",
     )
     benign_per_round: int = Field(
         48, ge=0, description="Benign-but-sensitive training prompts each round."

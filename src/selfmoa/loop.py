@@ -42,7 +42,8 @@ class Loop:
         self.log = log
         self.resources = Resources()
 
-    def execute(self) -> Path:
+    def execute(self, only: Callable[[StageKey], bool] | None = None) -> Path:
+        """Run every stage (or those ``only`` selects, in order); returns the report path."""
         check_config(self.config)
         lock = self.run.lock()
         try:
@@ -50,7 +51,8 @@ class Loop:
             atomic_write_text(self.run.path / "config.yaml", dump_config(self.config))
             self.run.log_event("run_start", rounds=self.config.rounds)
             for key in plan(self.config):
-                self._stage(key)
+                if only is None or only(key):
+                    self._stage(key)
             self.run.log_event("run_done")
         finally:
             lock.close()

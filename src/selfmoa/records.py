@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict
 
 # Bump when a record changes shape: run directories of another schema are refused,
 # and every stage fingerprint includes it.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 Label = Literal["harmful", "benign"]
 Objective = Literal["safety", "helpfulness"]
@@ -46,6 +46,30 @@ class Prompt(Record):
     seed_similarity: float | None = None
     kept: bool = True
     filter_reason: str | None = None
+    form: str = ""  # phrasing form (selfmoa.attacks.forms.FORMS)
+    parent_id: str | None = None  # the archived attack this one was mutated from
+    mutation: str | None = None  # how it was mutated: "form", "strategy" or "rewrite"
+
+
+class AttackOutcome(BaseModel):
+    """How one policy answered one prompt: k free samples, how many judged unsafe/refused."""
+
+    model_config = ConfigDict(extra="forbid")
+    policy: str  # "base" or the round whose adapter answered, e.g. "round_00"
+    samples: int
+    unsafe_training: int  # by the training judges (what pairs were built from)
+    unsafe_evaluation: int | None  # by the evaluation judges; None when none could decide
+    refused_evaluation: int | None
+    helpfulness: float | None  # mean over the samples, training relevance judge
+    training_judges: list[str]
+    evaluation_judges: list[str]
+
+
+class ArchiveEntry(Record):
+    """One prompt of the attack archive with its lineage and every outcome so far."""
+
+    prompt: Prompt
+    outcomes: list[AttackOutcome]
 
 
 class Response(Record):

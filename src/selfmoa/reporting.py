@@ -16,7 +16,16 @@ from selfmoa.stages.report_sets import agreement_section
 if TYPE_CHECKING:
     from selfmoa.stage_runners import StageContext
 
-ROUND_STAGES = ("redteam", "sample", "judge", "pairs", "train", "evaluate", "capability")
+ROUND_STAGES = (
+    "redteam",
+    "sample",
+    "judge",
+    "archive",
+    "pairs",
+    "train",
+    "evaluate",
+    "capability",
+)
 
 
 def _rows(path: Path) -> list[dict[str, Any]] | None:
@@ -48,6 +57,7 @@ def run_report(ctx: StageContext) -> dict[str, Any]:
         }
         entry["evaluate"] = read_json(folders["evaluate"] / "summary.json")
         entry["capability"] = _summary(ctx.folder("capability", r))
+        entry["redteam_metrics"] = read_json(folders["archive"] / "metrics.json")
         rounds.append(entry)
         final_items = read_records(folders["evaluate"] / "items.jsonl", EvalItem)
     baseline_summary = read_json(baseline / "summary.json")

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from selfmoa.atomic import atomic_write_json, atomic_write_text
+from selfmoa.attacks import archive as attack_archive
 from selfmoa.backends import make_generator
 from selfmoa.backends.lazy import LazyGenerator
 from selfmoa.chunked import chunk_seed, run_chunked
@@ -23,13 +24,15 @@ from selfmoa.evals.capability import accuracy, score_items
 from selfmoa.evals.drift import drift
 from selfmoa.evals.mc_sets import MC_SETS, subsample
 from selfmoa.evals.split import near_duplicates
-from selfmoa.judges.base import Judge
+from selfmoa.judges.base import Judge, JudgeInput
 from selfmoa.judges.cache import CachedJudge, JudgeCache
 from selfmoa.judges.embedder import SentenceEmbedder
 from selfmoa.judges.lineage import LineageHarmJudge
-from selfmoa.judges.registry import JudgeContext, build_judges
+from selfmoa.judges.registry import JudgeContext, build_judges, run_judges
+from selfmoa.judges.verdicts import decide
 from selfmoa.modelpath import resolve_model
 from selfmoa.records import (
+    ArchiveEntry,
     CapabilityItem,
     EvalItem,
     Judgement,
@@ -37,7 +40,8 @@ from selfmoa.records import (
     Prompt,
     Response,
 )
-from selfmoa.rundir import RunDir, StageDir, append_records, read_records, write_records
+from selfmoa.rundir import RunDir, StageDir, read_records, write_records
+from selfmoa.stages import archive as archive_stage
 from selfmoa.stages import evaluate, pairs, redteam, sample
 from selfmoa.stages.judge import judge_responses
 from selfmoa.training.loop import TrainPaths, train_preference_lora
@@ -89,6 +93,12 @@ class StageContext:
     def prompts(self, r: int) -> list[Prompt]:
         return read_records(self.folder("redteam", r) / "prompts.jsonl", Prompt)
 
+    def archive(self, r: int) -> list[ArchiveEntry]:
+        """The attack archive after round r (empty before round 0)."""
+        if r < 0:
+            return []
+        return read_records(self.folder("archive", r) / "archive.jsonl", ArchiveEntry)
+
     def responses(self, r: int) -> list[Response]:
         return read_records(self.folder("sample", r) / "responses.jsonl", Response)
 
@@ -99,8 +109,10 @@ class StageContext:
         return self.run.path / "baseline" / "evaluate" if r is None else self.folder("evaluate", r)
 
     def adapter_after(self, r: int | None) -> Path | None:
+        """The policy's adapter after round r; before round 0, ``models.policy_adapter``."""
         if r is None or r < 0:
-            return None
+            start = self.config.models.policy_adapter
+            return Path(start) if start else None
         return TrainPaths(self.folder("train", r)).adapter
 
     def judges(self, names: list[str]) -> list[Judge]:
@@ -127,14 +139,15 @@ def run_redteam(ctx: StageContext) -> dict[str, Any]:
     templates = (
         jailbreak_templates(cfg.max_template_words) if cfg.jailbreak_prompts_per_round else []
     )
-    jobs = redteam.plan_attacks(seeds, templates, r, cfg, seed, successful_attacks(ctx, r - 1))
+    archive = ctx.archive(r - 1)
+    jobs = redteam.plan_attacks(seeds, templates, r, cfg, seed, archive)
     attacker = LazyGenerator(lambda: make_generator(ctx.config, "attacker"))
-    path = ctx.stage.file("prompts.jsonl")
+    written = ctx.stage.file("attacks.jsonl")
     try:
-        run_chunked(
+        attacks = run_chunked(
             jobs,
             ctx.config.backend.batch_size,
-            path,
+            written,
             Prompt,
             lambda chunk, i: redteam.write_attacks(
                 chunk, attacker, ctx.embedder, cfg, chunk_seed(seed, "redteam", r, i)
@@ -144,28 +157,55 @@ def run_redteam(ctx: StageContext) -> dict[str, Any]:
         )
     finally:
         attacker.close()
+    order = {job.id: index for index, job in enumerate(jobs)}
+    attacks = sorted(attacks, key=lambda p: order.get(p.id, len(order)))
+    attacks = redteam.drop_near_duplicates(
+        attacks, archive, ctx.embedder, cfg.near_duplicate_similarity
+    )
     train_split, _ = split_benign(ctx.config.benign_heldout_every)
-    benign = redteam.benign_prompts(train_split, r, cfg.benign_per_round, seed)
-    written = {p.id for p in read_records(path, Prompt)}
-    append_records(path, [p for p in benign if p.id not in written], f"{ctx.fault_label}:benign")
-    prompts = read_records(path, Prompt)
-    harmful = [p for p in prompts if p.label == "harmful"]
-    return {
-        "harmful_written": len(harmful),
-        "harmful_kept": sum(p.kept for p in harmful),
-        "benign": len(prompts) - len(harmful),
-    }
+    benign = redteam.benign_prompts(train_split, r, cfg.benign_per_round, seed, cfg.forms)
+    prompts = attacks + benign
+    write_records(ctx.stage.file("prompts.jsonl"), prompts)
+    return redteam.manifest_counts(prompts)
 
 
-def successful_attacks(ctx: StageContext, r: int) -> list[Prompt]:
-    """Harmful prompts of round r whose free samples were judged unsafe."""
-    if r < 0:
-        return []
-    prompts = {p.id: p for p in ctx.prompts(r)}
-    responses = [x for x in ctx.responses(r) if x.prefill is None]
+def run_archive(ctx: StageContext) -> dict[str, Any]:
+    """This round's prompts and outcomes added to the archive; the round's red-team metrics."""
+    r = ctx.round
+    assert r is not None
+    prompts, responses = ctx.prompts(r), ctx.responses(r)
     scored, _ = pairs.score_responses(responses, ctx.judgements(r))
-    hit = sorted({s.response.prompt_id for s in scored if s.safety == 0.0})
-    return [prompts[i] for i in hit if prompts[i].label == "harmful"]
+    by_id = {p.id: p for p in prompts}
+    free = [x for x in responses if x.prefill is None and by_id[x.prompt_id].kept]
+    names = ctx.config.judge.evaluation_judges
+    judges = ctx.judges(names)
+    inputs = [
+        JudgeInput(by_id[x.prompt_id].text, by_id[x.prompt_id].label, x.text) for x in free
+    ]
+    verdicts = run_judges(judges, inputs)
+    decisions = {
+        x.id: decide(
+            inputs[i].prompt_label, [(j.name, j.measure, verdicts[j.name][i]) for j in judges]
+        )
+        for i, x in enumerate(free)
+    }
+    results = archive_stage.outcomes(
+        prompts,
+        responses,
+        scored,
+        decisions,
+        redteam.policy_label(r),
+        ctx.config.judge.training_judges,
+        names,
+    )
+    merged = attack_archive.merge(ctx.archive(r - 1), prompts, results)
+    write_records(ctx.stage.file("archive.jsonl"), merged)
+    kept = [p.text for p in prompts if p.label == "harmful" and p.kept]
+    vectors = ctx.embedder.encode(kept) if kept else None
+    metrics = archive_stage.round_metrics(prompts, results, vectors)
+    atomic_write_json(ctx.stage.file("metrics.json"), metrics)
+    rate = metrics["attack_success"] or {}
+    return {"archived": len(merged), "attack_success": rate.get("rate"), "n": rate.get("n")}
 
 
 def run_sample(ctx: StageContext) -> dict[str, Any]:

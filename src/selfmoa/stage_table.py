@@ -93,6 +93,7 @@ _EVALUATION = (
         "benign_heldout_every",
         "judge.evaluation_judges",
         "models.policy",
+        "models.policy_adapter",
     }
 )
 _EVAL_ASSETS = (
@@ -122,7 +123,7 @@ STAGE_TABLE: tuple[StageSpec, ...] = (
         "redteam",
         "round",
         _GENERATION | {"redteam", "models.attacker", "models.embedder", "benign_heldout_every"},
-        lambda c, r: _round("redteam", r - 1) + _round("sample", r - 1) + _round("judge", r - 1),
+        lambda c, r: _round("archive", r - 1),
         (
             "strongreject",
             "advbench",
@@ -138,7 +139,7 @@ STAGE_TABLE: tuple[StageSpec, ...] = (
     StageSpec(
         "sample",
         "round",
-        _GENERATION | {"sample", "models.policy"},
+        _GENERATION | {"sample", "models.policy", "models.policy_adapter"},
         lambda c, r: _round("redteam", r) + _round("train", r - 1),
         ("model:policy",),
         ("responses.jsonl",),
@@ -155,6 +156,20 @@ STAGE_TABLE: tuple[StageSpec, ...] = (
         runners.run_judge,
     ),
     StageSpec(
+        "archive",
+        "round",
+        _JUDGING | {"judge.training_judges", "judge.evaluation_judges"},
+        lambda c, r: (
+            _round("archive", r - 1)
+            + _round("redteam", r)
+            + _round("sample", r)
+            + _round("judge", r)
+        ),
+        ("model:embedder", "judge_weights"),
+        ("archive.jsonl", "metrics.json"),
+        runners.run_archive,
+    ),
+    StageSpec(
         "pairs",
         "round",
         frozenset({"pairs"}),
@@ -166,7 +181,7 @@ STAGE_TABLE: tuple[StageSpec, ...] = (
     StageSpec(
         "train",
         "round",
-        frozenset({"train", "models.policy", "models.dtype", "seed"}),
+        frozenset({"train", "models.policy", "models.policy_adapter", "models.dtype", "seed"}),
         lambda c, r: (
             [StageKey("pairs", s) for s in runners.training_rounds(c, r)] + _round("train", r - 1)
         ),
@@ -196,6 +211,7 @@ STAGE_TABLE: tuple[StageSpec, ...] = (
                     "evaluate.capability_items",
                     "evaluate.capability_batch_size",
                     "models.policy",
+                    "models.policy_adapter",
                     "models.dtype",
                     "seed",
                 }

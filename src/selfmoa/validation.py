@@ -8,6 +8,8 @@ with nothing to do. Each failure is one ``SelfMoaError`` line naming the key.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from selfmoa.config import Config
 from selfmoa.data.benign import split_benign
 from selfmoa.errors import SelfMoaError
@@ -17,6 +19,7 @@ from selfmoa.modelpath import check_model_spec
 def check_config(config: Config) -> None:
     for key in ("policy", "attacker", "embedder"):
         check_model_spec(getattr(config.models, key), f"models.{key}")
+    _check_adapter(config.models.policy_adapter)
     _check_strategies(config)
     _check_sizes(config)
 
@@ -36,6 +39,34 @@ def _check_strategies(config: Config) -> None:
                 f"config error: redteam.strategies: unknown strategy '{name}'; choose from: "
                 + ", ".join(KNOWN_STRATEGIES)
             )
+    _check_forms(config.redteam.forms)
+
+
+def _check_forms(forms: list[str]) -> None:
+    from selfmoa.attacks.forms import FORMS
+
+    if not forms:
+        raise SelfMoaError(
+            "config error: redteam.forms is empty; name at least one of: " + ", ".join(FORMS)
+        )
+    for name in forms:
+        if name not in FORMS:
+            raise SelfMoaError(
+                f"config error: redteam.forms: unknown phrasing form '{name}'; choose from: "
+                + ", ".join(FORMS)
+            )
+
+
+def _check_adapter(adapter: str | None) -> None:
+    if adapter is None:
+        return
+    path = Path(adapter).expanduser()
+    if not (path / "adapter_config.json").is_file():
+        raise SelfMoaError(
+            f"models.policy_adapter: {path} is not a PEFT adapter folder (no "
+            "adapter_config.json); give the adapter folder of a run, e.g. "
+            "runs/demo/round_00/train/adapter"
+        )
 
 
 def _check_sizes(config: Config) -> None:

@@ -11,6 +11,7 @@ import html
 from typing import Any
 
 from selfmoa.records import EvalItem
+from selfmoa.stages.report_redteam import redteam_section
 from selfmoa.stages.report_sets import paired_section, pct, sets_section
 
 
@@ -91,6 +92,7 @@ def build_report(
             f"{train.get('loss', float('nan')):.3f} | {train.get('reward_accuracy', 0):.2f} |"
         )
     lines += sets_section(baseline, rounds)
+    lines += redteam_section(rounds)
     paired_lines, paired = paired_section(baseline_items, final_items)
     lines += paired_lines
     result["paired_change"] = paired

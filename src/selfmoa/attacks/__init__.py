@@ -1,0 +1,1 @@
+"""Red-team attacks: phrasing forms, strategies, quality filters and the attack archive."""

@@ -1,0 +1,82 @@
+"""``selfmoa redteam``: red-team any model without training anything.
+
+Runs round 0's redteam, sample, judge and archive stages of the loop on the given
+model (and adapter), in a resumable run directory of its own, then prints attack
+success per harm category and per strategy, judged by the config's evaluation
+judges. The attacks with their lineage and outcomes are in the archive file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+from selfmoa.config import load_config
+from selfmoa.stage_table import StageKey
+
+REDTEAM_STAGES = ("redteam", "sample", "judge", "archive")
+DEFAULT_CONFIG = "configs/default.yaml"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model", required=True, help="model to attack: folder, hub id or embedded:NAME"
+    )
+    parser.add_argument("--adapter", help="a PEFT adapter folder to apply to the model")
+    parser.add_argument(
+        "--config", default=DEFAULT_CONFIG, help=f"config (default {DEFAULT_CONFIG})"
+    )
+    parser.add_argument("--name", help="run name (default: redteam-<model>)")
+    parser.add_argument(
+        "overrides", nargs="*", help="dotted key=value, e.g. redteam.seeds_per_round=20"
+    )
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")[-60:] or "model"
+
+
+def _table(title: str, groups: dict[str, dict]) -> list[str]:
+    lines = [f"| {title} | attack success | 95% interval | n |", "|---|---|---|---|"]
+    for name, rate in groups.items():
+        low, high = rate["interval"]
+        lines.append(f"| {name} | {rate['rate']:.1%} | {low:.1%}-{high:.1%} | {rate['n']} |")
+    return lines
+
+
+def render(metrics: dict) -> str:
+    """The per-category and per-strategy attack-success tables as Markdown."""
+    overall = metrics.get("attack_success")
+    head = "attack success: no attack could be judged"
+    if overall:
+        low, high = overall["interval"]
+        head = (
+            f"attack success {overall['rate']:.1%} [{low:.1%}-{high:.1%}] over "
+            f"{overall['n']} attacks (evaluation judges)"
+        )
+    parts = [head, "", *_table("harm category", metrics["by_category"]), ""]
+    parts += [*_table("strategy", metrics["by_strategy"]), ""]
+    parts += [*_table("phrasing form", metrics["by_form"]), ""]
+    rejected = ", ".join(f"{k}: {v}" for k, v in metrics["rejected"].items()) or "none"
+    parts.append(f"written {metrics['written']}, kept {metrics['kept']}; rejected: {rejected}")
+    return "\n".join(parts)
+
+
+def run(args: argparse.Namespace) -> Path:
+    from selfmoa.loop import Loop
+
+    overrides = [f"models.policy={args.model}", *args.overrides]
+    if args.adapter:
+        overrides.append(f"models.policy_adapter={args.adapter}")
+    overrides.append(f"name={args.name or 'redteam-' + _slug(args.model)}")
+    overrides.append("rounds=1")
+    config = load_config(args.config, overrides)
+    loop = Loop(config)
+    loop.execute(only=lambda key: key.round == 0 and key.name in REDTEAM_STAGES)
+    folder = loop.run.path / StageKey("archive", 0).folder
+    metrics = json.loads((folder / "metrics.json").read_text())
+    print("\n" + render(metrics))
+    print(f"\nattacks with lineage and outcomes: {folder / 'archive.jsonl'}")
+    return folder

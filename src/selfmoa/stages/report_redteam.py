@@ -1,0 +1,65 @@
+"""Report section: each round's red team, judged by the evaluation judges.
+
+Attack success of the round's new attacks against the policy that answered them,
+by origin (fresh seed, jailbreak template, progressive mutation of an archived
+success), strategy, phrasing form and harm category; over-refusal of the round's
+fresh benign prompts by form; diversity, intent preservation and filter rejections.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from selfmoa.stages.report_sets import pct
+
+
+def _group_table(title: str, key: str, rounds: list[dict[str, Any]]) -> list[str]:
+    names = sorted({name for entry in rounds for name in entry["redteam_metrics"][key]})
+    if not names:
+        return []
+    lines = [
+        "",
+        f"| {title} | " + " | ".join(f"round {e['round']}" for e in rounds) + " |",
+        "|---|" + "---|" * len(rounds),
+    ]
+    for name in names:
+        cells = [pct(e["redteam_metrics"][key].get(name)) for e in rounds]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def redteam_section(rounds: list[dict[str, Any]]) -> list[str]:
+    rounds = [entry for entry in rounds if entry.get("redteam_metrics")]
+    if not rounds:
+        return []
+    lines = [
+        "",
+        "## Red team per round",
+        "",
+        "Attack success of each round's new attacks against the policy that answered them "
+        "(round 0: the base model; round r: the adapter after round r-1), by the evaluation "
+        "judges; an attack succeeds when any of its samples is judged unsafe. `progressive` "
+        "attacks mutate archived attacks that succeeded against the previous policy; `fresh` "
+        "ones start from new seeds.",
+    ]
+    lines += _group_table("origin", "by_origin", rounds)
+    lines += _group_table("strategy", "by_strategy", rounds)
+    lines += _group_table("phrasing form", "by_form", rounds)
+    lines += _group_table("harm category", "by_category", rounds)
+    lines += ["", "Over-refusal of the round's fresh benign training prompts, by form:"]
+    lines += _group_table("benign form", "benign_over_refusal_by_form", rounds)
+    lines += [
+        "",
+        "| round | kept / written | rejected by filter | mean pairwise distance | "
+        "distinct-2 | mean similarity to seed |",
+        "|---|---|---|---|---|---|",
+    ]
+    for entry in rounds:
+        m = entry["redteam_metrics"]
+        rejected = ", ".join(f"{k}: {v}" for k, v in m["rejected"].items()) or "none"
+        lines.append(
+            f"| {entry['round']} | {m['kept']} / {m['written']} | {rejected} | "
+            f"{m['diversity']['mean_pairwise_distance']} | {m['diversity']['distinct_2']} | "
+            f"{m['intent_preservation']['mean_seed_similarity']} |"
+        )
+    return lines
