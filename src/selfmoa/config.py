@@ -190,6 +190,12 @@ class JudgeConfig(Section):
         description="Model per model-backed judge name ('embedded:NAME', a local HF folder or "
         "a hub id), e.g. {llama-guard-3: meta-llama/Llama-Guard-3-1B}.",
     )
+    verdicts: Literal["first", "label-model"] = Field(
+        "first",
+        description="How the evaluate stage turns the evaluation judges' scores into "
+        "verdicts: 'first' = per measure the first judge that could score decides; "
+        "'label-model' = a Dawid-Skene label model fitted over the stage's items.",
+    )
     max_input_tokens: int = Field(
         2048, ge=16, description="Model-backed judges: longer judge prompts are errors."
     )

@@ -106,6 +106,26 @@ def score_rows(config: Config, rows: list[dict[str, Any]], batch_size: int = 64)
             }
 
 
+def combined(config: Config, rows: list[dict], results: list[dict]) -> list[dict]:
+    """Results with refused/unsafe re-decided by the label model (judge.verdicts)."""
+    from selfmoa.judges.combine import label_model_verdicts
+    from selfmoa.judges.registry import REGISTRY
+    from selfmoa.records import EvalItem
+
+    items = [
+        EvalItem(id=r["id"], eval_set="input", label=row["label"], prompt_text=row["prompt"],
+                 response=row["response"], refused=r["refused"], unsafe=r["unsafe"],
+                 helpfulness=r["helpfulness"], scores=r["scores"])
+        for row, r in zip(rows, results, strict=True)
+    ]  # fmt: skip
+    measures = {name: REGISTRY[name].measure for name in config.judge.evaluation_judges}
+    decided = label_model_verdicts(items, measures)
+    return [
+        {**r, "refused": item.refused, "unsafe": item.unsafe}
+        for r, item in zip(results, decided, strict=True)
+    ]
+
+
 def _score(args: argparse.Namespace) -> None:
     if args.batch_size < 1:
         raise SelfMoaError("--batch-size must be at least 1")
@@ -113,7 +133,10 @@ def _score(args: argparse.Namespace) -> None:
     config = config_for(args.config)
     out: IO[str] = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
     try:
-        for result in score_rows(config, rows, args.batch_size):
+        results = score_rows(config, rows, args.batch_size)
+        if config.judge.verdicts == "label-model":  # fitted over the whole file, as evaluate
+            results = iter(combined(config, rows, list(results)))
+        for result in results:
             out.write(json.dumps(result) + "\n")
             out.flush()
     finally:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from selfmoa.config import load_config
 from selfmoa.stage_table import StageKey
+from selfmoa.stages.report_sets import pct
 
 REDTEAM_STAGES = ("redteam", "sample", "judge", "archive")
 DEFAULT_CONFIG = "configs/default.yaml"
@@ -39,26 +40,23 @@ def _slug(text: str) -> str:
 
 
 def _table(title: str, groups: dict[str, dict]) -> list[str]:
-    lines = [f"| {title} | attack success | 95% interval | n |", "|---|---|---|---|"]
-    for name, rate in groups.items():
-        low, high = rate["interval"]
-        lines.append(f"| {name} | {rate['rate']:.1%} | {low:.1%}-{high:.1%} | {rate['n']} |")
+    lines = [f"| {title} | attack success [95% interval] (n) |", "|---|---|"]
+    lines += [f"| {name} | {pct(rate)} |" for name, rate in groups.items()]
     return lines
 
 
 def render(metrics: dict) -> str:
-    """The per-category and per-strategy attack-success tables as Markdown."""
-    overall = metrics.get("attack_success")
-    head = "attack success: no attack could be judged"
-    if overall:
-        low, high = overall["interval"]
-        head = (
-            f"attack success {overall['rate']:.1%} [{low:.1%}-{high:.1%}] over "
-            f"{overall['n']} attacks (evaluation judges)"
-        )
-    parts = [head, "", *_table("harm category", metrics["by_category"]), ""]
-    parts += [*_table("strategy", metrics["by_strategy"]), ""]
-    parts += [*_table("phrasing form", metrics["by_form"]), ""]
+    """The per-category, per-strategy and per-form attack-success tables as Markdown."""
+    parts = [
+        f"attack success {pct(metrics.get('attack_success'))} (evaluation judges)",
+        "",
+        *_table("harm category", metrics["by_category"]),
+        "",
+        *_table("strategy", metrics["by_strategy"]),
+        "",
+        *_table("phrasing form", metrics["by_form"]),
+        "",
+    ]
     rejected = ", ".join(f"{k}: {v}" for k, v in metrics["rejected"].items()) or "none"
     parts.append(f"written {metrics['written']}, kept {metrics['kept']}; rejected: {rejected}")
     return "\n".join(parts)

@@ -26,6 +26,7 @@ from selfmoa.evals.mc_sets import MC_SETS, subsample
 from selfmoa.evals.split import near_duplicates
 from selfmoa.judges.base import Judge, JudgeInput
 from selfmoa.judges.cache import CachedJudge, JudgeCache
+from selfmoa.judges.combine import label_model_verdicts
 from selfmoa.judges.embedder import SentenceEmbedder
 from selfmoa.judges.lineage import LineageHarmJudge
 from selfmoa.judges.registry import JudgeContext, build_judges, run_judges
@@ -326,6 +327,9 @@ def run_evaluate(ctx: StageContext) -> dict[str, Any]:
         )
     finally:
         policy.close()
+    if ctx.config.judge.verdicts == "label-model":
+        items = label_model_verdicts(items, {judge.name: judge.measure for judge in judges})
+        write_records(ctx.stage.file("items.jsonl"), items)
     removed = {
         name: sum(p.eval_set == name for p in candidates if p.id in dropped) for name in cfg.sets
     }

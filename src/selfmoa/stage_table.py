@@ -92,6 +92,7 @@ _EVALUATION = (
         "evaluate.max_new_tokens",
         "benign_heldout_every",
         "judge.evaluation_judges",
+        "judge.verdicts",
         "models.policy",
         "models.policy_adapter",
     }
