@@ -180,9 +180,7 @@ def run_archive(ctx: StageContext) -> dict[str, Any]:
     free = [x for x in responses if x.prefill is None and by_id[x.prompt_id].kept]
     names = ctx.config.judge.evaluation_judges
     judges = ctx.judges(names)
-    inputs = [
-        JudgeInput(by_id[x.prompt_id].text, by_id[x.prompt_id].label, x.text) for x in free
-    ]
+    inputs = [JudgeInput(by_id[x.prompt_id].text, by_id[x.prompt_id].label, x.text) for x in free]
     verdicts = run_judges(judges, inputs)
     decisions = {
         x.id: decide(
