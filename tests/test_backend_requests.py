@@ -224,3 +224,48 @@ def test_an_unreachable_server_is_one_line():
     dead = f"http://127.0.0.1:{free_port()}/v1/completions"  # nothing listens there
     with pytest.raises(SelfMoaError, match=r"no reply.*after 2 attempts"):
         post_json(dead, {}, api_key=None, timeout_s=2, max_retries=1, sleep=lambda s: None)
+
+
+def openai_config(tiny_model, **backend):
+    from selfmoa.config import config_from_dict
+
+    return config_from_dict(
+        {
+            "models": {"policy": str(tiny_model), "attacker": str(tiny_model)},
+            "backend": {"kind": "openai", "api_key_env": "SELFMOA_UNIT_KEY", **backend},
+        }
+    )
+
+
+def test_make_generator_serves_names_and_handles_unserved_adapters(tiny_model, monkeypatch):
+    from selfmoa.backends import make_generator
+    from selfmoa.backends.hf import HFGenerator
+    from selfmoa.backends.openai_compat import OpenAIGenerator
+
+    monkeypatch.setenv("SELFMOA_UNIT_KEY", "sk-unit")
+    config = openai_config(tiny_model, lora_names={1: "r1"}, concurrency=3)
+    base = make_generator(config, "policy")
+    assert isinstance(base, OpenAIGenerator) and base.target.model == str(tiny_model)
+    assert "sk-unit" not in repr(base) and base.pool._max_workers == 3
+    served = make_generator(config, "policy", ADAPTER)
+    assert isinstance(served, OpenAIGenerator) and served.target.model == "r1"
+    unserved = Path("runs/x/round_00/train/adapter")
+    with pytest.raises(SelfMoaError, match="no served name for the adapter"):
+        make_generator(config, "policy", unserved)
+    for generator in (base, served):
+        generator.close()
+    fallback = openai_config(tiny_model, unserved_adapter="hf")
+    monkeypatch.setattr(HFGenerator, "__init__", lambda self, *a, **k: None)
+    assert isinstance(make_generator(fallback, "policy", unserved), HFGenerator)
+
+
+def test_a_missing_key_variable_is_one_line_at_validate_and_at_run(tiny_model, monkeypatch):
+    from selfmoa.backends import make_generator
+    from selfmoa.validation import check_config
+
+    monkeypatch.delenv("SELFMOA_UNIT_KEY", raising=False)
+    config = openai_config(tiny_model)
+    with pytest.raises(SelfMoaError, match="SELFMOA_UNIT_KEY, which is not set"):
+        check_config(config)
+    with pytest.raises(SelfMoaError, match="SELFMOA_UNIT_KEY, which is not set"):
+        make_generator(config, "policy")
