@@ -47,7 +47,7 @@ MINIATURE = [
     "train.target_modules=[q_proj,v_proj]",
     "train.lora_r=4",
     "evaluate.sets={harmbench: 3, benign_heldout: 3}",
-    "evaluate.capability_items=0",
+    "evaluate.capability_items=2",
     "evaluate.max_new_tokens=10",
     "judge.agreement_rows=4",
 ]
