@@ -69,6 +69,13 @@ CONFIG_CASES = [
     (["redteam.seed_sources=[]"], "redteam.seed_sources"),
     (["train.target_modules=[]"], "train.target_modules"),
     (["train.lora_r=ten"], "train.lora_r"),
+    (["backend.kind=openai", "backend.base_url=localhost:8080"], "must start with http://"),
+    (["backend.lora_names={first: adapter}"], "'first' is not a round number"),
+    (
+        ["backend.kind=openai", "backend.api_key_env=SELFMOA_NO_SUCH_VARIABLE"],
+        "SELFMOA_NO_SUCH_VARIABLE, which is not set",
+    ),
+    (["backend.kind=vllm"], "pip install 'selfmoa[vllm]'"),
 ]
 
 

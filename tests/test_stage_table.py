@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, Literal, get_args, get_origin
 
 import pytest
 from pydantic import BaseModel
@@ -48,13 +48,28 @@ def candidates(value: Any) -> list[Any]:
     if isinstance(value, dict):
         if value:
             return [{k: v * 2 for k, v in value.items()}]
-        return [{"key": "reply"}, {"llm-rubric": "org/judge-model"}]
+        return [{"key": "reply"}, {"llm-rubric": "org/judge-model"}, {"0": "served-name"}]
     raise AssertionError(f"no mutation for {value!r}")
+
+
+def field_annotation(dotted: str) -> Any:
+    model: Any = Config
+    *path, last = dotted.split(".")
+    for part in path:
+        model = model.model_fields[part].annotation
+    return model.model_fields[last].annotation
 
 
 def mutated(base: dict[str, Any], dotted: str) -> Config:
     *path, last = dotted.split(".")
-    for candidate in candidates(_get(base, dotted)):
+    value = _get(base, dotted)
+    choices = list(get_args(field_annotation(dotted)))
+    options = (
+        [c for c in choices if c != value]
+        if get_origin(field_annotation(dotted)) is Literal
+        else []
+    )
+    for candidate in options + candidates(value):
         data = copy.deepcopy(base)
         node = data
         for part in path:

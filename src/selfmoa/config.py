@@ -67,13 +67,91 @@ class ModelsConfig(Section):
         return value
 
 
+_ROUND_KEY = re.compile(r"^\d+$")
+
+
 class BackendConfig(Section):
-    kind: Literal["hf", "mock"] = Field("hf", description="Text generation backend.")
-    batch_size: int = Field(32, ge=1, description="Prompts generated together.")
+    kind: Literal["hf", "mock", "openai", "vllm"] = Field(
+        "hf",
+        description="Text generation backend: 'hf' (transformers, in process), 'openai' (an "
+        "OpenAI-compatible server: vLLM, SGLang, TGI, llama.cpp), 'vllm' (vllm.LLM in "
+        "process, needs the 'vllm' extra), 'mock' (tests).",
+    )
+    batch_size: int = Field(32, ge=1, description="Prompts generated together (one chunk).")
     mock_script: dict[str, str] = Field(
         default_factory=dict,
         description="mock backend only: substring of the prompt -> scripted answer.",
     )
+    base_url: str = Field(
+        "http://127.0.0.1:8080/v1",
+        description="openai only: the server's base URL, up to and including '/v1'.",
+    )
+    endpoint: Literal["completions", "chat"] = Field(
+        "completions",
+        description="openai only: 'completions' applies the model's chat template here and "
+        "sends token ids (prefilled answers work everywhere); 'chat' lets the server apply "
+        "its template (prefill then needs the server's continue_final_message option).",
+    )
+    api_key_env: str = Field(
+        "",
+        description="openai only: NAME of the environment variable holding the API key "
+        "('' = no key). The key itself is never written to the run directory.",
+    )
+    concurrency: int = Field(
+        4, ge=1, le=1024, description="openai only: requests in flight at once."
+    )
+    timeout_s: float = Field(120.0, gt=0, description="openai only: seconds per request.")
+    max_retries: int = Field(
+        3,
+        ge=0,
+        le=20,
+        description="openai only: retries of a failed request (connection error, timeout, "
+        "HTTP 429/5xx), with exponential backoff from 0.5 s.",
+    )
+    served_models: dict[str, str] = Field(
+        default_factory=dict,
+        description="openai only: model spec (the value of models.policy / models.attacker) "
+        "-> the name the server serves it under; unlisted specs are sent as written.",
+    )
+    lora_names: dict[str, str] = Field(
+        default_factory=dict,
+        description="openai only: round number -> the served name of the LoRA adapter that "
+        "round trained (vLLM --lora-modules NAME=runs/<name>/round_NN/train/adapter), or "
+        "'lora-id:N' for llama.cpp's Nth --lora adapter.",
+    )
+    unserved_adapter: Literal["error", "hf"] = Field(
+        "error",
+        description="openai only: when a round's adapter has no entry in lora_names, stop "
+        "with an error, or generate with that adapter locally ('hf').",
+    )
+    tensor_parallel_size: int = Field(
+        1, ge=1, le=64, description="vllm only: GPUs one model is split over."
+    )
+    gpu_memory_utilization: float = Field(
+        0.85, gt=0, le=1, description="vllm only: share of GPU memory vLLM may take."
+    )
+    max_lora_rank: int = Field(
+        64, ge=1, description="vllm only: largest LoRA rank vLLM reserves room for."
+    )
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("lora_names", mode="before")
+    @classmethod
+    def _round_keys(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        for key, name in value.items():
+            if not _ROUND_KEY.match(str(key)):
+                raise ValueError(f"key '{key}' is not a round number (0, 1, ...)")
+            if not isinstance(name, str) or not name:
+                raise ValueError(f"round {key} needs a served name (a non-empty string)")
+        return {str(int(k)): v for k, v in value.items()}
 
 
 class RedteamConfig(Section):

@@ -14,8 +14,24 @@ from pydantic import BaseModel
 
 # Keys that choose *where* or *on what* work runs, not *what* it computes: a run
 # moved from CPU to GPU keeps its finished stages (the device each stage ran on
-# is recorded in its manifest and shown by `selfmoa status`).
-EXECUTION_KEYS = frozenset({"models.device", "output_dir", "name"})
+# is recorded in its manifest and shown by `selfmoa status`). The same holds for
+# the address of a generation server, how many requests it gets at once, their
+# timeouts and retries, the variable that holds its key, and vLLM's GPU layout.
+EXECUTION_KEYS = frozenset(
+    {
+        "models.device",
+        "output_dir",
+        "name",
+        "backend.base_url",
+        "backend.api_key_env",
+        "backend.concurrency",
+        "backend.timeout_s",
+        "backend.max_retries",
+        "backend.tensor_parallel_size",
+        "backend.gpu_memory_utilization",
+        "backend.max_lora_rank",
+    }
+)
 
 
 class UndeclaredConfigRead(AssertionError):

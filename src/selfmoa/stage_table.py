@@ -71,7 +71,21 @@ def _report_upstream(config: Any, _: int | None) -> list[StageKey]:
     return [key for key in plan(config) if key.name != "report"]
 
 
-_GENERATION = frozenset({"backend", "models.dtype", "seed"})
+# The backend keys that decide what generation computes; where it runs (URL,
+# concurrency, timeouts, GPUs) are execution keys (configview.EXECUTION_KEYS).
+_GENERATION = frozenset(
+    {
+        "backend.kind",
+        "backend.batch_size",
+        "backend.mock_script",
+        "backend.endpoint",
+        "backend.served_models",
+        "backend.lora_names",
+        "backend.unserved_adapter",
+        "models.dtype",
+        "seed",
+    }
+)
 # What every judge's score depends on, besides the list of judges a stage uses.
 _JUDGING = frozenset(
     {

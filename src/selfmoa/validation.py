@@ -8,6 +8,8 @@ with nothing to do. Each failure is one ``SelfMoaError`` line naming the key.
 
 from __future__ import annotations
 
+import importlib.util
+import os
 from pathlib import Path
 
 from selfmoa.config import Config
@@ -22,6 +24,7 @@ def check_config(config: Config) -> None:
     _check_adapter(config.models.policy_adapter)
     _check_strategies(config)
     _check_sizes(config)
+    _check_backend(config)
 
 
 def _check_strategies(config: Config) -> None:
@@ -86,3 +89,17 @@ def _check_sizes(config: Config) -> None:
         )
     if red.benign_per_round and not train:
         raise SelfMoaError("config error: benign_heldout_every leaves no benign training prompt")
+
+
+def _check_backend(config: Config) -> None:
+    backend = config.backend
+    if backend.kind == "openai" and backend.api_key_env and not os.environ.get(backend.api_key_env):
+        raise SelfMoaError(
+            f"config error: backend.api_key_env names the environment variable "
+            f"{backend.api_key_env}, which is not set"
+        )
+    if backend.kind == "vllm" and importlib.util.find_spec("vllm") is None:
+        raise SelfMoaError(
+            "config error: backend.kind=vllm needs vLLM, which is not installed; run: "
+            "pip install 'selfmoa[vllm]'"
+        )

