@@ -368,6 +368,8 @@ def run_capability(ctx: StageContext) -> dict[str, Any]:
             desc=ctx.stage.label,
             fault_label=ctx.fault_label,
         )
+        if not items:  # evaluate.capability_items = 0: drift only, an empty items file
+            write_records(ctx.stage.file("items.jsonl"), [])
         folder = ctx.evaluate_folder(ctx.round)
         answered = [
             item
