@@ -37,7 +37,7 @@ def candidates(value: Any) -> list[Any]:
     if isinstance(value, float):
         return [value * 0.5 if value else 0.5, value + 0.1]
     if isinstance(value, str):
-        return ["val", "cpu", "bfloat16", "mock", value + "2", "embedded:all-minilm-l6-v2"]
+        return ["val", "cpu", "bfloat16", "mock", "rpo", value + "2", "embedded:all-minilm-l6-v2"]
     if isinstance(value, list):
         return [value[:-1], [*value, value[0]]] if value else [["x"]]
     if isinstance(value, dict):
