@@ -28,13 +28,14 @@ from selfmoa.errors import SelfMoaError
 from selfmoa.faults import fault_point
 from selfmoa.records import PreferencePair
 from selfmoa.training.collate import TokenizedPair, build_batch, pair_sequences, tokenize_pair
-from selfmoa.training.logprobs import response_logps
+from selfmoa.training.logprobs import pair_logps, response_logps, takes_4d_mask
 from selfmoa.training.losses import (
     LOSSES,
     PreferenceTerms,
     log_ratios,
     nll_loss,
 )
+from selfmoa.training.pair_batch import build_pair_batch
 
 
 @dataclass(frozen=True)
@@ -94,10 +95,16 @@ def build_peft_model(
 
 
 def batch_logps(model, pairs: list[TokenizedPair], pad_id: int):
-    """(chosen sums, rejected sums, chosen token counts, rejected token counts)."""
-    sums, counts = response_logps(
-        model.get_base_model(), build_batch(pair_sequences(pairs), pad_id)
-    )
+    """(chosen sums, rejected sums, chosen token counts, rejected token counts).
+
+    Each prompt is run once for both answers (``pair_batch.py``) where the attention
+    implementation takes a 4D mask; otherwise as two sequences per pair.
+    """
+    causal_lm = model.get_base_model()
+    if takes_4d_mask(causal_lm):
+        sums, counts = pair_logps(causal_lm, build_pair_batch(pairs, pad_id))
+    else:
+        sums, counts = response_logps(causal_lm, build_batch(pair_sequences(pairs), pad_id))
     n = len(pairs)
     return sums[:n], sums[n:], counts[:n], counts[n:]
 
