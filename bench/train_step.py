@@ -218,7 +218,11 @@ def measure(side: str, pairs: int) -> dict:
                 f"{side} run failed (exit {process.returncode}); run it alone with --side"
             )
         result = json.loads(out.read_text())
-    return {**result, "peak_rss_mb": usage.ru_maxrss / 1024}  # ru_maxrss is in KiB on Linux
+    return {
+        **result,
+        "cpu_seconds": usage.ru_utime + usage.ru_stime,
+        "peak_rss_mb": usage.ru_maxrss / 1024,  # ru_maxrss is in KiB on Linux
+    }
 
 
 def main() -> None:
@@ -234,8 +238,11 @@ def main() -> None:
     import torch
 
     runs: dict[str, list[dict]] = {"selfmoa": [], "trl": []}
-    print("| repeat | selfmoa | TRL DPOTrainer | selfmoa peak RSS | TRL peak RSS |")
-    print("|---|---|---|---|---|")
+    print(
+        "| repeat | selfmoa | TRL DPOTrainer | selfmoa CPU time | TRL CPU time "
+        "| selfmoa peak RSS | TRL peak RSS |"
+    )
+    print("|---|---|---|---|---|---|---|")
     for repeat in range(args.repeats):
         order = ("selfmoa", "trl") if repeat % 2 == 0 else ("trl", "selfmoa")
         for name in order:
@@ -243,6 +250,7 @@ def main() -> None:
         ours, theirs = runs["selfmoa"][-1], runs["trl"][-1]
         print(
             f"| {repeat} | {ours['seconds']:.1f} s | {theirs['seconds']:.1f} s "
+            f"| {ours['cpu_seconds']:.1f} s | {theirs['cpu_seconds']:.1f} s "
             f"| {ours['peak_rss_mb']:.0f} MB | {theirs['peak_rss_mb']:.0f} MB |",
             flush=True,
         )
@@ -251,10 +259,11 @@ def main() -> None:
         return statistics.median(run[key] for run in runs[name])
 
     a, b = median("selfmoa", "seconds"), median("trl", "seconds")
+    cpu_a, cpu_b = median("selfmoa", "cpu_seconds"), median("trl", "cpu_seconds")
     steps = args.pairs // PAIRS_PER_STEP
     print(
-        f"| **median** | **{a:.1f} s** | **{b:.1f} s** | {median('selfmoa', 'peak_rss_mb'):.0f} MB "
-        f"| {median('trl', 'peak_rss_mb'):.0f} MB |"
+        f"| **median** | **{a:.1f} s** | **{b:.1f} s** | {cpu_a:.1f} s | {cpu_b:.1f} s "
+        f"| {median('selfmoa', 'peak_rss_mb'):.0f} MB | {median('trl', 'peak_rss_mb'):.0f} MB |"
     )
     print(
         f"\n{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch "
@@ -262,7 +271,7 @@ def main() -> None:
         f"{steps} steps; response tokens selfmoa {runs['selfmoa'][0]['response_tokens']}, "
         f"TRL {runs['trl'][0]['response_tokens']} (TRL's include the chat template's end)"
     )
-    print(f"ratio TRL/selfmoa = {b / a:.2f}x")
+    print(f"ratio TRL/selfmoa = {b / a:.2f}x wall time, {cpu_b / cpu_a:.2f}x CPU time")
 
 
 if __name__ == "__main__":
