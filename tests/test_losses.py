@@ -1,42 +1,157 @@
+"""Every named loss against values worked out by hand (math, not the function under test)."""
+
 import math
 
+import pytest
 import torch
 
-from selfmoa.training.losses import dpo_loss, modpo_loss, nll_loss
+from selfmoa.config import LOSS_NAMES, TrainConfig
+from selfmoa.errors import SelfMoaError
+from selfmoa.training.collate import TokenizedPair
+from selfmoa.training.loop import preference_terms
+from selfmoa.training.losses import (
+    LOSSES,
+    PreferenceTerms,
+    dpo_loss,
+    ipo_loss,
+    log_ratios,
+    modpo_loss,
+    nll_loss,
+    weighted_dpo_loss,
+)
 
 
 def t(*values: float) -> torch.Tensor:
     return torch.tensor(values, dtype=torch.float64)
 
 
-def log_sigmoid(x: float) -> float:
-    return -math.log(1 + math.exp(-x))
+def softplus(x: float) -> float:
+    """-log sigma(-x) = log(1 + e^x)."""
+    return math.log1p(math.exp(x))
+
+
+def terms(h, nll, ranked, margins, weights, beta=0.1, nll_weight=0.5) -> PreferenceTerms:
+    return PreferenceTerms(
+        h=t(*h),
+        nll=t(*nll),
+        ranked=torch.tensor(ranked),
+        margins=torch.tensor(margins, dtype=torch.float64),
+        weights=t(*weights),
+        beta=beta,
+        nll_weight=nll_weight,
+    )
+
+
+def test_registry_names_match_the_config():
+    assert tuple(LOSSES) == LOSS_NAMES
+    assert TrainConfig().loss == "modpo"
+
+
+def test_log_ratios_plain_and_length_normalised():
+    # policy -10, -9; reference -12, -8 -> 2, -1; tokens 4, 2 -> 0.5, -0.5
+    tokens = torch.tensor([4, 2])
+    assert log_ratios(t(-10, -9), t(-12, -8), tokens, False).tolist() == [2.0, -1.0]
+    assert log_ratios(t(-10, -9), t(-12, -8), tokens, True).tolist() == [0.5, -0.5]
 
 
 def test_dpo_matches_hand_computation():
-    # logratio_w = -10 - (-12) = 2, logratio_l = -9 - (-8) = -1 -> margin 3; beta 0.1 -> 0.3
-    loss = dpo_loss(t(-10.0), t(-9.0), t(-12.0), t(-8.0), beta=0.1)
-    assert math.isclose(loss.item(), -log_sigmoid(0.3), rel_tol=1e-12)
-    assert math.isclose(loss.item(), 0.5543552445, rel_tol=1e-9)
+    # h = 3, beta 0.1 -> log(1 + e^-0.3)
+    assert math.isclose(dpo_loss(t(3.0), 0.1).item(), 0.5543552445, rel_tol=1e-9)
+    assert math.isclose(dpo_loss(t(0.0), 0.5).item(), math.log(2), rel_tol=1e-12)
 
 
-def test_dpo_is_log2_when_policy_equals_reference():
-    loss = dpo_loss(t(-5.0), t(-7.0), t(-5.0), t(-7.0), beta=0.5)
-    assert math.isclose(loss.item(), math.log(2), rel_tol=1e-12)
-
-
-def test_modpo_hand_computation_and_dpo_special_case():
-    # beta/w_k * 3 - (w_o/w_k) * margin = 0.1/1.0*3 - 0.5/1.0*(-0.4) = 0.3 + 0.2 = 0.5
-    loss = modpo_loss(t(-10.0), t(-9.0), t(-12.0), t(-8.0), t(-0.4), t(1.0), t(0.5), beta=0.1)
-    assert math.isclose(loss.item(), -log_sigmoid(0.5), rel_tol=1e-12)
-    plain = modpo_loss(t(-10.0), t(-9.0), t(-12.0), t(-8.0), t(0.7), t(1.0), t(0.0), beta=0.1)
-    assert torch.allclose(plain, dpo_loss(t(-10.0), t(-9.0), t(-12.0), t(-8.0), beta=0.1))
-
-
-def test_modpo_primary_weight_scales_beta():
-    halved = modpo_loss(t(-10.0), t(-9.0), t(-12.0), t(-8.0), t(0.0), t(2.0), t(0.0), beta=0.2)
-    assert torch.allclose(halved, dpo_loss(t(-10.0), t(-9.0), t(-12.0), t(-8.0), beta=0.1))
+def test_ipo_matches_hand_computation():
+    # (3 - 1/(2*0.25))^2 = (3 - 2)^2 = 1; (1 - 1/0.2)^2 = 16
+    assert ipo_loss(t(3.0, 1.0), 0.25).tolist()[0] == pytest.approx(1.0)
+    assert ipo_loss(t(1.0), 0.1).item() == pytest.approx(16.0)
 
 
 def test_nll_is_mean_per_token():
     assert torch.allclose(nll_loss(t(-6.0, -2.0), torch.tensor([3, 0])), t(2.0, 2.0))
+
+
+def test_modpo_three_objectives_by_hand():
+    weights = t(1.0, 0.5, 2.0)
+    margins = torch.tensor([[1.0, -0.4, 0.25], [0.6, 0.2, 1.0]], dtype=torch.float64)
+    loss = modpo_loss(t(3.0, 4.0), 0.1, torch.tensor([0, 2]), margins, weights)
+    # pair 0 ranked on w=1: 0.1*3 - (0.5*-0.4 + 2.0*0.25) = 0.3 - 0.3 = 0 -> log 2
+    # pair 1 ranked on w=2: 0.1/2*4 - (1.0*0.6 + 0.5*0.2)/2 = 0.2 - 0.35 = -0.15
+    assert loss[0].item() == pytest.approx(math.log(2), rel=1e-12)
+    assert loss[1].item() == pytest.approx(softplus(0.15), rel=1e-12)
+
+
+def test_modpo_two_objectives_is_the_former_default_formula():
+    # before losses had names: -log sigma(beta/w_k*h - w_o/w_k*margin_o), the pair's own
+    # margin ignored: 0.1/1*3 - 0.5/1*(-0.4) = 0.5
+    margins = torch.tensor([[9.0, -0.4]], dtype=torch.float64)
+    loss = modpo_loss(t(3.0), 0.1, torch.tensor([0]), margins, t(1.0, 0.5))
+    assert loss.item() == pytest.approx(softplus(-0.5), rel=1e-12)
+
+
+def test_modpo_with_zero_other_weight_is_dpo_with_scaled_beta():
+    margins = torch.tensor([[0.0, 0.7]], dtype=torch.float64)
+    loss = modpo_loss(t(3.0), 0.2, torch.tensor([0]), margins, t(2.0, 0.0))
+    assert loss.item() == pytest.approx(softplus(-0.3), rel=1e-12)
+
+
+def test_weighted_dpo_averages_each_objective_then_weights():
+    # beta 1: DPO(h) = log(1 + e^-h); objective 0: h = 0, 2; objective 1: h = -1
+    # (1 * (log2 + log(1+e^-2))/2 + 3 * log(1+e)) / (1 + 3)
+    loss = weighted_dpo_loss(t(0.0, 2.0, -1.0), 1.0, torch.tensor([0, 0, 1]), t(1.0, 3.0))
+    expected = (1 * (math.log(2) + softplus(-2)) / 2 + 3 * softplus(1)) / 4
+    assert loss.item() == pytest.approx(expected, rel=1e-12)
+    # only objective 1 present: its mean DPO alone, whatever the weights
+    alone = weighted_dpo_loss(t(-1.0), 1.0, torch.tensor([1]), t(1.0, 3.0))
+    assert alone.item() == pytest.approx(softplus(1), rel=1e-12)
+
+
+def test_named_losses_add_nll_only_where_they_have_it():
+    batch = terms([3.0, 0.0], [2.0, 4.0], [0, 1], [[0, 0], [0, 0]], [1.0, 1.0])
+    dpo = (softplus(-0.3) + math.log(2)) / 2
+    assert LOSSES["dpo"].compute(batch)[0].item() == pytest.approx(dpo)
+    ipo = ((3 - 5) ** 2 + (0 - 5) ** 2) / 2
+    assert LOSSES["ipo"].compute(batch)[0].item() == pytest.approx(ipo)
+    total, preference = LOSSES["rpo"].compute(batch)
+    assert preference.item() == pytest.approx(dpo)
+    assert total.item() == pytest.approx(dpo + 0.5 * 3.0)  # mean NLL (2 + 4)/2
+    # zero margins and equal weights: MODPO and weighted DPO reduce to DPO here
+    assert LOSSES["modpo"].compute(batch)[0].item() == pytest.approx(dpo + 1.5)
+    assert LOSSES["weighted_dpo"].compute(batch)[0].item() == pytest.approx(dpo + 1.5)
+    assert [name for name, spec in LOSSES.items() if not spec.uses_nll] == ["dpo", "ipo"]
+
+
+def test_preference_terms_from_pairs_and_config():
+    pairs = [
+        TokenizedPair([1], [2], [3], "helpfulness", {"safety": 1.0}),
+        TokenizedPair([1], [2], [3], "safety", {"safety": 1.0, "helpfulness": -0.5}),
+    ]
+    config = TrainConfig(objective_weights={"safety": 2.0, "helpfulness": 0.5})
+    reference = torch.tensor([[-12.0, -8.0], [-3.0, -3.0]])
+    counts = (torch.tensor([4, 1]), torch.tensor([2, 1]))
+    built, chosen_ratio, _ = preference_terms(
+        torch.tensor([-10.0, -1.0]), torch.tensor([-9.0, -2.0]), counts, reference, pairs, config
+    )
+    assert built.h.tolist() == [3.0, 1.0]  # 2 - -1, 2 - 1
+    assert built.ranked.tolist() == [1, 0]
+    assert built.margins.tolist() == [[1.0, 0.0], [1.0, -0.5]]
+    assert built.weights.tolist() == [2.0, 0.5]
+    assert built.nll.tolist() == [2.5, 1.0]
+    assert chosen_ratio.tolist() == [2.0, 2.0]
+    normalised = TrainConfig(length_normalise=True)
+    built, _, _ = preference_terms(
+        torch.tensor([-10.0, -1.0]),
+        torch.tensor([-9.0, -2.0]),
+        counts,
+        reference,
+        pairs,
+        normalised,
+    )
+    assert built.h.tolist() == [1.0, 1.0]  # 2/4 - -1/2, 2/1 - 1/1
+
+
+def test_losses_without_nll_refuse_an_nll_weight():
+    from selfmoa.config import load_config
+
+    with pytest.raises(SelfMoaError, match="train.nll_weight must be 0"):
+        load_config("configs/default.yaml", ["train.loss=ipo"])
+    assert load_config("configs/default.yaml", ["train.loss=ipo", "train.nll_weight=0"])

@@ -38,7 +38,7 @@ def candidates(value: Any) -> list[Any]:
         return [value * 0.5 if value else 0.5, value + 0.1]
     if isinstance(value, str):
         return [
-            "val", "cpu", "bfloat16", "mock", "label-model", value + "2",
+            "val", "cpu", "bfloat16", "mock", "label-model", "rpo", value + "2",
             "embedded:all-minilm-l6-v2",
         ]  # fmt: skip
     if value is None:  # an optional path, e.g. models.policy_adapter

@@ -1,4 +1,7 @@
-"""Command line: ``selfmoa run|status|report|compare|validate|redteam|judges``; thin."""
+"""Command line: ``selfmoa run|status|report|compare|validate|redteam|train|export|judges``.
+
+Thin: parse, then call.
+"""
 
 from __future__ import annotations
 
@@ -32,6 +35,26 @@ def _parser() -> argparse.ArgumentParser:
     add_redteam_arguments(
         commands.add_parser("redteam", help="red-team a model (no training); attack table")
     )
+    train = commands.add_parser(
+        "train", help="train the policy on TRL-format pairs from a file (prompt/chosen/rejected)"
+    )
+    train.add_argument("config")
+    train.add_argument("overrides", nargs="*")
+    train.add_argument("--pairs", required=True, help=".jsonl or .parquet in TRL's format")
+    train.add_argument("--out", help="output folder (default RUN_DIR/external_train)")
+    train.add_argument(
+        "--objective",
+        choices=["safety", "helpfulness"],
+        default="safety",
+        help="objective of rows without an 'objective' column",
+    )
+    export = commands.add_parser(
+        "export", help="adapter, merged model folder and TRL-format pairs of a trained round"
+    )
+    export.add_argument("run_dir")
+    export.add_argument("--round", type=int, help="round to export (default: the last trained)")
+    export.add_argument("--out", help="output folder (default RUN_DIR/export/round_NN)")
+    export.add_argument("--no-parquet", action="store_true", help="write pairs.jsonl only")
     from selfmoa.judges_cli import add_commands as add_judges_commands
 
     add_judges_commands(commands.add_parser("judges", help="score files with judges; measure them"))
@@ -82,6 +105,19 @@ def main(argv: list[str] | None = None) -> int:
             from selfmoa.redteam_cli import run as run_redteam_command
 
             run_redteam_command(args)
+        elif args.command == "train":
+            from selfmoa.external_train import train_on_file
+
+            config = load_config(args.config, args.overrides)
+            out = Path(args.out) if args.out else None
+            adapter, stats = train_on_file(config, Path(args.pairs), out, args.objective)
+            print(f"adapter: {adapter} ({stats['steps']} steps on {stats['pairs']} pairs)")
+        elif args.command == "export":
+            from selfmoa.export import export_run
+
+            out = Path(args.out) if args.out else None
+            folder = export_run(_run_config(args.run_dir), out, args.round, not args.no_parquet)
+            print(f"exported: {folder} (adapter/, merged/, pairs.jsonl)")
         elif args.command == "judges":
             from selfmoa.judges_cli import run as run_judges_command
 

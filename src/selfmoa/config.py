@@ -30,6 +30,9 @@ class Section(BaseModel):
 
 
 OBJECTIVES = ("safety", "helpfulness")
+# The registry is selfmoa.training.losses.LOSSES (torch-free here so validation stays light).
+LOSS_NAMES = ("dpo", "ipo", "rpo", "modpo", "weighted_dpo")
+LOSSES_WITHOUT_NLL = ("dpo", "ipo")
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?|xpu(:\d+)?)$")
 
 
@@ -342,8 +345,23 @@ class TrainConfig(Section):
     learning_rate: float = Field(5e-4, gt=0)
     epochs: int = Field(2, ge=1)
     pairs_per_step: int = Field(8, ge=1)
+    loss: Literal["dpo", "ipo", "rpo", "modpo", "weighted_dpo"] = Field(
+        "modpo",
+        description="Preference loss by name (formulas in selfmoa/training/losses.py): dpo, "
+        "ipo, rpo (DPO + NLL), modpo (MODPO + NLL), weighted_dpo (weighted per-objective DPO "
+        "+ NLL).",
+    )
+    length_normalise: bool = Field(
+        False,
+        description="Divide each log-ratio by its response's token count before the loss.",
+    )
     beta: float = Field(0.1, gt=0, description="DPO temperature.")
-    nll_weight: float = Field(1.0, ge=0, description="Weight of the NLL term on chosen answers.")
+    nll_weight: float = Field(
+        1.0,
+        ge=0,
+        description="Weight of the NLL term on chosen answers (rpo, modpo, weighted_dpo; "
+        "must be 0 for dpo and ipo, which have none).",
+    )
     objective_weights: dict[Literal["safety", "helpfulness"], float] = Field(
         default_factory=lambda: {"safety": 1.0, "helpfulness": 0.5},
         description="MODPO weights, one per objective, each > 0; the other objective's "
@@ -365,6 +383,15 @@ class TrainConfig(Section):
             if not weight > 0:
                 raise ValueError(f"weight of {name} must be > 0 (got {weight})")
         return value
+
+    @model_validator(mode="after")
+    def _nll_only_where_used(self) -> TrainConfig:
+        if self.loss in LOSSES_WITHOUT_NLL and self.nll_weight != 0:
+            raise ValueError(
+                f"train.loss={self.loss} has no NLL term, so train.nll_weight must be 0 "
+                f"(got {self.nll_weight}); use train.loss=rpo for DPO plus NLL"
+            )
+        return self
 
     max_prompt_tokens: int = Field(96, ge=8)
     max_response_tokens: int = Field(40, ge=4)

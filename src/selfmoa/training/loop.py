@@ -1,8 +1,9 @@
-"""One explicit LoRA training loop for MODPO + NLL on preference pairs.
+"""One explicit LoRA training loop for preference pairs, with the loss chosen by name.
 
 Steps: tokenise pairs -> reference log-probs once (same model, adapter
-disabled) -> epochs of shuffled mini-batches (seeded per epoch) -> loss from
-``losses.py`` -> AdamW on the LoRA weights only. Every ``checkpoint_every``
+disabled) -> epochs of shuffled mini-batches (seeded per epoch) -> the
+``train.loss`` entry of ``losses.LOSSES`` (default MODPO + NLL) -> AdamW on the
+LoRA weights only. Every ``checkpoint_every``
 steps the adapter, optimiser, scheduler and RNG state are saved atomically, so
 a killed run resumes at its last checkpoint and ends where an uninterrupted
 run would. Round r+1 starts from round r's adapter; the reference is always the
@@ -27,10 +28,14 @@ from selfmoa.errors import SelfMoaError
 from selfmoa.faults import fault_point
 from selfmoa.records import PreferencePair
 from selfmoa.training.collate import TokenizedPair, build_batch, pair_sequences, tokenize_pair
-from selfmoa.training.logprobs import response_logps
-from selfmoa.training.losses import implicit_rewards, modpo_loss, nll_loss
-
-OTHER_OBJECTIVE = {"safety": "helpfulness", "helpfulness": "safety"}
+from selfmoa.training.logprobs import pair_logps, response_logps, takes_4d_mask
+from selfmoa.training.losses import (
+    LOSSES,
+    PreferenceTerms,
+    log_ratios,
+    nll_loss,
+)
+from selfmoa.training.pair_batch import build_pair_batch
 
 
 @dataclass(frozen=True)
@@ -90,12 +95,18 @@ def build_peft_model(
 
 
 def batch_logps(model, pairs: list[TokenizedPair], pad_id: int):
-    """(chosen sums, rejected sums, chosen token counts) for a list of pairs."""
-    sums, counts = response_logps(
-        model.get_base_model(), build_batch(pair_sequences(pairs), pad_id)
-    )
+    """(chosen sums, rejected sums, chosen token counts, rejected token counts).
+
+    Each prompt is run once for both answers (``pair_batch.py``) where the attention
+    implementation takes a 4D mask; otherwise as two sequences per pair.
+    """
+    causal_lm = model.get_base_model()
+    if takes_4d_mask(causal_lm):
+        sums, counts = pair_logps(causal_lm, build_pair_batch(pairs, pad_id))
+    else:
+        sums, counts = response_logps(causal_lm, build_batch(pair_sequences(pairs), pad_id))
     n = len(pairs)
-    return sums[:n], sums[n:], counts[:n]
+    return sums[:n], sums[n:], counts[:n], counts[n:]
 
 
 @torch.no_grad()
@@ -108,34 +119,56 @@ def reference_logps(
         for start in tqdm(
             range(0, len(pairs), batch_pairs), desc="reference log-probs", leave=False
         ):
-            chosen, rejected, _ = batch_logps(model, pairs[start : start + batch_pairs], pad_id)
+            chosen, rejected, *_ = batch_logps(model, pairs[start : start + batch_pairs], pad_id)
             rows.append(torch.stack([chosen, rejected], 1).cpu())
     return torch.cat(rows) if rows else torch.zeros(0, 2)
+
+
+def preference_terms(
+    chosen: torch.Tensor,
+    rejected: torch.Tensor,
+    counts: tuple[torch.Tensor, torch.Tensor],
+    reference: torch.Tensor,
+    pairs: list[TokenizedPair],
+    config: TrainConfig,
+) -> tuple[PreferenceTerms, torch.Tensor, torch.Tensor]:
+    """The loss inputs of one batch, and the (chosen, rejected) log-ratios for metrics.
+
+    Objectives are the keys of ``train.objective_weights`` in order; a pair's margin on
+    an objective it does not carry counts as 0.
+    """
+    device = chosen.device
+    names = list(config.objective_weights)
+    chosen_ratio = log_ratios(chosen, reference[:, 0], counts[0], config.length_normalise)
+    rejected_ratio = log_ratios(rejected, reference[:, 1], counts[1], config.length_normalise)
+    terms = PreferenceTerms(
+        h=chosen_ratio - rejected_ratio,
+        nll=nll_loss(chosen, counts[0]),
+        ranked=torch.tensor([names.index(p.objective) for p in pairs], device=device),
+        margins=torch.tensor(
+            [[p.margins.get(name, 0.0) for name in names] for p in pairs], device=device
+        ),
+        weights=torch.tensor([config.objective_weights[name] for name in names], device=device),
+        beta=config.beta,
+        nll_weight=config.nll_weight,
+    )
+    return terms, chosen_ratio.detach(), rejected_ratio.detach()
 
 
 def step_loss(
     model, pairs: list[TokenizedPair], reference: torch.Tensor, config: TrainConfig, pad_id: int
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    chosen, rejected, counts = batch_logps(model, pairs, pad_id)
-    device = chosen.device
-    reference = reference.to(device)
-    weights = config.objective_weights
-    primary = torch.tensor([weights[p.objective] for p in pairs], device=device)
-    other = torch.tensor([weights[OTHER_OBJECTIVE[p.objective]] for p in pairs], device=device)
-    margin = torch.tensor(
-        [p.margins.get(OTHER_OBJECTIVE[p.objective], 0.0) for p in pairs], device=device
+    chosen, rejected, chosen_counts, rejected_counts = batch_logps(model, pairs, pad_id)
+    reference = reference.to(chosen.device)
+    terms, chosen_ratio, rejected_ratio = preference_terms(
+        chosen, rejected, (chosen_counts, rejected_counts), reference, pairs, config
     )
-    preference = modpo_loss(
-        chosen, rejected, reference[:, 0], reference[:, 1], margin, primary, other, config.beta
-    ).mean()
-    nll = nll_loss(chosen, counts).mean()
-    loss = preference + config.nll_weight * nll
-    reward_chosen = implicit_rewards(chosen.detach(), reference[:, 0], config.beta)
-    reward_rejected = implicit_rewards(rejected.detach(), reference[:, 1], config.beta)
+    loss, preference = LOSSES[config.loss].compute(terms)
+    reward_chosen, reward_rejected = config.beta * chosen_ratio, config.beta * rejected_ratio
     stats = {
         "loss": loss.item(),
         "preference_loss": preference.item(),
-        "nll": nll.item(),
+        "nll": terms.nll.mean().item(),
         "reward_accuracy": (reward_chosen > reward_rejected).float().mean().item(),
         "reward_margin": (reward_chosen - reward_rejected).mean().item(),
     }

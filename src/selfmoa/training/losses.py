@@ -1,52 +1,53 @@
-"""Loss functions for multi-objective preference optimisation (pure tensor maths).
+"""Preference losses, chosen by name (``train.loss``): pure tensor maths, one function each.
 
-Notation per pair: ``logratio_w = log pi(y_w|x) - log pi_ref(y_w|x)`` and the same
-for ``y_l``; log-probabilities are summed over response tokens.
+Notation per pair: ``logratio_w = log pi(y_w|x) - log pi_ref(y_w|x)`` and the same for
+``y_l``, log-probabilities summed over response tokens; ``h = logratio_w - logratio_l``
+is the preference logit. With ``train.length_normalise`` each log-ratio is first
+divided by its response's token count (``log_ratios`` below), for every loss.
 
-- DPO (Rafailov et al. 2023):  -log sigma(beta * (logratio_w - logratio_l))
-- MODPO (Zhou et al. 2024), for a pair built on objective k with weights w:
-      -log sigma( beta/w_k * (logratio_w - logratio_l) - (w_o/w_k) * margin_o )
-  where margin_o is the chosen-minus-rejected score on the *other* objective.
-  With w_o = 0 it is DPO with beta/w_k.
-- NLL on the chosen answer, averaged per token. Pure DPO lowers the likelihood
-  of both answers and did not make SmolLM2-135M refuse; adding this term did.
+- ``dpo``   (Rafailov et al. 2023):  -log sigma(beta * h)
+- ``ipo``   (Azar et al. 2023):      (h - 1/(2 beta))^2
+- ``rpo``   (Pang et al. 2024):      -log sigma(beta * h) + nll_weight * NLL(y_w)
+- ``modpo`` (Zhou et al. 2024), for a pair ranked on objective k, weights w over K objectives
+  and chosen-minus-rejected judge margins m_o on the others:
+      -log sigma( beta/w_k * h - sum_{o != k} w_o/w_k * m_o ),  plus nll_weight * NLL(y_w).
+  With every other w_o = 0 it is DPO with beta/w_k. The default, and what selfmoa
+  trained with before losses had names: pure DPO lowers the likelihood of both
+  answers and did not make SmolLM2-135M refuse; the NLL term did.
+- ``weighted_dpo``: sum_k w_k * mean_{pairs ranked on k} DPO / sum_{k in batch} w_k,
+  plus nll_weight * NLL(y_w): each objective's DPO loss averaged on its own pairs,
+  then combined by the weights (the "linear scalarisation" baseline of MODPO's paper).
 
-Total loss = mean(MODPO) + nll_weight * mean(NLL).
+NLL(y_w) is the chosen answer's mean negative log-likelihood per token. Every entry
+of ``LOSSES`` maps a ``PreferenceTerms`` batch to one scalar to minimise.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as functional
 
 
-def dpo_loss(
-    policy_chosen: torch.Tensor,
-    policy_rejected: torch.Tensor,
-    reference_chosen: torch.Tensor,
-    reference_rejected: torch.Tensor,
-    beta: float,
+def log_ratios(
+    policy: torch.Tensor, reference: torch.Tensor, tokens: torch.Tensor, length_normalise: bool
 ) -> torch.Tensor:
-    """Per-pair DPO loss."""
-    logits = (policy_chosen - reference_chosen) - (policy_rejected - reference_rejected)
-    return -functional.logsigmoid(beta * logits)
+    """log pi - log pi_ref per sequence, divided by the response token count if asked."""
+    ratio = policy - reference
+    return ratio / tokens.clamp(min=1).to(ratio.dtype) if length_normalise else ratio
 
 
-def modpo_loss(
-    policy_chosen: torch.Tensor,
-    policy_rejected: torch.Tensor,
-    reference_chosen: torch.Tensor,
-    reference_rejected: torch.Tensor,
-    other_margin: torch.Tensor,
-    primary_weight: torch.Tensor,
-    other_weight: torch.Tensor,
-    beta: float,
-) -> torch.Tensor:
-    """Per-pair margin-aware DPO loss (MODPO); weights and margin are per pair."""
-    logits = (policy_chosen - reference_chosen) - (policy_rejected - reference_rejected)
-    return -functional.logsigmoid(
-        beta / primary_weight * logits - other_weight / primary_weight * other_margin
-    )
+def dpo_loss(h: torch.Tensor, beta: float) -> torch.Tensor:
+    """Per-pair DPO: -log sigma(beta * h)."""
+    return -functional.logsigmoid(beta * h)
+
+
+def ipo_loss(h: torch.Tensor, beta: float) -> torch.Tensor:
+    """Per-pair IPO: (h - 1/(2 beta))^2, a squared loss that pulls h to a fixed target
+    instead of pushing it to infinity as DPO does on separable pairs."""
+    return (h - 1 / (2 * beta)) ** 2
 
 
 def nll_loss(chosen_logp_sum: torch.Tensor, chosen_token_count: torch.Tensor) -> torch.Tensor:
@@ -54,5 +55,100 @@ def nll_loss(chosen_logp_sum: torch.Tensor, chosen_token_count: torch.Tensor) ->
     return -chosen_logp_sum / chosen_token_count.clamp(min=1)
 
 
-def implicit_rewards(policy: torch.Tensor, reference: torch.Tensor, beta: float) -> torch.Tensor:
-    return beta * (policy - reference)
+def modpo_loss(
+    h: torch.Tensor,
+    beta: float,
+    ranked: torch.Tensor,
+    margins: torch.Tensor,
+    weights: torch.Tensor,
+) -> torch.Tensor:
+    """Per-pair MODPO for K objectives.
+
+    ``ranked[i]`` is the objective k that ranked pair i, ``margins[i, o]`` the judge's
+    chosen-minus-rejected score on objective o, ``weights[o]`` = w_o (> 0 for ranked ones):
+    -log sigma( beta/w_k * h - sum_{o != k} w_o/w_k * m_o ).
+    """
+    w_k = weights[ranked]
+    not_ranked = functional.one_hot(ranked, weights.shape[0]) == 0
+    others = (weights[None, :] / w_k[:, None] * margins * not_ranked).sum(1)
+    return -functional.logsigmoid(beta / w_k * h - others)
+
+
+def weighted_dpo_loss(
+    h: torch.Tensor, beta: float, ranked: torch.Tensor, weights: torch.Tensor
+) -> torch.Tensor:
+    """Scalar: sum_k w_k * mean_{i ranked on k} DPO_i / sum_{k present} w_k."""
+    per_pair = dpo_loss(h, beta)
+    total = per_pair.new_zeros(())
+    weight_sum = per_pair.new_zeros(())
+    for k in torch.unique(ranked).tolist():
+        rows = ranked == k
+        total = total + weights[k] * per_pair[rows].mean()
+        weight_sum = weight_sum + weights[k]
+    return total / weight_sum
+
+
+@dataclass(frozen=True)
+class PreferenceTerms:
+    """One batch of pairs, everything a loss reads. Tensors are per pair unless noted.
+
+    ``h``: logratio_w - logratio_l (already length-normalised if asked); ``nll``: the
+    chosen answer's NLL per token; ``ranked``: index of the objective that ranked the
+    pair; ``margins``: (pairs, K) judge margins; ``weights``: (K,) objective weights.
+    """
+
+    h: torch.Tensor
+    nll: torch.Tensor
+    ranked: torch.Tensor
+    margins: torch.Tensor
+    weights: torch.Tensor
+    beta: float
+    nll_weight: float
+
+
+@dataclass(frozen=True)
+class LossSpec:
+    """A named loss: the scalar to minimise, and whether it has an NLL term."""
+
+    compute: Callable[[PreferenceTerms], tuple[torch.Tensor, torch.Tensor]]
+    uses_nll: bool
+
+
+def _with_nll(
+    preference: torch.Tensor, terms: PreferenceTerms
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(total, preference term) with the weighted NLL term added."""
+    return preference + terms.nll_weight * terms.nll.mean(), preference
+
+
+def _dpo(terms: PreferenceTerms) -> tuple[torch.Tensor, torch.Tensor]:
+    preference = dpo_loss(terms.h, terms.beta).mean()
+    return preference, preference
+
+
+def _ipo(terms: PreferenceTerms) -> tuple[torch.Tensor, torch.Tensor]:
+    preference = ipo_loss(terms.h, terms.beta).mean()
+    return preference, preference
+
+
+def _rpo(terms: PreferenceTerms) -> tuple[torch.Tensor, torch.Tensor]:
+    return _with_nll(dpo_loss(terms.h, terms.beta).mean(), terms)
+
+
+def _modpo(terms: PreferenceTerms) -> tuple[torch.Tensor, torch.Tensor]:
+    per_pair = modpo_loss(terms.h, terms.beta, terms.ranked, terms.margins, terms.weights)
+    return _with_nll(per_pair.mean(), terms)
+
+
+def _weighted_dpo(terms: PreferenceTerms) -> tuple[torch.Tensor, torch.Tensor]:
+    return _with_nll(weighted_dpo_loss(terms.h, terms.beta, terms.ranked, terms.weights), terms)
+
+
+# The names must match selfmoa.config.LOSS_NAMES (tests/test_losses.py checks it).
+LOSSES: dict[str, LossSpec] = {
+    "dpo": LossSpec(_dpo, uses_nll=False),
+    "ipo": LossSpec(_ipo, uses_nll=False),
+    "rpo": LossSpec(_rpo, uses_nll=True),
+    "modpo": LossSpec(_modpo, uses_nll=True),
+    "weighted_dpo": LossSpec(_weighted_dpo, uses_nll=True),
+}

@@ -1,0 +1,115 @@
+"""Preference pairs in TRL's prompt/chosen/rejected format, both ways.
+
+TRL's preference datasets have three columns. In the *conversational* form each is a
+list of messages (``prompt``: the user turn; ``chosen``/``rejected``: one assistant
+turn); in the *standard* form each is a string. selfmoa writes the conversational
+form (TRL then applies the model's chat template, as selfmoa's training does) with
+``id`` and ``objective`` as extra columns, and reads either form from JSONL or
+Parquet, so human-labelled sets (PKU-SafeRLHF, HH-RLHF) exported to that format can
+be trained on next to self-generated pairs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from selfmoa.errors import SelfMoaError
+from selfmoa.records import PreferencePair
+
+
+def to_trl_row(pair: PreferencePair) -> dict[str, Any]:
+    return {
+        "prompt": [{"role": "user", "content": pair.prompt_text}],
+        "chosen": [{"role": "assistant", "content": pair.chosen_text}],
+        "rejected": [{"role": "assistant", "content": pair.rejected_text}],
+        "id": pair.id,
+        "objective": pair.objective,
+    }
+
+
+def write_trl_jsonl(pairs: list[PreferencePair], path: Path) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        for pair in pairs:
+            handle.write(json.dumps(to_trl_row(pair), ensure_ascii=False) + "\n")
+
+
+def write_trl_parquet(pairs: list[PreferencePair], path: Path) -> None:
+    pyarrow, parquet = _pyarrow()
+    parquet.write_table(pyarrow.Table.from_pylist([to_trl_row(p) for p in pairs]), str(path))
+
+
+def _pyarrow():
+    try:
+        import pyarrow
+        import pyarrow.parquet as parquet
+    except ImportError as error:
+        raise SelfMoaError(
+            "Parquet needs pyarrow: pip install pyarrow (or use a .jsonl file)"
+        ) from error
+    return pyarrow, parquet
+
+
+def read_trl_pairs(path: Path, objective: str = "safety") -> list[PreferencePair]:
+    """Pairs from a TRL-format ``.jsonl`` or ``.parquet`` file; ``objective`` is used for
+    rows without an ``objective`` column (external sets rank pairs on one criterion)."""
+    if not path.is_file():
+        raise SelfMoaError(f"pairs file {path} does not exist")
+    if path.suffix == ".parquet":
+        rows = _pyarrow()[1].read_table(str(path)).to_pylist()
+    elif path.suffix == ".jsonl":
+        rows = []
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError:
+                    raise SelfMoaError(f"{path} line {number} is not a JSON record") from None
+    else:
+        raise SelfMoaError(f"pairs file {path}: expected a .jsonl or .parquet file")
+    if not rows:
+        raise SelfMoaError(f"pairs file {path} holds no pairs")
+    return [_pair(row, f"{path} row {n}", objective) for n, row in enumerate(rows, 1)]
+
+
+def _text(value: Any, role: str, where: str, column: str) -> str:
+    """A column's text: a string, or a one-message list with the expected role."""
+    if isinstance(value, str):
+        return value
+    if (
+        isinstance(value, list)
+        and len(value) == 1
+        and isinstance(value[0], dict)
+        and value[0].get("role") == role
+        and isinstance(value[0].get("content"), str)
+    ):
+        return value[0]["content"]
+    raise SelfMoaError(
+        f"{where}: '{column}' must be a string or one {role} message "
+        "(multi-turn conversations are not supported)"
+    )
+
+
+def _pair(row: Any, where: str, default_objective: str) -> PreferencePair:
+    if not isinstance(row, dict) or not {"prompt", "chosen", "rejected"} <= row.keys():
+        raise SelfMoaError(f"{where}: needs the columns prompt, chosen and rejected")
+    prompt = _text(row["prompt"], "user", where, "prompt")
+    chosen = _text(row["chosen"], "assistant", where, "chosen")
+    rejected = _text(row["rejected"], "assistant", where, "rejected")
+    objective = row.get("objective") or default_objective
+    if objective not in ("safety", "helpfulness"):
+        raise SelfMoaError(f"{where}: objective must be safety or helpfulness, not {objective!r}")
+    digest = hashlib.sha256(f"{prompt}\n{chosen}\n{rejected}".encode()).hexdigest()[:12]
+    return PreferencePair(
+        id=str(row.get("id") or f"external:{digest}"),
+        prompt_id=f"external:{hashlib.sha256(prompt.encode()).hexdigest()[:12]}",
+        prompt_text=prompt,
+        objective=objective,
+        chosen_response_id=f"external:{digest}:chosen",
+        chosen_text=chosen,
+        rejected_response_id=f"external:{digest}:rejected",
+        rejected_text=rejected,
+        margins={},
+    )

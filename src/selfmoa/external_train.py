@@ -1,0 +1,49 @@
+"""``selfmoa train CONFIG --pairs FILE``: train the policy on pairs from a file.
+
+The pairs are in TRL's prompt/chosen/rejected format (``data/trl_pairs.py``), e.g.
+a human-labelled set, so it can be compared with self-generated pairs at an equal
+pair budget. Training is the loop's own (``training/loop.py``, the config's
+``train`` section, ``models.policy``), into ``OUT`` (default
+``RUN_DIR/external_train``); it resumes from its checkpoints like a loop round. An
+``OUT`` already used for other pairs is refused, since its cached reference
+log-probs belong to those.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from selfmoa.config import Config
+from selfmoa.data.trl_pairs import read_trl_pairs
+from selfmoa.errors import SelfMoaError
+from selfmoa.modelpath import resolve_model
+
+
+def train_on_file(
+    config: Config, pairs_file: Path, out: Path | None = None, objective: str = "safety"
+) -> tuple[Path, dict[str, Any]]:
+    from selfmoa.training.loop import TrainPaths, train_preference_lora
+
+    pairs = read_trl_pairs(pairs_file, objective)
+    out = out or Path(config.run_dir) / "external_train"
+    digest = hashlib.sha256(
+        "\n".join(p.model_dump_json() for p in pairs).encode()
+        + config.train.model_dump_json().encode()
+    ).hexdigest()
+    stamp = out / "inputs.sha256"
+    if stamp.is_file() and stamp.read_text().strip() != digest:
+        raise SelfMoaError(f"{out} was trained on other pairs or settings; use a new --out")
+    out.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(digest + "\n")
+    stats = train_preference_lora(
+        resolve_model(config.models.policy, "models.policy"),
+        pairs,
+        config.train,
+        TrainPaths(out),
+        dtype=config.models.dtype,
+        device=config.models.device,
+        seed=config.seed,
+    )
+    return out / "adapter", stats
