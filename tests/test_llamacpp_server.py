@@ -30,6 +30,7 @@ from selfmoa.errors import SelfMoaError
 ROOT = Path(__file__).parents[1]
 KEY_VARIABLE = "SELFMOA_TEST_SERVER_KEY"
 MINIATURE = [
+    "rounds=1",
     "redteam.seeds_per_round=3",
     "redteam.jailbreak_prompts_per_round=1",
     "redteam.progressive_per_round=0",
