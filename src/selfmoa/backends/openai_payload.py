@@ -18,7 +18,10 @@ from selfmoa.errors import SelfMoaError
 
 
 def sampling_fields(params: SamplingParams, seed: int) -> dict[str, Any]:
-    """max_tokens, temperature/top_p (0 = greedy) and the request's own seed."""
+    """max_tokens, temperature/top_p (0 = greedy) and the request's own seed.
+
+    The same keys are ``vllm.SamplingParams`` arguments, so the vLLM backend uses it too.
+    """
     fields: dict[str, Any] = {"max_tokens": params.max_new_tokens, "seed": seed}
     if params.greedy:
         fields["temperature"] = 0.0

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from selfmoa.backends.base import GenerationRequest, SamplingParams
+from selfmoa.backends.openai_payload import sampling_fields
 from selfmoa.backends.seeds import request_seed
 from selfmoa.backends.served import adapter_round
 
@@ -50,18 +51,8 @@ def engine_kwargs(
     return kwargs
 
 
-def sampling_kwargs(params: SamplingParams, seed: int) -> dict[str, Any]:
-    """Keyword arguments of ``vllm.SamplingParams`` for one request."""
-    kwargs: dict[str, Any] = {"max_tokens": params.max_new_tokens, "seed": seed}
-    if params.greedy:
-        kwargs["temperature"] = 0.0
-    else:
-        kwargs.update(temperature=params.temperature, top_p=params.top_p)
-    return kwargs
-
-
 def request_sampling(count: int, params: SamplingParams, chunk_seed: int) -> list[dict[str, Any]]:
-    return [sampling_kwargs(params, request_seed(chunk_seed, i)) for i in range(count)]
+    return [sampling_fields(params, request_seed(chunk_seed, i)) for i in range(count)]
 
 
 def token_prompts(tokenizer: Any, requests: list[GenerationRequest]) -> list[dict[str, Any]]:
