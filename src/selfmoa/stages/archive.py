@@ -12,7 +12,7 @@ rejections, and over-refusal of the round's fresh benign prompts by form.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from typing import Any
 
 import torch
@@ -21,6 +21,7 @@ from selfmoa.evals.degeneration import distinct_n
 from selfmoa.judges.verdicts import Decision
 from selfmoa.records import AttackOutcome, Prompt, Response
 from selfmoa.stages.pairs import ScoredResponse
+from selfmoa.stages.redteam import rejection_counts
 from selfmoa.stats import rate_summary
 
 
@@ -110,7 +111,6 @@ def round_metrics(
     kept = [p for p in harmful if p.kept]
     benign = [p for p in prompts if p.label == "benign" and p.kept]
     similarities = [p.seed_similarity for p in kept if p.seed_similarity is not None]
-    rejected = Counter((p.filter_reason or "").split(" (")[0] for p in harmful if not p.kept)
     success = _attack_success
     return {
         "judges": "evaluation",
@@ -135,5 +135,5 @@ def round_metrics(
         },
         "written": len(harmful),
         "kept": len(kept),
-        "rejected": dict(sorted(rejected.items())),
+        "rejected": rejection_counts(harmful),
     }

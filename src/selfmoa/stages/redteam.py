@@ -338,18 +338,23 @@ def benign_prompts(
     return prompts
 
 
+def rejection_counts(prompts: list[Prompt]) -> dict[str, int]:
+    """Dropped prompts per filter reason (the reason without its figure in brackets)."""
+    reasons = Counter((p.filter_reason or "").split(" (")[0] for p in prompts if not p.kept)
+    return dict(sorted(reasons.items()))
+
+
 def manifest_counts(prompts: list[Prompt]) -> dict[str, object]:
     """What the redteam stage's manifest records: kept prompts per label and form,
     rejections per filter, and prompts per strategy."""
     harmful = [p for p in prompts if p.label == "harmful"]
     kept = [p for p in prompts if p.kept]
-    reasons = Counter((p.filter_reason or "").split(" (")[0] for p in prompts if not p.kept)
     return {
         "harmful_written": len(harmful),
         "harmful_kept": sum(p.kept for p in harmful),
         "benign": len(prompts) - len(harmful),
         "progressive": sum(p.parent_id is not None for p in harmful),
-        "rejected": dict(sorted(reasons.items())),
+        "rejected": rejection_counts(prompts),
         "kept_by_label_form": {
             f"{label}:{form}": n
             for (label, form), n in sorted(Counter((p.label, p.form) for p in kept).items())
