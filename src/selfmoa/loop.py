@@ -21,6 +21,7 @@ from selfmoa.configview import ConfigView
 from selfmoa.errors import SelfMoaError
 from selfmoa.faults import fault_point
 from selfmoa.fingerprints import digest, stage_inputs, stage_states
+from selfmoa.memory import release_free_memory
 from selfmoa.rundir import RunDir, StageDir
 from selfmoa.stage_runners import Resources, StageContext
 from selfmoa.stage_table import StageKey, plan, spec_of
@@ -84,6 +85,7 @@ class Loop:
         started = time.time()
         counts = spec.run(self.context(key, stage))
         seconds = time.time() - started
+        release_free_memory()  # the next stage starts from a trimmed heap
         outputs = stage.output_hashes(spec.outputs)
         fault_point(f"{key.label}:outputs-written")
         stage.finish(expected, inputs, outputs, counts, seconds, device)
