@@ -159,3 +159,24 @@ def test_resumed_training_equals_uninterrupted(tiny_model, tmp_path, monkeypatch
         assert torch.allclose(a[key], b[key], atol=1e-6), key
     steps = [json.loads(line)["step"] for line in killed.metrics.read_text().splitlines()]
     assert steps == [1, 2, 3, 4], "rows after the checkpoint are replaced, not duplicated"
+
+
+def test_micro_batches_train_the_same_adapter_as_one_batch(tiny_model, tmp_path):
+    # 4 pairs a step: one micro-batch of 4 against four of 1 (weighted DPO, whose
+    # per-objective means span micro-batches); same metrics, same adapter.
+    base = CONFIG.model_copy(update={"pairs_per_step": 4, "loss": "weighted_dpo"})
+    trained = {}
+    for micro in (4, 1):
+        paths = TrainPaths(tmp_path / f"micro{micro}")
+        paths.root.mkdir()
+        config = base.model_copy(update={"micro_batch_pairs": micro})
+        train_preference_lora(str(tiny_model), pairs(), config, paths, device="cpu")
+        rows = [json.loads(line) for line in paths.metrics.read_text().splitlines()]
+        trained[micro] = (adapter_tensors(paths.adapter), rows)
+    (one, one_rows), (four, four_rows) = trained[4], trained[1]
+    assert len(one_rows) == len(four_rows) == 2
+    for a, b in zip(one_rows, four_rows, strict=True):
+        for key in ("loss", "nll", "reward_accuracy", "reward_margin"):
+            assert abs(a[key] - b[key]) < 1e-5, key
+    for key in one:
+        assert torch.allclose(one[key], four[key], atol=1e-5), key

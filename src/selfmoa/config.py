@@ -344,7 +344,15 @@ class TrainConfig(Section):
     )
     learning_rate: float = Field(5e-4, gt=0)
     epochs: int = Field(2, ge=1)
-    pairs_per_step: int = Field(8, ge=1)
+    pairs_per_step: int = Field(8, ge=1, description="Preference pairs per optimiser step.")
+    micro_batch_pairs: int = Field(
+        2,
+        ge=1,
+        description="Pairs run through the model together within a step; the step's "
+        "gradient is accumulated over micro-batches and is the same (losses.py). Smaller "
+        "bounds training memory: activations grow with it (about 0.6 GB per pair of "
+        "demo-length answers in float32).",
+    )
     loss: Literal["dpo", "ipo", "rpo", "modpo", "weighted_dpo"] = Field(
         "modpo",
         description="Preference loss by name (formulas in selfmoa/training/losses.py): dpo, "

@@ -131,48 +131,99 @@ def preference_terms(
     reference: torch.Tensor,
     pairs: list[TokenizedPair],
     config: TrainConfig,
+    step_pairs: list[TokenizedPair] | None = None,
 ) -> tuple[PreferenceTerms, torch.Tensor, torch.Tensor]:
     """The loss inputs of one batch, and the (chosen, rejected) log-ratios for metrics.
 
     Objectives are the keys of ``train.objective_weights`` in order; a pair's margin on
-    an objective it does not carry counts as 0.
+    an objective it does not carry counts as 0. ``step_pairs``: every pair of the
+    optimiser step when ``pairs`` is one micro-batch of it.
     """
     device = chosen.device
     names = list(config.objective_weights)
+
+    def ranked_of(batch: list[TokenizedPair]) -> torch.Tensor:
+        return torch.tensor([names.index(p.objective) for p in batch], device=device)
+
     chosen_ratio = log_ratios(chosen, reference[:, 0], counts[0], config.length_normalise)
     rejected_ratio = log_ratios(rejected, reference[:, 1], counts[1], config.length_normalise)
     terms = PreferenceTerms(
         h=chosen_ratio - rejected_ratio,
         nll=nll_loss(chosen, counts[0]),
-        ranked=torch.tensor([names.index(p.objective) for p in pairs], device=device),
+        ranked=ranked_of(pairs),
         margins=torch.tensor(
             [[p.margins.get(name, 0.0) for name in names] for p in pairs], device=device
         ),
         weights=torch.tensor([config.objective_weights[name] for name in names], device=device),
         beta=config.beta,
         nll_weight=config.nll_weight,
+        step_ranked=None if step_pairs is None else ranked_of(step_pairs),
     )
     return terms, chosen_ratio.detach(), rejected_ratio.detach()
 
 
 def step_loss(
-    model, pairs: list[TokenizedPair], reference: torch.Tensor, config: TrainConfig, pad_id: int
+    model,
+    pairs: list[TokenizedPair],
+    reference: torch.Tensor,
+    config: TrainConfig,
+    pad_id: int,
+    step_pairs: list[TokenizedPair] | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
+    """Loss of ``pairs`` as their share of the step (``step_pairs``, default ``pairs``).
+
+    The losses and every statistic are shares of the step's mean, so the values of a
+    step's micro-batches add up to those of the whole step in one batch.
+    """
     chosen, rejected, chosen_counts, rejected_counts = batch_logps(model, pairs, pad_id)
     reference = reference.to(chosen.device)
     terms, chosen_ratio, rejected_ratio = preference_terms(
-        chosen, rejected, (chosen_counts, rejected_counts), reference, pairs, config
+        chosen, rejected, (chosen_counts, rejected_counts), reference, pairs, config, step_pairs
     )
     loss, preference = LOSSES[config.loss].compute(terms)
     reward_chosen, reward_rejected = config.beta * chosen_ratio, config.beta * rejected_ratio
     stats = {
         "loss": loss.item(),
         "preference_loss": preference.item(),
-        "nll": terms.nll.mean().item(),
-        "reward_accuracy": (reward_chosen > reward_rejected).float().mean().item(),
-        "reward_margin": (reward_chosen - reward_rejected).mean().item(),
+        "nll": terms.step_mean(terms.nll).item(),
+        "reward_accuracy": terms.step_mean((reward_chosen > reward_rejected).float()).item(),
+        "reward_margin": terms.step_mean(reward_chosen - reward_rejected).item(),
     }
     return loss, stats
+
+
+def accumulate_step_gradients(
+    model,
+    pairs: list[TokenizedPair],
+    reference: torch.Tensor,
+    config: TrainConfig,
+    pad_id: int,
+    step: int,
+    paths: TrainPaths,
+) -> dict[str, float]:
+    """Backward the step's loss in micro-batches of ``train.micro_batch_pairs`` pairs.
+
+    Only one micro-batch's activations are alive at a time; the gradients add up to
+    those of the whole step in one batch (``losses.py``). A non-finite micro-batch loss
+    stops before any update. Returns the step's statistics.
+    """
+    totals: dict[str, float] = {}
+    size = config.micro_batch_pairs
+    for start in range(0, len(pairs), size):
+        loss, stats = step_loss(
+            model,
+            pairs[start : start + size],
+            reference[start : start + size],
+            config,
+            pad_id,
+            step_pairs=pairs,
+        )
+        if not torch.isfinite(loss):
+            _diverged(step, f"loss is {loss.item()}", paths)
+        loss.backward()
+        for name, value in stats.items():
+            totals[name] = totals.get(name, 0.0) + value
+    return totals
 
 
 def schedule(total_steps: int) -> Callable[[int], float]:
@@ -226,8 +277,10 @@ def train_preference_lora(
             start = position * config.pairs_per_step
             index = order[start : start + config.pairs_per_step]
             batch = [tokenized[i] for i in index]
-            loss, last = step_loss(model, batch, reference[index], config, pad_id)
-            _optimizer_step(loss, trainable, optimizer, scheduler, config, step, paths)
+            last = accumulate_step_gradients(
+                model, batch, reference[index], config, pad_id, step, paths
+            )
+            _optimizer_step(trainable, optimizer, scheduler, config, step, paths)
             step += 1
             with open(paths.metrics, "a") as handle:
                 handle.write(json.dumps({"step": step, "epoch": epoch, **last}) + "\n")
@@ -242,11 +295,8 @@ def train_preference_lora(
     return {"steps": total_steps, "pairs": len(tokenized), **_last_metrics(paths)}
 
 
-def _optimizer_step(loss, trainable, optimizer, scheduler, config, step, paths) -> None:
-    """Backward, clip and step; a non-finite loss or gradient stops before any update."""
-    if not torch.isfinite(loss):
-        _diverged(step, f"loss is {loss.item()}", paths)
-    loss.backward()
+def _optimizer_step(trainable, optimizer, scheduler, config, step, paths) -> None:
+    """Clip and step; a non-finite gradient stops before any update."""
     grad_norm = torch.nn.utils.clip_grad_norm_(trainable, config.max_grad_norm)
     if not torch.isfinite(grad_norm):
         _diverged(step, f"gradient norm is {grad_norm.item()}", paths)

@@ -20,6 +20,12 @@ divided by its response's token count (``log_ratios`` below), for every loss.
 
 NLL(y_w) is the chosen answer's mean negative log-likelihood per token. Every entry
 of ``LOSSES`` maps a ``PreferenceTerms`` batch to one scalar to minimise.
+
+Every average above is over the whole optimiser step, which may be run in several
+micro-batches (``train.micro_batch_pairs``) to bound activation memory. So each loss
+is written as a weighted sum of per-pair terms whose weights come from the whole
+step (``PreferenceTerms.step_ranked``): the micro-batch losses then add up to the
+full-batch loss exactly, and so do their gradients.
 """
 
 from __future__ import annotations
@@ -74,18 +80,32 @@ def modpo_loss(
     return -functional.logsigmoid(beta / w_k * h - others)
 
 
-def weighted_dpo_loss(
-    h: torch.Tensor, beta: float, ranked: torch.Tensor, weights: torch.Tensor
+def objective_shares(
+    ranked: torch.Tensor, weights: torch.Tensor, step_ranked: torch.Tensor
 ) -> torch.Tensor:
-    """Scalar: sum_k w_k * mean_{i ranked on k} DPO_i / sum_{k present} w_k."""
-    per_pair = dpo_loss(h, beta)
-    total = per_pair.new_zeros(())
-    weight_sum = per_pair.new_zeros(())
-    for k in torch.unique(ranked).tolist():
-        rows = ranked == k
-        total = total + weights[k] * per_pair[rows].mean()
-        weight_sum = weight_sum + weights[k]
-    return total / weight_sum
+    """Per pair: w_k / (pairs of the step ranked on k * sum of w over objectives in the step).
+
+    With these, sum_i share_i * DPO_i = sum_k w_k * mean_{i ranked on k} DPO_i / sum_k w_k.
+    """
+    counts = torch.bincount(step_ranked, minlength=weights.shape[0]).to(weights.dtype)
+    present = weights[counts > 0].sum()
+    return weights[ranked] / counts[ranked] / present
+
+
+def weighted_dpo_loss(
+    h: torch.Tensor,
+    beta: float,
+    ranked: torch.Tensor,
+    weights: torch.Tensor,
+    step_ranked: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Scalar: sum_k w_k * mean_{i ranked on k} DPO_i / sum_{k present} w_k.
+
+    The means and the set of present objectives are over ``step_ranked`` (the whole
+    step) when given, else over this batch.
+    """
+    shares = objective_shares(ranked, weights, ranked if step_ranked is None else step_ranked)
+    return (dpo_loss(h, beta) * shares).sum()
 
 
 @dataclass(frozen=True)
@@ -94,7 +114,9 @@ class PreferenceTerms:
 
     ``h``: logratio_w - logratio_l (already length-normalised if asked); ``nll``: the
     chosen answer's NLL per token; ``ranked``: index of the objective that ranked the
-    pair; ``margins``: (pairs, K) judge margins; ``weights``: (K,) objective weights.
+    pair; ``margins``: (pairs, K) judge margins; ``weights``: (K,) objective weights;
+    ``step_ranked``: ``ranked`` of every pair of the optimiser step when this batch is
+    one micro-batch of it (None: the batch is the step).
     """
 
     h: torch.Tensor
@@ -104,6 +126,16 @@ class PreferenceTerms:
     weights: torch.Tensor
     beta: float
     nll_weight: float
+    step_ranked: torch.Tensor | None = None
+
+    @property
+    def step_ranked_or_batch(self) -> torch.Tensor:
+        """The ranked objectives of the whole step (this batch when it is the step)."""
+        return self.ranked if self.step_ranked is None else self.step_ranked
+
+    def step_mean(self, per_pair: torch.Tensor) -> torch.Tensor:
+        """This batch's share of the step's mean: sum / pairs in the step."""
+        return per_pair.sum() / self.step_ranked_or_batch.shape[0]
 
 
 @dataclass(frozen=True)
@@ -118,30 +150,33 @@ def _with_nll(
     preference: torch.Tensor, terms: PreferenceTerms
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(total, preference term) with the weighted NLL term added."""
-    return preference + terms.nll_weight * terms.nll.mean(), preference
+    return preference + terms.nll_weight * terms.step_mean(terms.nll), preference
 
 
 def _dpo(terms: PreferenceTerms) -> tuple[torch.Tensor, torch.Tensor]:
-    preference = dpo_loss(terms.h, terms.beta).mean()
+    preference = terms.step_mean(dpo_loss(terms.h, terms.beta))
     return preference, preference
 
 
 def _ipo(terms: PreferenceTerms) -> tuple[torch.Tensor, torch.Tensor]:
-    preference = ipo_loss(terms.h, terms.beta).mean()
+    preference = terms.step_mean(ipo_loss(terms.h, terms.beta))
     return preference, preference
 
 
 def _rpo(terms: PreferenceTerms) -> tuple[torch.Tensor, torch.Tensor]:
-    return _with_nll(dpo_loss(terms.h, terms.beta).mean(), terms)
+    return _with_nll(terms.step_mean(dpo_loss(terms.h, terms.beta)), terms)
 
 
 def _modpo(terms: PreferenceTerms) -> tuple[torch.Tensor, torch.Tensor]:
     per_pair = modpo_loss(terms.h, terms.beta, terms.ranked, terms.margins, terms.weights)
-    return _with_nll(per_pair.mean(), terms)
+    return _with_nll(terms.step_mean(per_pair), terms)
 
 
 def _weighted_dpo(terms: PreferenceTerms) -> tuple[torch.Tensor, torch.Tensor]:
-    return _with_nll(weighted_dpo_loss(terms.h, terms.beta, terms.ranked, terms.weights), terms)
+    preference = weighted_dpo_loss(
+        terms.h, terms.beta, terms.ranked, terms.weights, terms.step_ranked_or_batch
+    )
+    return _with_nll(preference, terms)
 
 
 # The names must match selfmoa.config.LOSS_NAMES (tests/test_losses.py checks it).
