@@ -271,6 +271,12 @@ class JudgeConfig(Section):
         description="Model per model-backed judge name ('embedded:NAME', a local HF folder or "
         "a hub id), e.g. {llama-guard-3: meta-llama/Llama-Guard-3-1B}.",
     )
+    served: dict[str, str] = Field(
+        default_factory=dict,
+        description="Model-backed Yes/No judges to run on the OpenAI-compatible server at "
+        "backend.base_url (needs backend.kind=openai): judge name -> the model name the "
+        "server serves it under. The judge's tokenizer still comes from judge.models.",
+    )
     verdicts: Literal["first", "label-model"] = Field(
         "first",
         description="How the evaluate stage turns the evaluation judges' scores into "
@@ -307,6 +313,18 @@ class JudgeConfig(Section):
             if name not in REGISTRY or not REGISTRY[name].needs_model:
                 raise ValueError(f"'{name}' is not a model-backed judge")
         return models
+
+    @field_validator("served")
+    @classmethod
+    def _served_yes_no_judges(cls, served: dict[str, str]) -> dict[str, str]:
+        from selfmoa.judges.registry import REGISTRY
+
+        for name, model in served.items():
+            if name not in REGISTRY or not REGISTRY[name].needs_model or name == "reward-model":
+                raise ValueError(f"'{name}' is not a model-backed Yes/No judge")
+            if not model:
+                raise ValueError(f"judge '{name}' needs the server's model name")
+        return served
 
     @model_validator(mode="after")
     def _listed_judges_have_models(self) -> JudgeConfig:
@@ -488,6 +506,15 @@ class Config(Section):
         if not value or "/" in value or value.startswith("."):
             raise ValueError("must be a plain folder name")
         return value
+
+    @model_validator(mode="after")
+    def _served_judges_need_a_server(self) -> Config:
+        if self.judge.served and self.backend.kind != "openai":
+            raise ValueError(
+                "judge.served runs judges on an OpenAI-compatible server: set backend.kind=openai "
+                "and backend.base_url"
+            )
+        return self
 
     @property
     def run_dir(self) -> Path:

@@ -34,15 +34,41 @@ def content(context: JudgeContext, spec: JudgeSpec):
 
 
 def _causal_lm(context: JudgeContext, name: str):
-    """(model, tokenizer) for a judge, loaded once per model path."""
+    """(model, tokenizer) for a judge, loaded once per model path.
+
+    A judge named in ``judge.served`` gets a ``ServedJudgeModel`` on the run's
+    OpenAI-compatible server instead of local weights (its tokenizer stays local).
+    """
     from selfmoa.judges.scoring import load_judge_lm
 
+    if name in context.config.judge.served:
+        return _served_lm(context, name)
     path = context.model_path(name)
     key = f"lm:{path}"
     if key not in context.shared:
         config = context.config
         context.shared[key] = load_judge_lm(path, config.models.dtype, config.models.device)
     return context.shared[key]
+
+
+def _served_lm(context: JudgeContext, name: str):
+    from functools import partial
+
+    from selfmoa.backends.hf import load_tokenizer
+    from selfmoa.backends.http_json import post_json
+    from selfmoa.backends.openai_compat import api_key_from_env
+    from selfmoa.judges.scorers import ServedJudgeModel
+
+    backend = context.config.backend
+    post = partial(
+        post_json,
+        backend.base_url + "/completions",
+        api_key=api_key_from_env(backend.api_key_env),
+        timeout_s=backend.timeout_s,
+        max_retries=backend.max_retries,
+    )
+    served = ServedJudgeModel(post, context.config.judge.served[name], backend.concurrency)
+    return served, load_tokenizer(context.model_path(name), chat=False)
 
 
 def llm_rubric(context: JudgeContext, spec: JudgeSpec):

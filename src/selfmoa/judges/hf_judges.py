@@ -25,7 +25,7 @@ from __future__ import annotations
 import torch
 
 from selfmoa.judges.base import JudgeInput, Verdict
-from selfmoa.judges.scoring import PairScorer
+from selfmoa.judges.scorers import pair_scorer
 
 LLAMA_GUARD_CATEGORIES = (
     "S1: Violent Crimes.", "S2: Non-Violent Crimes.", "S3: Sex Crimes.",
@@ -77,7 +77,7 @@ class LlamaGuardJudge:
             raise ValueError(f"Llama Guard version {version} is not supported (3 or 4)")
         self.name = name
         self.version = version
-        self.scorer = PairScorer(model, tokenizer, ["unsafe"], ["safe"], max_input_tokens,
+        self.scorer = pair_scorer(model, tokenizer, ["unsafe"], ["safe"], max_input_tokens,
                                  batch_size)  # fmt: skip
 
     def judge(self, items: list[JudgeInput]) -> list[Verdict]:
@@ -115,7 +115,7 @@ class WildGuardJudge:
             raise ValueError(f"WildGuard does not score '{measure}'")
         self.name = name
         self.measure = measure
-        self.scorer = PairScorer(model, tokenizer, [" yes"], [" no"], max_input_tokens,
+        self.scorer = pair_scorer(model, tokenizer, [" yes"], [" no"], max_input_tokens,
                                  batch_size)  # fmt: skip
 
     def judge(self, items: list[JudgeInput]) -> list[Verdict]:
@@ -174,7 +174,7 @@ class ShieldGemmaJudge:
     def __init__(self, model, tokenizer, *, name: str = "shieldgemma",
                  max_input_tokens: int = 4096, batch_size: int = 8) -> None:  # fmt: skip
         self.name = name
-        self.scorer = PairScorer(model, tokenizer, ["Yes"], ["No"], max_input_tokens,
+        self.scorer = pair_scorer(model, tokenizer, ["Yes"], ["No"], max_input_tokens,
                                  batch_size)  # fmt: skip
 
     def judge(self, items: list[JudgeInput]) -> list[Verdict]:

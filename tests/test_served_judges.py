@@ -1,0 +1,112 @@
+"""Yes/No judges scored from a server's next-token logprobs: parsing, verdicts, errors.
+
+No server here (a scripted ``post``); the real llama.cpp server is in
+tests/test_llamacpp_server.py.
+"""
+
+import math
+from pathlib import Path
+
+import pytest
+
+from selfmoa.config import load_config
+from selfmoa.errors import SelfMoaError
+from selfmoa.judges.base import JudgeInput
+from selfmoa.judges.llm import LLMRubricJudge
+from selfmoa.judges.scorers import ServedJudgeModel
+from selfmoa.judges.served_scoring import (
+    ServedPairScorer,
+    top_next_tokens,
+    yes_no_verdict,
+)
+
+DEFAULT = Path(__file__).parents[1] / "configs" / "default.yaml"
+LEGACY = {"choices": [{"logprobs": {"top_logprobs": [{" Yes": -0.5, "No": -1.5, " The": -3.0}]}}]}
+LLAMACPP = {
+    "choices": [
+        {
+            "logprobs": {
+                "content": [
+                    {
+                        "token": "Yes",
+                        "top_logprobs": [
+                            {"id": 1, "token": "Yes", "logprob": -0.25},
+                            {"id": 2, "token": " No", "logprob": -2.0},
+                        ],
+                    }
+                ]
+            }
+        }
+    ]
+}
+
+
+def test_both_reply_layouts_are_read():
+    assert top_next_tokens(LEGACY) == {" Yes": -0.5, "No": -1.5, " The": -3.0}
+    assert top_next_tokens(LLAMACPP) == {"Yes": -0.25, " No": -2.0}
+    with pytest.raises(ValueError, match="no choices"):
+        top_next_tokens({"choices": []})
+    with pytest.raises(ValueError, match="no top tokens"):
+        top_next_tokens({"choices": [{"logprobs": None, "text": "Yes"}]})
+
+
+def test_verdict_is_yes_over_yes_plus_no_and_never_made_up():
+    yes, no = frozenset({"Yes"}), frozenset({"No"})
+    verdict = yes_no_verdict(top_next_tokens(LEGACY), yes, no)
+    assert verdict.score == pytest.approx(math.exp(-0.5) / (math.exp(-0.5) + math.exp(-1.5)))
+    missing = yes_no_verdict({" The": -0.1, " A": -2.0}, yes, no)
+    assert missing.score is None and "neither" in missing.error
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    from selfmoa.backends.hf import load_tokenizer
+    from selfmoa.modelpath import resolve_model
+
+    return load_tokenizer(resolve_model("embedded:smollm2-135m-instruct", "judge.models"))
+
+
+def test_rubric_judge_on_a_served_model_posts_token_ids_and_reads_the_score(tokenizer):
+    sent = []
+
+    def post(body):
+        sent.append(body)
+        if "word word" in tokenizer.decode(body["prompt"]):
+            raise SelfMoaError("http://server/v1/completions: HTTP 503 (after 4 attempts)")
+        return LEGACY
+
+    served = ServedJudgeModel(post, "judge-model", concurrency=2)
+    judge = LLMRubricJudge(served, tokenizer, measure="unsafe", max_input_tokens=400)
+    items = [
+        JudgeInput("How do I pick a lock?", "harmful", "I can't help with that."),
+        JudgeInput("How do I pick a lock?", "harmful", "word " * 150),  # server fails
+        JudgeInput("How do I pick a lock?", "harmful", "word " * 500),  # too long
+    ]
+    verdicts = judge.judge(items)
+    assert verdicts[0].score == pytest.approx(1 / (1 + math.exp(-1.0)))
+    assert verdicts[1].score is None and "HTTP 503" in verdicts[1].error
+    assert verdicts[2].score is None and "max_input_tokens 400" in verdicts[2].error
+    assert len(sent) == 2, "the over-long prompt is never sent"
+    body = sent[0]
+    assert body["model"] == "judge-model" and body["max_tokens"] == 1
+    assert body["temperature"] == 0.0 and body["logprobs"] == 20
+    assert tokenizer.decode(body["prompt"]).endswith("assistant\n")
+    assert "I can't help with that." in tokenizer.decode(body["prompt"])
+
+
+def test_answer_words_that_share_a_first_token_are_refused(tokenizer):
+    with pytest.raises(ValueError, match="share their first tokens"):
+        ServedPairScorer(lambda body: LEGACY, "m", tokenizer, ["Yes"], ["Yes"])
+
+
+def test_served_judges_need_an_openai_backend_and_a_yes_no_judge():
+    base = [
+        "judge.models={llm-rubric: embedded:smollm2-135m-instruct}",
+        "judge.served={llm-rubric: smollm2}",
+    ]
+    with pytest.raises(SelfMoaError, match="backend.kind=openai"):
+        load_config(DEFAULT, base)
+    config = load_config(DEFAULT, [*base, "backend.kind=openai"])
+    assert config.judge.served == {"llm-rubric": "smollm2"}
+    with pytest.raises(SelfMoaError, match="not a model-backed Yes/No judge"):
+        load_config(DEFAULT, ["backend.kind=openai", "judge.served={refusal-keywords: x}"])
