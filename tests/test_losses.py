@@ -182,3 +182,18 @@ def test_micro_batches_add_up_to_the_whole_step(name):
     (pieces_grad,) = torch.autograd.grad(total, h)
     assert total.item() == pytest.approx(whole.item(), rel=1e-12)
     assert torch.allclose(pieces_grad, whole_grad, rtol=1e-12, atol=1e-15)
+
+
+def test_saturation_share_reads_the_last_epoch(tmp_path):
+    import json
+
+    from selfmoa.training.saturation import saturated_share, saturation_warning
+
+    metrics = tmp_path / "metrics.jsonl"
+    losses = [0.6, 0.3, 0.2, 0.005, 0.002, 0.3]  # 3 steps per epoch: last epoch 2 of 3
+    metrics.write_text("".join(json.dumps({"preference_loss": x}) + "\n" for x in losses))
+    share = saturated_share(metrics, steps_per_epoch=3)
+    assert share == pytest.approx(2 / 3)
+    assert "train.nll_weight" in saturation_warning(share)
+    assert saturation_warning(saturated_share(metrics, steps_per_epoch=6)) is None  # 2 of 6
+    assert saturated_share(tmp_path / "missing.jsonl", 3) == 0.0

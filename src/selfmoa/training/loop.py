@@ -36,6 +36,7 @@ from selfmoa.training.losses import (
     nll_loss,
 )
 from selfmoa.training.pair_batch import build_pair_batch
+from selfmoa.training.saturation import saturated_share, saturation_warning
 
 
 @dataclass(frozen=True)
@@ -292,7 +293,16 @@ def train_preference_lora(
             progress.update(1)
             progress.set_postfix(loss=f"{last['loss']:.3f}", acc=f"{last['reward_accuracy']:.2f}")
     _save_adapter(model, paths.adapter)
-    return {"steps": total_steps, "pairs": len(tokenized), **_last_metrics(paths)}
+    share = saturated_share(paths.metrics, steps_per_epoch)
+    warning = saturation_warning(share)
+    if warning is not None:
+        tqdm.write(f"warning: {warning}")
+    return {
+        "steps": total_steps,
+        "pairs": len(tokenized),
+        **_last_metrics(paths),
+        "preference_saturated_share": share,
+    }
 
 
 def _optimizer_step(trainable, optimizer, scheduler, config, step, paths) -> None:
