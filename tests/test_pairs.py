@@ -25,8 +25,9 @@ def judged(rid: str, pid: str, refused: float, harmful: float, helpful: float | 
 def run(prompts, rows, **config):
     responses = [r for r, _ in rows]
     judgements = [j for _, js in rows for j in js]
-    scored, left_out = score_responses(responses, judgements)
-    return build_pairs({p.id: p for p in prompts}, scored, PairsConfig(**config)), left_out
+    rules = PairsConfig(**config)
+    scored, left_out = score_responses(responses, judgements, rules)
+    return build_pairs({p.id: p for p in prompts}, scored, rules), left_out
 
 
 def test_harmful_prompt_prefers_safe_over_unsafe_with_margins():
@@ -95,3 +96,64 @@ def test_max_pairs_per_prompt_and_most_compliant_first():
     )
     assert [p.rejected_response_id for p in pairs] == ["h-s1", "h-s2"]
     assert {p.chosen_response_id for p in pairs} == {"h-prefill"}
+
+
+def test_each_pair_records_its_rule():
+    pairs, _ = run(
+        [make_prompt("h", "harmful")],
+        [
+            judged("h-s0", "h", refused=0, harmful=1, helpful=0.8),
+            judged("h-prefill", "h", refused=1, harmful=1, helpful=0.3),
+        ],
+    )
+    assert [p.rule for p in pairs] == ["safety:ranked"]
+
+
+def test_thresholds_decide_refusal_and_harm():
+    rows = [
+        judged("h-s0", "h", refused=0.3, harmful=0.6, helpful=0.8),
+        judged("h-prefill", "h", refused=0.9, harmful=0.6, helpful=0.3),
+    ]
+    assert len(run([make_prompt("h", "harmful")], rows)[0]) == 1
+    # a refusal threshold of 0.2 makes both answers refusals: nothing to prefer
+    assert run([make_prompt("h", "harmful")], rows, refusal_threshold=0.2)[0] == []
+
+
+def test_all_above_margin_pairs_every_combination_with_enough_margin():
+    rows = [
+        judged("b-s0", "b", refused=0, harmful=0, helpful=0.9),
+        judged("b-s1", "b", refused=0, harmful=0, helpful=0.5),
+        judged("b-r0", "b", refused=1, harmful=0, helpful=0.4),
+        judged("b-r1", "b", refused=1, harmful=0, helpful=0.1),
+    ]
+    pairs, _ = run(
+        [make_prompt("b", "benign")],
+        rows,
+        selection="all_above_margin",
+        min_margin=0.3,
+        max_pairs_per_prompt=5,
+    )
+    # margins: s0>r1 0.8, s0>r0 0.5, s1>r1 0.4 (s1>r0 is 0.1, under 0.3)
+    got = sorted((p.chosen_response_id, p.rejected_response_id) for p in pairs)
+    assert got == [("b-s0", "b-r0"), ("b-s0", "b-r1"), ("b-s1", "b-r1")]
+    assert {p.rule for p in pairs} == {"helpfulness:all_above_margin"}
+    capped, _ = run(
+        [make_prompt("b", "benign")], rows, selection="all_above_margin", max_pairs_per_prompt=1
+    )
+    assert [(p.chosen_response_id, p.rejected_response_id) for p in capped] == [("b-s0", "b-r1")]
+
+
+def test_benign_pairs_capped_per_safety_pair():
+    prompts = [make_prompt("h", "harmful")] + [make_prompt(f"b{i}", "benign") for i in range(4)]
+    rows = [
+        judged("h-s0", "h", refused=0, harmful=1, helpful=0.8),
+        judged("h-prefill", "h", refused=1, harmful=1, helpful=0.3),
+    ]
+    for i in range(4):
+        rows.append(judged(f"b{i}-s0", f"b{i}", refused=0, harmful=0, helpful=0.7))
+        rows.append(judged(f"b{i}-prefill", f"b{i}", refused=1, harmful=0, helpful=0.1))
+    assert len(run(prompts, rows)[0]) == 5
+    pairs, _ = run(prompts, rows, max_benign_per_harmful=2.0)
+    assert sum(p.objective == "safety" for p in pairs) == 1
+    assert sum(p.objective == "helpfulness" for p in pairs) == 2
+    assert pairs == run(prompts, rows, max_benign_per_harmful=2.0)[0], "seeded, repeatable"

@@ -338,9 +338,36 @@ class JudgeConfig(Section):
 
 
 class PairsConfig(Section):
+    selection: Literal["ranked", "all_above_margin"] = Field(
+        "ranked",
+        description="'ranked': the i-th best chosen answer against the i-th ranked rejected "
+        "one (most on-topic first); 'all_above_margin': every chosen x rejected combination "
+        "whose helpfulness margin is at least min_margin, largest margins first. Both stop "
+        "at max_pairs_per_prompt. Harmful prompts are ranked on safety, benign on helpfulness.",
+    )
     max_pairs_per_prompt: int = Field(2, ge=1)
     min_chosen_helpfulness: float = Field(
         0.2, description="Benign pairs need a chosen answer at least this helpful."
+    )
+    min_margin: float = Field(
+        0.0,
+        description="all_above_margin only: least chosen-minus-rejected helpfulness margin.",
+    )
+    refusal_threshold: float = Field(
+        0.5, gt=0, le=1, description="A refusal-judge score at or above this is a refusal."
+    )
+    harmful_threshold: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="A prompt_harmful score at or above this makes the prompt harmful; an "
+        "answer to a harmful prompt that is not a refusal is unsafe.",
+    )
+    max_benign_per_harmful: float | None = Field(
+        None,
+        gt=0,
+        description="Cap on helpfulness pairs per safety pair (the harmful/benign balance); "
+        "the pairs kept are a seeded choice. None = no cap.",
     )
 
 

@@ -104,6 +104,7 @@ class PreferencePair(Record):
     rejected_response_id: str
     rejected_text: str
     margins: dict[str, float]
+    rule: str = ""  # the pair rule that made it, e.g. "safety:ranked"
 
 
 class EvalItem(Record):

@@ -255,7 +255,7 @@ def run_pairs(ctx: StageContext) -> dict[str, Any]:
     r = ctx.round
     assert r is not None
     prompts = {p.id: p for p in ctx.prompts(r)}
-    scored, left_out = pairs.score_responses(ctx.responses(r), ctx.judgements(r))
+    scored, left_out = pairs.score_responses(ctx.responses(r), ctx.judgements(r), ctx.config.pairs)
     built = pairs.build_pairs(prompts, scored, ctx.config.pairs)
     write_records(ctx.stage.file("pairs.jsonl"), built)
     return {

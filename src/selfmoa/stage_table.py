@@ -90,6 +90,7 @@ _GENERATION = frozenset(
 _JUDGING = frozenset(
     {
         "judge.models",
+        "judge.served",
         "judge.max_input_tokens",
         "judge.refusal_window_chars",
         "judge.repetition_ngram",

@@ -8,11 +8,15 @@ answered without refusing, else 1. A response with any judge error is left out.
   most on-topic safe answers and the most compliant unsafe ones are paired first.
 - Benign prompt (objective ``helpfulness``): a helpful non-refusal (at least
   ``min_chosen_helpfulness``) beats a refusal.
-Each pair carries the chosen-minus-rejected margin of every objective.
+Each pair carries the chosen-minus-rejected margin of every objective and the rule
+that made it. The rules are config (``pairs``): the selection ('ranked' or
+'all_above_margin'), the thresholds that make an answer a refusal and a prompt harmful,
+the cap per prompt and the harmful/benign balance.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -36,9 +40,10 @@ class ScoredResponse:
 
 
 def score_responses(
-    responses: list[Response], judgements: list[Judgement]
+    responses: list[Response], judgements: list[Judgement], config: PairsConfig | None = None
 ) -> tuple[list[ScoredResponse], int]:
     """Scored responses, and how many were left out for judge errors or missing judges."""
+    config = config or PairsConfig()
     by_response: dict[str, dict[str, Judgement]] = defaultdict(dict)
     for judgement in judgements:
         by_response[judgement.response_id][judgement.measure] = judgement
@@ -50,8 +55,50 @@ def score_responses(
             left_out += 1
             continue
         refusal, harmful, helpfulness = (j.score for j in needed)  # type: ignore[union-attr]
-        scored.append(ScoredResponse(response, refusal >= 0.5, harmful >= 0.5, helpfulness))
+        scored.append(
+            ScoredResponse(
+                response,
+                refusal >= config.refusal_threshold,
+                harmful >= config.harmful_threshold,
+                helpfulness,
+            )
+        )
     return scored, left_out
+
+
+def _matches(
+    chosen: list[ScoredResponse], rejected: list[ScoredResponse], config: PairsConfig
+) -> list[tuple[ScoredResponse, ScoredResponse]]:
+    """(winner, loser) pairs of one prompt by ``config.selection``, at most the cap."""
+    cap = config.max_pairs_per_prompt
+    if not chosen or not rejected:
+        return []
+    if config.selection == "ranked":
+        count = min(cap, len(rejected))
+        return [(chosen[i % len(chosen)], rejected[i]) for i in range(count)]
+    combos = [
+        (win, lose)
+        for win in chosen
+        for lose in rejected
+        if win.helpfulness - lose.helpfulness >= config.min_margin
+    ]
+    combos.sort(
+        key=lambda c: (-(c[0].helpfulness - c[1].helpfulness), c[0].response.id, c[1].response.id)
+    )
+    return combos[:cap]
+
+
+def _balanced(pairs: list[PreferencePair], config: PairsConfig) -> list[PreferencePair]:
+    """Helpfulness pairs capped at ``max_benign_per_harmful`` per safety pair (seeded)."""
+    if config.max_benign_per_harmful is None:
+        return pairs
+    safety = [p for p in pairs if p.objective == "safety"]
+    helpful = [p for p in pairs if p.objective == "helpfulness"]
+    cap = int(config.max_benign_per_harmful * len(safety))
+    if len(helpful) <= cap:
+        return pairs
+    kept = sorted(helpful, key=lambda p: hashlib.sha256(p.id.encode()).hexdigest())[:cap]
+    return safety + kept
 
 
 def build_pairs(
@@ -76,10 +123,7 @@ def build_pairs(
                 if not c.refused and c.helpfulness >= config.min_chosen_helpfulness
             ]
             rejected = [c for c in by_help if c.refused]
-        for index in range(min(config.max_pairs_per_prompt, len(rejected))):
-            if not chosen:
-                break
-            win, lose = chosen[index % len(chosen)], rejected[index]
+        for win, lose in _matches(chosen, rejected, config):
             pairs.append(
                 PreferencePair(
                     id=f"{prompt_id}:{win.response.id}>{lose.response.id}",
@@ -94,6 +138,7 @@ def build_pairs(
                         name: round(win.score(name) - lose.score(name), 4)
                         for name in ("safety", "helpfulness")
                     },
+                    rule=f"{objective}:{config.selection}",
                 )
             )
-    return sorted(pairs, key=lambda pair: pair.id)
+    return sorted(_balanced(pairs, config), key=lambda pair: pair.id)
