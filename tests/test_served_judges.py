@@ -108,5 +108,8 @@ def test_served_judges_need_an_openai_backend_and_a_yes_no_judge():
         load_config(DEFAULT, base)
     config = load_config(DEFAULT, [*base, "backend.kind=openai"])
     assert config.judge.served == {"llm-rubric": "smollm2"}
+    # a judge server of its own, whatever generates the answers
+    config = load_config(DEFAULT, [*base, "judge.server_url=http://judge:8000/v1/"])
+    assert config.backend.kind == "hf" and config.judge.server_url == "http://judge:8000/v1"
     with pytest.raises(SelfMoaError, match="not a model-backed Yes/No judge"):
         load_config(DEFAULT, ["backend.kind=openai", "judge.served={refusal-keywords: x}"])

@@ -273,9 +273,15 @@ class JudgeConfig(Section):
     )
     served: dict[str, str] = Field(
         default_factory=dict,
-        description="Model-backed Yes/No judges to run on the OpenAI-compatible server at "
-        "backend.base_url (needs backend.kind=openai): judge name -> the model name the "
-        "server serves it under. The judge's tokenizer still comes from judge.models.",
+        description="Model-backed Yes/No judges to run on an OpenAI-compatible server (vLLM, "
+        "SGLang, TGI, llama.cpp): judge name -> the model name the server serves it under. "
+        "The server is judge.server_url, else backend.base_url (backend.kind=openai). The "
+        "judge's tokenizer still comes from judge.models.",
+    )
+    server_url: str = Field(
+        "",
+        description="Base URL (up to '/v1') of the server for judge.served judges; '' = "
+        "backend.base_url. Lets judges run on a server whatever backend.kind generates.",
     )
     verdicts: Literal["first", "label-model"] = Field(
         "first",
@@ -313,6 +319,13 @@ class JudgeConfig(Section):
             if name not in REGISTRY or not REGISTRY[name].needs_model:
                 raise ValueError(f"'{name}' is not a model-backed judge")
         return models
+
+    @field_validator("server_url")
+    @classmethod
+    def _server_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
 
     @field_validator("served")
     @classmethod
@@ -536,10 +549,10 @@ class Config(Section):
 
     @model_validator(mode="after")
     def _served_judges_need_a_server(self) -> Config:
-        if self.judge.served and self.backend.kind != "openai":
+        if self.judge.served and not self.judge.server_url and self.backend.kind != "openai":
             raise ValueError(
-                "judge.served runs judges on an OpenAI-compatible server: set backend.kind=openai "
-                "and backend.base_url"
+                "judge.served runs judges on an OpenAI-compatible server: set judge.server_url, "
+                "or backend.kind=openai and backend.base_url"
             )
         return self
 

@@ -30,6 +30,7 @@ EXECUTION_KEYS = frozenset(
         "backend.tensor_parallel_size",
         "backend.gpu_memory_utilization",
         "backend.max_lora_rank",
+        "judge.server_url",
     }
 )
 

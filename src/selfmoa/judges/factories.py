@@ -60,9 +60,10 @@ def _served_lm(context: JudgeContext, name: str):
     from selfmoa.judges.scorers import ServedJudgeModel
 
     backend = context.config.backend
+    base_url = context.config.judge.server_url or backend.base_url
     post = partial(
         post_json,
-        backend.base_url + "/completions",
+        base_url + "/completions",
         api_key=api_key_from_env(backend.api_key_env),
         timeout_s=backend.timeout_s,
         max_retries=backend.max_retries,
