@@ -28,6 +28,13 @@ from selfmoa.errors import SelfMoaError
 from selfmoa.faults import fault_point
 from selfmoa.records import PreferencePair
 from selfmoa.training.collate import TokenizedPair, build_batch, pair_sequences, tokenize_pair
+from selfmoa.training.distributed import (
+    rank_and_world,
+    shard,
+    start_from_launcher,
+    sum_gradients,
+    sum_stats,
+)
 from selfmoa.training.logprobs import pair_logps, response_logps, takes_4d_mask
 from selfmoa.training.losses import (
     LOSSES,
@@ -201,12 +208,14 @@ def accumulate_step_gradients(
     pad_id: int,
     step: int,
     paths: TrainPaths,
+    step_pairs: list[TokenizedPair] | None = None,
 ) -> dict[str, float]:
     """Backward the step's loss in micro-batches of ``train.micro_batch_pairs`` pairs.
 
     Only one micro-batch's activations are alive at a time; the gradients add up to
-    those of the whole step in one batch (``losses.py``). A non-finite micro-batch loss
-    stops before any update. Returns the step's statistics.
+    those of the whole step in one batch (``losses.py``). ``step_pairs``: the whole
+    step when ``pairs`` is this process's shard of it. A non-finite micro-batch loss
+    stops before any update. Returns this process's share of the step's statistics.
     """
     totals: dict[str, float] = {}
     size = config.micro_batch_pairs
@@ -217,7 +226,7 @@ def accumulate_step_gradients(
             reference[start : start + size],
             config,
             pad_id,
-            step_pairs=pairs,
+            step_pairs=pairs if step_pairs is None else step_pairs,
         )
         if not torch.isfinite(loss):
             _diverged(step, f"loss is {loss.item()}", paths)
@@ -256,46 +265,67 @@ def train_preference_lora(
         tokenize_pair(tokenizer, pair, config.max_prompt_tokens, config.max_response_tokens)
         for pair in pairs
     ]
+    start_from_launcher(pick_device(device))
+    rank, world = rank_and_world()
+    writes = rank == 0  # with several processes only rank 0 writes (distributed.py)
     model = build_peft_model(model_path, dtype, device, config, init_adapter, seed)
     if paths.reference.is_file():
         reference = torch.load(paths.reference)
     else:
         reference = reference_logps(model, tokenized, pad_id, config.pairs_per_step)
-        atomic_torch_save(reference, paths.reference)
+        if writes:
+            atomic_torch_save(reference, paths.reference)
 
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=config.learning_rate, weight_decay=0.0)
     steps_per_epoch = math.ceil(len(tokenized) / config.pairs_per_step)
     total_steps = steps_per_epoch * config.epochs
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule(total_steps))
-    step = _resume(model, optimizer, scheduler, paths)
+    step = _resume(model, optimizer, scheduler, paths, rewrite_metrics=writes)
 
     model.train()
-    with tqdm(total=total_steps, initial=step, desc="train", unit="step") as progress:
+    with tqdm(
+        total=total_steps, initial=step, desc="train", unit="step", disable=not writes
+    ) as progress:
         while step < total_steps:
             epoch, position = divmod(step, steps_per_epoch)
             order = epoch_order(len(tokenized), epoch, seed)
             start = position * config.pairs_per_step
             index = order[start : start + config.pairs_per_step]
             batch = [tokenized[i] for i in index]
+            mine = shard(index, rank, world)
             last = accumulate_step_gradients(
-                model, batch, reference[index], config, pad_id, step, paths
+                model,
+                [tokenized[i] for i in mine],
+                reference[mine],
+                config,
+                pad_id,
+                step,
+                paths,
+                step_pairs=batch,
             )
+            sum_gradients(trainable)
+            last = sum_stats(last)
             _optimizer_step(trainable, optimizer, scheduler, config, step, paths)
             step += 1
-            with open(paths.metrics, "a") as handle:
-                handle.write(json.dumps({"step": step, "epoch": epoch, **last}) + "\n")
+            if writes:
+                with open(paths.metrics, "a") as handle:
+                    handle.write(json.dumps({"step": step, "epoch": epoch, **last}) + "\n")
             if step % config.checkpoint_every == 0 or step == total_steps:
                 if not all(torch.isfinite(p).all() for p in trainable):
                     _diverged(step - 1, "the LoRA weights are no longer finite", paths)
-                _save_checkpoint(model, optimizer, scheduler, step, paths)
+                if writes:
+                    _save_checkpoint(model, optimizer, scheduler, step, paths)
                 fault_point(f"{fault_label}:checkpoint{step}")
             progress.update(1)
             progress.set_postfix(loss=f"{last['loss']:.3f}", acc=f"{last['reward_accuracy']:.2f}")
-    _save_adapter(model, paths.adapter)
+    if writes:
+        _save_adapter(model, paths.adapter)
+    if world > 1:
+        torch.distributed.barrier()  # the adapter and metrics are on disk for every rank
     share = saturated_share(paths.metrics, steps_per_epoch)
     warning = saturation_warning(share)
-    if warning is not None:
+    if warning is not None and writes:
         tqdm.write(f"warning: {warning}")
     return {
         "steps": total_steps,
@@ -343,7 +373,7 @@ def _save_checkpoint(model, optimizer, scheduler, step: int, paths: TrainPaths) 
     )
 
 
-def _resume(model, optimizer, scheduler, paths: TrainPaths) -> int:
+def _resume(model, optimizer, scheduler, paths: TrainPaths, rewrite_metrics: bool = True) -> int:
     """Load the last checkpoint if any; drop metric rows written after it. Returns its step."""
     from peft import set_peft_model_state_dict
 
@@ -355,7 +385,7 @@ def _resume(model, optimizer, scheduler, paths: TrainPaths) -> int:
         scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["rng"])
         step = int(state["step"])
-    if paths.metrics.is_file():
+    if rewrite_metrics and paths.metrics.is_file():
         rows = [
             line
             for line in paths.metrics.read_text().splitlines(keepends=True)

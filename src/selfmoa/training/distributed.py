@@ -1,0 +1,58 @@
+"""Data-parallel training over several processes (``torchrun`` or ``accelerate launch``).
+
+Every process holds the whole model and walks the same seeded order of pairs; within a
+step, rank r takes pairs r, r + world, r + 2 world, ... of the step's batch. Each
+pair's loss is already its share of the *whole step* (``losses.py``), so the step's
+gradient is the sum of the ranks' gradients: an all-reduce SUM, after which every rank
+takes the same optimiser step and the weights stay identical. Only rank 0 writes
+checkpoints, metrics and the adapter. One process (no launcher): nothing changes.
+
+The launchers set ``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR`` and ``MASTER_PORT``; the
+process group is started here with gloo on CPU and NCCL on GPUs.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+import torch.distributed as dist
+
+
+def start_from_launcher(device: torch.device) -> None:
+    """Join the launcher's process group when there is one and none is started."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+
+
+def rank_and_world() -> tuple[int, int]:
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def shard(items: list, rank: int, world: int) -> list:
+    """This rank's share of one step's batch."""
+    return items[rank::world]
+
+
+def sum_gradients(parameters: list[torch.Tensor]) -> None:
+    """Add every rank's gradients together (no-op in one process)."""
+    _, world = rank_and_world()
+    if world == 1:
+        return
+    for parameter in parameters:
+        if parameter.grad is None:
+            parameter.grad = torch.zeros_like(parameter)
+        dist.all_reduce(parameter.grad, op=dist.ReduceOp.SUM)
+
+
+def sum_stats(stats: dict[str, float]) -> dict[str, float]:
+    """The step's statistics summed over ranks (each rank holds its share)."""
+    _, world = rank_and_world()
+    if world == 1 or not stats:
+        return stats
+    names = sorted(stats)
+    values = torch.tensor([stats[name] for name in names], dtype=torch.float64)
+    dist.all_reduce(values, op=dist.ReduceOp.SUM)
+    return dict(zip(names, values.tolist(), strict=True))
