@@ -99,17 +99,15 @@ def test_answer_words_that_share_a_first_token_are_refused(tokenizer):
         ServedPairScorer(lambda body: LEGACY, "m", tokenizer, ["Yes"], ["Yes"])
 
 
-def test_served_judges_need_an_openai_backend_and_a_yes_no_judge():
+def test_served_judges_are_yes_no_judges_and_the_server_url_is_checked():
     base = [
         "judge.models={llm-rubric: embedded:smollm2-135m-instruct}",
         "judge.served={llm-rubric: smollm2}",
     ]
-    with pytest.raises(SelfMoaError, match="backend.kind=openai"):
-        load_config(DEFAULT, base)
-    config = load_config(DEFAULT, [*base, "backend.kind=openai"])
-    assert config.judge.served == {"llm-rubric": "smollm2"}
-    # a judge server of its own, whatever generates the answers
     config = load_config(DEFAULT, [*base, "judge.server_url=http://judge:8000/v1/"])
+    assert config.judge.served == {"llm-rubric": "smollm2"}
     assert config.backend.kind == "hf" and config.judge.server_url == "http://judge:8000/v1"
+    with pytest.raises(SelfMoaError, match="http:// or https://"):
+        load_config(DEFAULT, [*base, "judge.server_url=judge:8000"])
     with pytest.raises(SelfMoaError, match="not a model-backed Yes/No judge"):
-        load_config(DEFAULT, ["backend.kind=openai", "judge.served={refusal-keywords: x}"])
+        load_config(DEFAULT, ["judge.served={refusal-keywords: x}"])

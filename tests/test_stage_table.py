@@ -39,10 +39,10 @@ def candidates(value: Any) -> list[Any]:
     if isinstance(value, str):
         return [
             "val", "cpu", "bfloat16", "mock", "label-model", "rpo", value + "2",
-            "embedded:all-minilm-l6-v2",
+            "embedded:all-minilm-l6-v2", "http://127.0.0.1:9000/v1",
         ]  # fmt: skip
-    if value is None:  # an optional path, e.g. models.policy_adapter
-        return ["some/adapter"]
+    if value is None:  # an optional path (models.policy_adapter) or number
+        return ["some/adapter", 1.0]
     if isinstance(value, list):
         return [value[:-1], [*value, value[0]]] if value else [["x"]]
     if isinstance(value, dict):

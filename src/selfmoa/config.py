@@ -275,7 +275,7 @@ class JudgeConfig(Section):
         default_factory=dict,
         description="Model-backed Yes/No judges to run on an OpenAI-compatible server (vLLM, "
         "SGLang, TGI, llama.cpp): judge name -> the model name the server serves it under. "
-        "The server is judge.server_url, else backend.base_url (backend.kind=openai). The "
+        "The server is judge.server_url, else backend.base_url (whatever backend.kind). The "
         "judge's tokenizer still comes from judge.models.",
     )
     server_url: str = Field(
@@ -546,15 +546,6 @@ class Config(Section):
         if not value or "/" in value or value.startswith("."):
             raise ValueError("must be a plain folder name")
         return value
-
-    @model_validator(mode="after")
-    def _served_judges_need_a_server(self) -> Config:
-        if self.judge.served and not self.judge.server_url and self.backend.kind != "openai":
-            raise ValueError(
-                "judge.served runs judges on an OpenAI-compatible server: set judge.server_url, "
-                "or backend.kind=openai and backend.base_url"
-            )
-        return self
 
     @property
     def run_dir(self) -> Path:
