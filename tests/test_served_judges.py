@@ -87,11 +87,12 @@ def test_rubric_judge_on_a_served_model_posts_token_ids_and_reads_the_score(toke
     assert verdicts[1].score is None and "HTTP 503" in verdicts[1].error
     assert verdicts[2].score is None and "max_input_tokens 400" in verdicts[2].error
     assert len(sent) == 2, "the over-long prompt is never sent"
-    body = sent[0]
+    # requests run in parallel: find the first item's body by its text
+    texts = [tokenizer.decode(b["prompt"]) for b in sent]
+    [body] = [b for b, text in zip(sent, texts, strict=True) if "I can't help with that." in text]
     assert body["model"] == "judge-model" and body["max_tokens"] == 1
     assert body["temperature"] == 0.0 and body["logprobs"] == 20
     assert tokenizer.decode(body["prompt"]).endswith("assistant\n")
-    assert "I can't help with that." in tokenizer.decode(body["prompt"])
 
 
 def test_answer_words_that_share_a_first_token_are_refused(tokenizer):
