@@ -29,6 +29,30 @@ def answer_token_ids(tokenizer, spellings: list[str]) -> list[int]:
     return ids
 
 
+def distinct_answer_ids(
+    tokenizer, first: list[str], second: list[str]
+) -> tuple[list[int], list[int]]:
+    """First-token ids of each answer's spellings, without those both answers share."""
+    first_ids, second_ids = answer_token_ids(tokenizer, first), answer_token_ids(tokenizer, second)
+    shared = set(first_ids) & set(second_ids)
+    first_ids = [i for i in first_ids if i not in shared]
+    second_ids = [i for i in second_ids if i not in shared]
+    if not first_ids or not second_ids:
+        raise ValueError(f"answers {first} and {second} share their first tokens")
+    return first_ids, second_ids
+
+
+def prompt_error(ids: list[int], max_input_tokens: int) -> Verdict | None:
+    """The error verdict of a judge prompt that cannot be scored, else None."""
+    if len(ids) > max_input_tokens:
+        return Verdict(
+            error=f"judge prompt has {len(ids)} tokens, over max_input_tokens {max_input_tokens}"
+        )
+    if not ids:
+        return Verdict(error="empty judge prompt")
+    return None
+
+
 def load_judge_lm(model_path: str, dtype: str, device: str):
     """(model, tokenizer) for a causal-LM judge: eval mode, left padding.
 
@@ -50,11 +74,7 @@ class PairScorer:
                  max_input_tokens: int = 2048, batch_size: int = 8) -> None:  # fmt: skip
         self.model = model
         self.tokenizer = tokenizer
-        shared = set(answer_token_ids(tokenizer, first)) & set(answer_token_ids(tokenizer, second))
-        self.first = [i for i in answer_token_ids(tokenizer, first) if i not in shared]
-        self.second = [i for i in answer_token_ids(tokenizer, second) if i not in shared]
-        if not self.first or not self.second:
-            raise ValueError(f"answers {first} and {second} share their first tokens")
+        self.first, self.second = distinct_answer_ids(tokenizer, first, second)
         self.max_input_tokens = max_input_tokens
         self.batch_size = batch_size
         if tokenizer.pad_token_id is None:
@@ -66,14 +86,8 @@ class PairScorer:
         encoded = [self.tokenizer.encode(p, add_special_tokens=False) for p in prompts]
         fits = []
         for index, ids in enumerate(encoded):
-            if len(ids) > self.max_input_tokens:
-                out[index] = Verdict(
-                    error=f"judge prompt has {len(ids)} tokens, over max_input_tokens "
-                    f"{self.max_input_tokens}"
-                )
-            elif not ids:
-                out[index] = Verdict(error="empty judge prompt")
-            else:
+            out[index] = prompt_error(ids, self.max_input_tokens)
+            if out[index] is None:
                 fits.append(index)
         device = next(self.model.parameters()).device
         for start in range(0, len(fits), self.batch_size):

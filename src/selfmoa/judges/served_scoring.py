@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from selfmoa.judges.base import Verdict
-from selfmoa.judges.scoring import answer_token_ids
+from selfmoa.judges.scoring import distinct_answer_ids, prompt_error
 
 
 def top_next_tokens(reply: Any) -> dict[str, float]:
@@ -68,15 +68,13 @@ def answer_token_texts(
     tokenizer, first: list[str], second: list[str]
 ) -> tuple[frozenset[str], frozenset[str]]:
     """The stripped texts of the answers' first tokens, as ``PairScorer`` picks them."""
-    first_ids = set(answer_token_ids(tokenizer, first))
-    second_ids = set(answer_token_ids(tokenizer, second))
-    shared = first_ids & second_ids
+    first_ids, second_ids = distinct_answer_ids(tokenizer, first, second)
 
-    def texts(ids: set[int]) -> frozenset[str]:
-        return frozenset(tokenizer.decode([i]).strip() for i in ids - shared)
+    def texts(ids: list[int]) -> frozenset[str]:
+        return frozenset(tokenizer.decode([i]).strip() for i in ids)
 
     first_texts, second_texts = texts(first_ids), texts(second_ids)
-    if not first_texts or not second_texts or first_texts & second_texts:
+    if first_texts & second_texts:
         raise ValueError(f"answers {first} and {second} share their first tokens")
     return first_texts, second_texts
 
@@ -114,13 +112,9 @@ class ServedPairScorer:
 
     def _score_one(self, prompt: str) -> Verdict:
         ids = self.tokenizer.encode(prompt, add_special_tokens=False)
-        if not ids:
-            return Verdict(error="empty judge prompt")
-        if len(ids) > self.max_input_tokens:
-            return Verdict(
-                error=f"judge prompt has {len(ids)} tokens, over max_input_tokens "
-                f"{self.max_input_tokens}"
-            )
+        unscorable = prompt_error(ids, self.max_input_tokens)
+        if unscorable is not None:
+            return unscorable
         try:
             top = top_next_tokens(self.post(self.payload(ids)))
         except Exception as error:  # a server failure is this item's error, not a score
