@@ -69,7 +69,11 @@ def _served_lm(context: JudgeContext, name: str):
         max_retries=backend.max_retries,
     )
     served = ServedJudgeModel(post, context.config.judge.served[name], backend.concurrency)
-    return served, load_tokenizer(context.model_path(name), chat=False)
+    path = context.model_path(name)
+    key = f"tokenizer:{path}"
+    if key not in context.shared:  # the rubric judges of both measures share one
+        context.shared[key] = load_tokenizer(path, chat=False)
+    return served, context.shared[key]
 
 
 def llm_rubric(context: JudgeContext, spec: JudgeSpec):
