@@ -175,7 +175,7 @@ def run_archive(ctx: StageContext) -> dict[str, Any]:
     r = ctx.round
     assert r is not None
     prompts, responses = ctx.prompts(r), ctx.responses(r)
-    scored, _ = pairs.score_responses(responses, ctx.judgements(r))
+    scored, _ = pairs.score_responses(responses, ctx.judgements(r), ctx.config.pairs)
     by_id = {p.id: p for p in prompts}
     free = [x for x in responses if x.prefill is None and by_id[x.prompt_id].kept]
     names = ctx.config.judge.evaluation_judges

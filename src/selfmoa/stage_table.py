@@ -174,7 +174,13 @@ STAGE_TABLE: tuple[StageSpec, ...] = (
     StageSpec(
         "archive",
         "round",
-        _JUDGING | {"judge.training_judges", "judge.evaluation_judges"},
+        _JUDGING
+        | {
+            "judge.training_judges",
+            "judge.evaluation_judges",
+            "pairs.refusal_threshold",
+            "pairs.harmful_threshold",
+        },
         lambda c, r: (
             _round("archive", r - 1)
             + _round("redteam", r)

@@ -40,10 +40,12 @@ class ScoredResponse:
 
 
 def score_responses(
-    responses: list[Response], judgements: list[Judgement], config: PairsConfig | None = None
+    responses: list[Response], judgements: list[Judgement], config: PairsConfig
 ) -> tuple[list[ScoredResponse], int]:
-    """Scored responses, and how many were left out for judge errors or missing judges."""
-    config = config or PairsConfig()
+    """Scored responses, and how many were left out for judge errors or missing judges.
+
+    ``config``'s thresholds decide refusal and harm, for the pairs and the archive alike.
+    """
     by_response: dict[str, dict[str, Judgement]] = defaultdict(dict)
     for judgement in judgements:
         by_response[judgement.response_id][judgement.measure] = judgement
