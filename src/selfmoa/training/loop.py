@@ -214,8 +214,10 @@ def accumulate_step_gradients(
 
     Only one micro-batch's activations are alive at a time; the gradients add up to
     those of the whole step in one batch (``losses.py``). ``step_pairs``: the whole
-    step when ``pairs`` is this process's shard of it. A non-finite micro-batch loss
-    stops before any update. Returns this process's share of the step's statistics.
+    step when ``pairs`` is this process's shard of it. A non-finite micro-batch loss is
+    not backpropagated and makes the step's summed loss non-finite, which stops
+    training before any update on every process alike. Returns this process's share of
+    the step's statistics.
     """
     totals: dict[str, float] = {}
     size = config.micro_batch_pairs
@@ -228,9 +230,8 @@ def accumulate_step_gradients(
             pad_id,
             step_pairs=pairs if step_pairs is None else step_pairs,
         )
-        if not torch.isfinite(loss):
-            _diverged(step, f"loss is {loss.item()}", paths)
-        loss.backward()
+        if torch.isfinite(loss):  # a non-finite one stops the step after sum_stats
+            loss.backward()
         for name, value in stats.items():
             totals[name] = totals.get(name, 0.0) + value
     return totals
@@ -306,6 +307,8 @@ def train_preference_lora(
             )
             sum_gradients(trainable)
             last = sum_stats(last)
+            if not math.isfinite(last["loss"]):
+                _diverged(step, f"loss is {last['loss']}", paths)
             _optimizer_step(trainable, optimizer, scheduler, config, step, paths)
             step += 1
             if writes:
