@@ -58,8 +58,8 @@ CONFIG_CASES = [
     (["evaluate.sets={harmbench: 4}"], "needs benign_heldout"),
     (["evaluate.sets={harmbench: 4, benign_heldout: 4, nope: 3}"], "evaluate.sets"),
     (["train.objective_weights={safety: 1.0}"], "missing helpfulness"),
-    (["train.objective_weights={safety: 0, helpfulness: 1}"], "weight of safety must be > 0"),
-    (["train.objective_weights={safety: -1, helpfulness: 1}"], "weight of safety must be > 0"),
+    (["train.objective_weights={safety: 0, helpfulness: 0}"], "at least one objective"),
+    (["train.objective_weights={safety: -1, helpfulness: 1}"], "weight of safety must be >= 0"),
     (["train.objective_weights={safety: 1, harmlessness: 1}"], "train.objective_weights"),
     (["benign_heldout_every=1000"], "holds out no benign prompt"),
     (

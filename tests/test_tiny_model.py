@@ -180,3 +180,22 @@ def test_micro_batches_train_the_same_adapter_as_one_batch(tiny_model, tmp_path)
             assert abs(a[key] - b[key]) < 1e-5, key
     for key in one:
         assert torch.allclose(one[key], four[key], atol=1e-5), key
+
+
+def test_zero_weight_objective_is_left_out_of_training(tiny_model, tmp_path):
+    # Safety-only training: the two helpfulness pairs are not trained and are counted;
+    # the adapter equals one trained on the safety pairs alone.
+    safety_only = CONFIG.model_copy(
+        update={"objective_weights": {"safety": 1.0, "helpfulness": 0.0}}
+    )
+    mixed = TrainPaths(tmp_path / "mixed")
+    mixed.root.mkdir()
+    stats = train_preference_lora(str(tiny_model), pairs(), safety_only, mixed, device="cpu")
+    assert stats["pairs"] == 2 and stats["pairs_left_out_zero_weight"] == 2
+    alone = TrainPaths(tmp_path / "alone")
+    alone.root.mkdir()
+    safety_pairs = [p for p in pairs() if p.objective == "safety"]
+    train_preference_lora(str(tiny_model), safety_pairs, safety_only, alone, device="cpu")
+    a, b = adapter_tensors(mixed.adapter), adapter_tensors(alone.adapter)
+    for key in a:
+        assert torch.equal(a[key], b[key]), key

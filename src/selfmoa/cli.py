@@ -1,4 +1,4 @@
-"""Command line: ``selfmoa run|status|report|compare|validate|redteam|train|export|judges``.
+"""Command line: ``selfmoa run|status|report|compare|validate|redteam|train|sweep|export|judges``.
 
 Thin: parse, then call.
 """
@@ -47,6 +47,19 @@ def _parser() -> argparse.ArgumentParser:
         choices=["safety", "helpfulness"],
         default="safety",
         help="objective of rows without an 'objective' column",
+    )
+    sweep = commands.add_parser(
+        "sweep",
+        help="one adapter per objective-weight vector on the same pairs; Pareto table",
+    )
+    sweep.add_argument("config")
+    sweep.add_argument("overrides", nargs="*")
+    sweep.add_argument(
+        "--weights",
+        nargs="+",
+        required=True,
+        metavar="W",
+        help="weight vectors, e.g. safety=1,helpfulness=0 safety=1,helpfulness=0.5",
     )
     export = commands.add_parser(
         "export", help="adapter, merged model folder and TRL-format pairs of a trained round"
@@ -112,6 +125,12 @@ def main(argv: list[str] | None = None) -> int:
             out = Path(args.out) if args.out else None
             adapter, stats = train_on_file(config, Path(args.pairs), out, args.objective)
             print(f"adapter: {adapter} ({stats['steps']} steps on {stats['pairs']} pairs)")
+        elif args.command == "sweep":
+            os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+            from selfmoa.sweep import run_sweep, weights_argument
+
+            config = load_config(args.config, args.overrides)
+            print(f"\nsweep: {run_sweep(config, weights_argument(args.weights))}")
         elif args.command == "export":
             from selfmoa.export import export_run
 

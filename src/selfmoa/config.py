@@ -430,8 +430,10 @@ class TrainConfig(Section):
     )
     objective_weights: dict[Literal["safety", "helpfulness"], float] = Field(
         default_factory=lambda: {"safety": 1.0, "helpfulness": 0.5},
-        description="MODPO weights, one per objective, each > 0; the other objective's "
-        "margin enters the sigmoid.",
+        description="MODPO weights, one per objective, each >= 0 and at least one > 0; the "
+        "other objective's margin enters the sigmoid. An objective of weight 0 is not "
+        "trained: pairs it ranked are left out (counted as pairs_left_out_zero_weight), "
+        "e.g. {safety: 1, helpfulness: 0} is safety-only training.",
     )
     replay_previous_rounds: bool = Field(
         True,
@@ -446,8 +448,10 @@ class TrainConfig(Section):
         if missing:
             raise ValueError(f"needs a weight for every objective; missing {', '.join(missing)}")
         for name, weight in value.items():
-            if not weight > 0:
-                raise ValueError(f"weight of {name} must be > 0 (got {weight})")
+            if not weight >= 0:
+                raise ValueError(f"weight of {name} must be >= 0 (got {weight})")
+        if not any(weight > 0 for weight in value.values()):
+            raise ValueError("at least one objective needs a weight > 0")
         return value
 
     @model_validator(mode="after")

@@ -259,7 +259,17 @@ def train_preference_lora(
     seed: int = 0,
     fault_label: str = "train",
 ) -> dict[str, float]:
-    """Train (or resume training) a LoRA adapter; writes ``paths.adapter``. Returns stats."""
+    """Train (or resume training) a LoRA adapter; writes ``paths.adapter``. Returns stats.
+
+    Pairs ranked on an objective of weight 0 are left out (and counted).
+    """
+    given = len(pairs)
+    pairs = [pair for pair in pairs if config.objective_weights[pair.objective] > 0]
+    if not pairs:
+        raise SelfMoaError(
+            "every preference pair is ranked on an objective of weight 0; give "
+            "train.objective_weights a weight > 0 for an objective the pairs carry"
+        )
     tokenizer = load_tokenizer(model_path)
     pad_id = tokenizer.pad_token_id
     tokenized = [
@@ -333,6 +343,7 @@ def train_preference_lora(
     return {
         "steps": total_steps,
         "pairs": len(tokenized),
+        "pairs_left_out_zero_weight": given - len(pairs),
         **_last_metrics(paths),
         "preference_saturated_share": share,
     }

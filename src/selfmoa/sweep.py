@@ -1,0 +1,233 @@
+"""``selfmoa sweep CONFIG --weights ...``: one adapter per objective-weight vector, one set
+of pairs, and the Pareto front of what each costs.
+
+Red teaming, sampling, judging, pair building, the base model's evaluation and the
+judge-agreement check run once, in the config's own run directory. Each weight vector
+then gets a run of its own, ``RUN_DIR/sweep/<label>/``, that starts from copies of
+those finished stages: none of them reads ``train.objective_weights``, so their
+fingerprints match and the loop skips them; it trains, evaluates (held-out sets and
+capability) and reports. Every run resumes like any other, so re-running the sweep
+continues where it stopped.
+
+A policy is on the Pareto front when no other policy of the sweep (the base model
+included) is at least as good on safety (1 - HarmBench attack success by the
+evaluation judges), helpfulness (mean judge score on benign held-out prompts) and
+capability (mean accuracy over the capability sets), and better on one.
+``sweep.md`` / ``sweep.json`` / ``sweep.html`` hold the table and the
+safety-helpfulness plane.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from selfmoa.atomic import atomic_write_text
+from selfmoa.config import OBJECTIVES, Config
+from selfmoa.errors import SelfMoaError
+from selfmoa.rundir import read_json
+from selfmoa.stage_table import StageKey, plan
+from selfmoa.stages.report_html import STYLE, markdown_to_html, plane
+from selfmoa.stages.report_sets import pct
+
+# Stages of the trained policy; everything else in a one-round plan is shared.
+PER_POLICY = {("train", "round"), ("evaluate", "round"), ("capability", "round"), ("report", "run")}
+
+
+def parse_weights(text: str) -> dict[str, float]:
+    """``safety=1,helpfulness=0.5`` -> {"safety": 1.0, "helpfulness": 0.5}."""
+    weights: dict[str, float] = {}
+    for part in text.split(","):
+        name, _, value = part.partition("=")
+        name = name.strip()
+        if name not in OBJECTIVES or not value.strip():
+            raise SelfMoaError(
+                f"--weights {text!r}: write name=value pairs for {', '.join(OBJECTIVES)}, "
+                "e.g. safety=1,helpfulness=0.5"
+            )
+        try:
+            weights[name] = float(value)
+        except ValueError:
+            raise SelfMoaError(f"--weights {text!r}: {value.strip()!r} is not a number") from None
+    return weights
+
+
+def label_of(weights: dict[str, float]) -> str:
+    """A folder name for a weight vector: ``safety1_helpfulness0.5``."""
+    return "_".join(f"{name}{value:g}" for name, value in weights.items())
+
+
+def shared_stages(config: Config) -> list[StageKey]:
+    return [key for key in plan(config) if (key.name, key.scope) not in PER_POLICY]
+
+
+def policy_config(config: Config, weights: dict[str, float]) -> Config:
+    """The run of one weight vector, validated as a whole (weights included)."""
+    merged = {**config.train.objective_weights, **weights}
+    data = config.model_dump()
+    data["train"]["objective_weights"] = merged
+    data["output_dir"] = str(Path(config.run_dir) / "sweep")
+    data["name"] = label_of(merged)
+    try:
+        return Config.model_validate(data)
+    except ValueError as error:
+        first = str(error).splitlines()
+        raise SelfMoaError(f"--weights {label_of(merged)}: {' '.join(first[1:3])}") from None
+
+
+def seed_from_shared(main_run: Path, policy_run: Path, keys: list[StageKey]) -> None:
+    """Copy the shared finished stages (and the judge score cache) into a policy's run.
+
+    Copies, not links: a later stage appends to the cache and a resumed run rewrites
+    files, and neither may touch the main run.
+    """
+    policy_run.mkdir(parents=True, exist_ok=True)
+    if not (policy_run / "selfmoa.json").is_file():
+        shutil.copy2(main_run / "selfmoa.json", policy_run / "selfmoa.json")
+    for key in keys:
+        source, target = main_run / key.folder, policy_run / key.folder
+        if not target.exists():
+            shutil.copytree(source, target)
+    cache = main_run / "cache"
+    if cache.is_dir() and not (policy_run / "cache").exists():
+        shutil.copytree(cache, policy_run / "cache")
+
+
+def _capability(summary: dict[str, Any] | None) -> float | None:
+    accuracy = (summary or {}).get("accuracy") or {}
+    values = [row["acc"] for row in accuracy.values()]
+    return sum(values) / len(values) if values else None
+
+
+def policy_point(name: str, evaluation: dict[str, Any], capability: dict[str, Any] | None):
+    sets = evaluation.get("sets", {})
+    return {
+        "policy": name,
+        "attack_success": evaluation["attack_success"],
+        "rephrased_attack_success": sets.get("rephrased", {}).get("rate"),
+        "over_refusal": evaluation["over_refusal"],
+        "benign_forms_over_refusal": sets.get("benign_forms", {}).get("rate"),
+        "helpfulness": evaluation["helpfulness"]["mean"],
+        "capability": _capability(capability),
+        "kl_per_token": ((capability or {}).get("drift") or {}).get("kl_per_token"),
+    }
+
+
+def _goals(point: dict[str, Any]) -> tuple[float, float, float]:
+    capability = point["capability"]
+    return (
+        1 - point["attack_success"]["rate"],
+        point["helpfulness"],
+        capability if capability is not None else 0.0,
+    )
+
+
+def pareto_front(points: list[dict[str, Any]]) -> list[bool]:
+    """Per point: True when no other point is >= on every goal and > on one."""
+    goals = [_goals(p) for p in points]
+
+    def dominated(i: int) -> bool:
+        return any(
+            all(o >= m for o, m in zip(other, goals[i], strict=True)) and other != goals[i]
+            for j, other in enumerate(goals)
+            if j != i
+        )
+
+    return [not dominated(i) for i in range(len(points))]
+
+
+def sweep_markdown(points: list[dict[str, Any]], front: list[bool], config: Config) -> str:
+    header = (
+        "| policy | Pareto | HarmBench ASR | rephrased ASR | over-refusal (benign held-out) "
+        "| over-refusal (benign forms) | helpfulness | capability (mean acc) | KL/token |"
+    )
+    lines = [header, "|---" * 9 + "|"]
+    for point, on_front in zip(points, front, strict=True):
+        capability = point["capability"]
+        kl = point["kl_per_token"]
+        cells = [
+            html.escape(point["policy"]),
+            "yes" if on_front else "",
+            pct(point["attack_success"]),
+            pct(point["rephrased_attack_success"]),
+            pct(point["over_refusal"]),
+            pct(point["benign_forms_over_refusal"]),
+            f"{point['helpfulness']:.3f}",
+            "" if capability is None else f"{capability:.3f}",
+            "" if kl is None else f"{kl:.3f}",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return (
+        f"# selfmoa sweep: {html.escape(config.name)}\n\n"
+        f"Loss `{config.train.loss}`, the same {config.train.epochs}-epoch training on the "
+        "same pairs for every weight vector; all figures by the evaluation judges "
+        "(Wilson 95% intervals in brackets). Pareto = no other policy is at least as good "
+        "on safety (1 - HarmBench ASR), helpfulness and capability and better on one.\n\n"
+        + "\n".join(lines)
+        + "\n"
+    )
+
+
+def write_sweep_report(folder: Path, points: list[dict[str, Any]], config: Config) -> Path:
+    front = pareto_front(points)
+    markdown = sweep_markdown(points, front, config)
+    rows = [{**p, "pareto": on} for p, on in zip(points, front, strict=True)]
+    atomic_write_text(folder / "sweep.json", json.dumps(rows, indent=2) + "\n")
+    atomic_write_text(folder / "sweep.md", markdown)
+    plot = plane(
+        "Safety against helpfulness per weight vector",
+        [(p["policy"], 1 - p["attack_success"]["rate"], p["helpfulness"]) for p in points],
+    )
+    atomic_write_text(
+        folder / "sweep.html",
+        '<!DOCTYPE html><html><head><meta charset="utf-8"><title>selfmoa sweep</title>'
+        f"<style>{STYLE}</style></head><body>{markdown_to_html(markdown)}{plot}"
+        "</body></html>\n",
+    )
+    return folder / "sweep.md"
+
+
+def run_sweep(
+    config: Config, weight_vectors: list[dict[str, float]], log: Callable[[str], None] = print
+) -> Path:
+    from selfmoa.loop import Loop
+
+    if config.rounds != 1:
+        raise SelfMoaError(
+            f"selfmoa sweep trains one round on one set of pairs; set rounds=1 "
+            f"(the config has rounds={config.rounds})"
+        )
+    if not weight_vectors:
+        raise SelfMoaError("give at least one --weights vector, e.g. safety=1,helpfulness=0.5")
+    policies = [policy_config(config, weights) for weights in weight_vectors]
+    labels = [p.name for p in policies]
+    if len(set(labels)) != len(labels):
+        raise SelfMoaError(f"--weights repeats a weight vector: {', '.join(labels)}")
+    keys = shared_stages(config)
+    wanted = set(keys)
+    log(f"sweep: shared stages in {config.run_dir}")
+    Loop(config, log).execute(only=lambda key: key in wanted)
+    main_run = Path(config.run_dir)
+    baseline = read_json(main_run / "baseline" / "evaluate" / "summary.json")
+    base_capability = main_run / "baseline" / "capability" / "summary.json"
+    points = [
+        policy_point(
+            "base", baseline, read_json(base_capability) if base_capability.is_file() else None
+        )
+    ]
+    for index, policy in enumerate(policies, 1):
+        log(f"sweep: policy {index}/{len(policies)} {policy.name} in {policy.run_dir}")
+        seed_from_shared(main_run, Path(policy.run_dir), keys)
+        Loop(policy, log).execute()
+        report = read_json(Path(policy.run_dir) / "report" / "report.json")
+        final = report["rounds"][-1]
+        points.append(policy_point(policy.name, final["evaluate"], final.get("capability")))
+    return write_sweep_report(main_run / "sweep", points, config)
+
+
+def weights_argument(values: list[str]) -> list[dict[str, float]]:
+    return [parse_weights(value) for value in values]
