@@ -10,7 +10,12 @@ import yaml
 
 from conftest import tiny_loop_config
 from selfmoa.cli import main
-from selfmoa.data.trl_pairs import read_trl_pairs, write_trl_jsonl, write_trl_parquet
+from selfmoa.data.trl_pairs import (
+    read_trl_dataset,
+    read_trl_pairs,
+    write_trl_jsonl,
+    write_trl_parquet,
+)
 from selfmoa.errors import SelfMoaError
 from selfmoa.records import PreferencePair
 
@@ -153,3 +158,16 @@ def test_train_on_a_pairs_file_then_export(tiny_model, tmp_path, capsys):
         assert not torch.allclose(base(input_ids=ids).logits, expected, atol=1e-5)
     assert main(["export", str(run_dir), "--round", "3"]) == 2
     assert "round 3" in capsys.readouterr().err
+
+
+def test_pairs_from_a_datasets_id(tmp_path):
+    # A local dataset folder stands in for a hub id (the hub is unreachable here).
+    folder = tmp_path / "pku-like"
+    folder.mkdir()
+    (folder / "train.jsonl").write_text("".join(json.dumps(row) + "\n" for row in FIXTURE))
+    pairs = read_trl_dataset(f"hf:{folder}")
+    assert [p.prompt_text for p in pairs] == [
+        p.prompt_text for p in read_trl_pairs(folder / "train.jsonl")
+    ]
+    with pytest.raises(SelfMoaError, match="could not load the dataset"):
+        read_trl_dataset(f"hf:{folder}:no_such_split")

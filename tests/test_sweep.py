@@ -7,7 +7,9 @@ import pytest
 from conftest import tiny_loop_config
 from selfmoa.config import config_from_dict
 from selfmoa.errors import SelfMoaError
-from selfmoa.sweep import label_of, parse_weights, pareto_front, run_sweep
+from selfmoa.records import PreferencePair
+from selfmoa.sweep import label_of, pareto_front, parse_weights, run_sweep
+from selfmoa.training.loop import budget_sample
 
 
 def point(name, asr, helpfulness, capability):
@@ -72,11 +74,18 @@ def test_sweep_trains_one_policy_per_vector_on_shared_stages(tmp_path, tiny_mode
     run_sweep(config, vectors, logs.append)  # a finished sweep re-runs nothing
     assert not any(line.startswith("[start]") for line in logs), logs
 
+    # Pair budgets on the same shared stages: only the new policies train.
+    logs.clear()
+    run_sweep(config, [], logs.append, pair_budgets=[2, 3])
+    ran = [line.split("] ", 1)[1].split(":")[0] for line in logs if line.startswith("[start]")]
+    assert "round 0 sample" not in ran and ran.count("round 0 train") == 2
+    rows = json.loads((main / "sweep" / "sweep.json").read_text())
+    assert [(r["budget"], r["pairs"]) for r in rows[1:]] == [(2, 2), (3, 3)]
+    assert "Data efficiency" in (main / "sweep" / "sweep.html").read_text()
+
 
 def test_sweep_refuses_several_rounds_and_bad_vectors(tmp_path, tiny_model):
-    two_rounds = config_from_dict(
-        tiny_loop_config(tiny_model, output_dir=str(tmp_path), rounds=2)
-    )
+    two_rounds = config_from_dict(tiny_loop_config(tiny_model, output_dir=str(tmp_path), rounds=2))
     with pytest.raises(SelfMoaError, match="rounds=1"):
         run_sweep(two_rounds, [{"safety": 1.0}])
     config = config_from_dict(tiny_loop_config(tiny_model, output_dir=str(tmp_path)))
@@ -84,3 +93,31 @@ def test_sweep_refuses_several_rounds_and_bad_vectors(tmp_path, tiny_model):
         run_sweep(config, [{"safety": 0.0, "helpfulness": 0.0}])
     with pytest.raises(SelfMoaError, match="repeats"):
         run_sweep(config, [{"safety": 1.0}, {"safety": 1.0}])
+
+
+def pair(index: int, objective: str) -> PreferencePair:
+    return PreferencePair(
+        id=f"p{index}",
+        prompt_id=f"q{index}",
+        prompt_text="prompt",
+        objective=objective,
+        chosen_response_id="c",
+        chosen_text="chosen",
+        rejected_response_id="r",
+        rejected_text="rejected",
+        margins={},
+    )
+
+
+def test_budget_sample_keeps_objective_shares_order_and_seed():
+    pairs = [pair(i, "safety" if i % 3 else "helpfulness") for i in range(30)]  # 20 / 10
+    kept = budget_sample(pairs, 9, seed=0)
+    assert len(kept) == 9
+    assert sum(p.objective == "safety" for p in kept) == 6
+    positions = [pairs.index(p) for p in kept]
+    assert positions == sorted(positions), "kept pairs stay in their original order"
+    assert kept == budget_sample(pairs, 9, seed=0)
+    assert kept != budget_sample(pairs, 9, seed=1)
+    assert budget_sample(pairs, 50, seed=0) == pairs
+    # 7 of 30 with shares 14/3 and 7/3: the largest remainder (0.67 vs 0.33) gets the spare.
+    assert sum(p.objective == "safety" for p in budget_sample(pairs, 7, seed=0)) == 5

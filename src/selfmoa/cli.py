@@ -40,7 +40,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     train.add_argument("config")
     train.add_argument("overrides", nargs="*")
-    train.add_argument("--pairs", required=True, help=".jsonl or .parquet in TRL's format")
+    train.add_argument(
+        "--pairs",
+        required=True,
+        help=".jsonl or .parquet in TRL's format, or hf:NAME[:SPLIT] for a datasets id "
+        "(hub id where reachable, or a local dataset folder)",
+    )
     train.add_argument("--out", help="output folder (default RUN_DIR/external_train)")
     train.add_argument(
         "--objective",
@@ -57,9 +62,18 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument(
         "--weights",
         nargs="+",
-        required=True,
+        default=[],
         metavar="W",
-        help="weight vectors, e.g. safety=1,helpfulness=0 safety=1,helpfulness=0.5",
+        help="weight vectors, e.g. safety=1,helpfulness=0 safety=1,helpfulness=0.5 "
+        "(default: the config's train.objective_weights)",
+    )
+    sweep.add_argument(
+        "--pair-budgets",
+        nargs="+",
+        type=int,
+        default=[],
+        metavar="N",
+        help="train each weight vector on seeded samples of N pairs (data-efficiency curve)",
     )
     export = commands.add_parser(
         "export", help="adapter, merged model folder and TRL-format pairs of a trained round"
@@ -123,14 +137,17 @@ def main(argv: list[str] | None = None) -> int:
 
             config = load_config(args.config, args.overrides)
             out = Path(args.out) if args.out else None
-            adapter, stats = train_on_file(config, Path(args.pairs), out, args.objective)
+            adapter, stats = train_on_file(config, args.pairs, out, args.objective)
             print(f"adapter: {adapter} ({stats['steps']} steps on {stats['pairs']} pairs)")
         elif args.command == "sweep":
             os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
             from selfmoa.sweep import run_sweep, weights_argument
 
             config = load_config(args.config, args.overrides)
-            print(f"\nsweep: {run_sweep(config, weights_argument(args.weights))}")
+            table = run_sweep(
+                config, weights_argument(args.weights), pair_budgets=args.pair_budgets
+            )
+            print(f"\nsweep: {table}")
         elif args.command == "export":
             from selfmoa.export import export_run
 

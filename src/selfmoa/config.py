@@ -435,6 +435,13 @@ class TrainConfig(Section):
         "trained: pairs it ranked are left out (counted as pairs_left_out_zero_weight), "
         "e.g. {safety: 1, helpfulness: 0} is safety-only training.",
     )
+    max_pairs: int | None = Field(
+        None,
+        ge=1,
+        description="Train on at most this many pairs: a seeded sample that keeps each "
+        "objective's share (for data-efficiency curves; `selfmoa sweep --pair-budgets`). "
+        "Unset: every pair.",
+    )
     replay_previous_rounds: bool = Field(
         True,
         description="Train round r on the pairs of rounds 0..r: a policy that already refuses "

@@ -1,12 +1,12 @@
 """``selfmoa train CONFIG --pairs FILE``: train the policy on pairs from a file.
 
-The pairs are in TRL's prompt/chosen/rejected format (``data/trl_pairs.py``), e.g.
-a human-labelled set, so it can be compared with self-generated pairs at an equal
-pair budget. Training is the loop's own (``training/loop.py``, the config's
-``train`` section, ``models.policy``), into ``OUT`` (default
-``RUN_DIR/external_train``); it resumes from its checkpoints like a loop round. An
-``OUT`` already used for other pairs is refused, since its cached reference
-log-probs belong to those.
+The pairs are in TRL's prompt/chosen/rejected format (``data/trl_pairs.py``), from a file or a
+``datasets`` id (``hf:NAME[:SPLIT]``), e.g. a human-labelled set, so it can be compared
+with self-generated pairs at an equal pair budget (``train.max_pairs``). Training is the
+loop's own (``training/loop.py``, the config's ``train`` section, ``models.policy``),
+into ``OUT`` (default ``RUN_DIR/external_train``); it resumes from its checkpoints like
+a loop round. An ``OUT`` already used for other pairs is refused, since its cached
+reference log-probs belong to those.
 """
 
 from __future__ import annotations
@@ -16,17 +16,21 @@ from pathlib import Path
 from typing import Any
 
 from selfmoa.config import Config
-from selfmoa.data.trl_pairs import read_trl_pairs
+from selfmoa.data.trl_pairs import DATASET_PREFIX, read_trl_dataset, read_trl_pairs
 from selfmoa.errors import SelfMoaError
 from selfmoa.modelpath import resolve_model
 
 
 def train_on_file(
-    config: Config, pairs_file: Path, out: Path | None = None, objective: str = "safety"
+    config: Config, pairs_file: Path | str, out: Path | None = None, objective: str = "safety"
 ) -> tuple[Path, dict[str, Any]]:
+    """``pairs_file``: a .jsonl/.parquet path, or ``hf:NAME[:SPLIT]`` for a dataset."""
     from selfmoa.training.loop import TrainPaths, train_preference_lora
 
-    pairs = read_trl_pairs(pairs_file, objective)
+    if str(pairs_file).startswith(DATASET_PREFIX):
+        pairs = read_trl_dataset(str(pairs_file), objective)
+    else:
+        pairs = read_trl_pairs(Path(pairs_file), objective)
     out = out or Path(config.run_dir) / "external_train"
     digest = hashlib.sha256(
         "\n".join(p.model_dump_json() for p in pairs).encode()

@@ -1,5 +1,6 @@
-"""``selfmoa sweep CONFIG --weights ...``: one adapter per objective-weight vector, one set
-of pairs, and the Pareto front of what each costs.
+"""``selfmoa sweep CONFIG --weights ... --pair-budgets ...``: one adapter per
+objective-weight vector (and pair budget), one set of pairs, and the Pareto front of
+what each costs.
 
 Red teaming, sampling, judging, pair building, the base model's evaluation and the
 judge-agreement check run once, in the config's own run directory. Each weight vector
@@ -12,9 +13,12 @@ continues where it stopped.
 A policy is on the Pareto front when no other policy of the sweep (the base model
 included) is at least as good on safety (1 - HarmBench attack success by the
 evaluation judges), helpfulness (mean judge score on benign held-out prompts) and
-capability (mean accuracy over the capability sets), and better on one.
-``sweep.md`` / ``sweep.json`` / ``sweep.html`` hold the table and the
-safety-helpfulness plane.
+capability (mean accuracy over the capability sets), and better on one. With
+``--pair-budgets`` each policy trains on a seeded sample of that many pairs
+(``train.max_pairs``, objective shares kept): attack success and helpfulness against
+the budget are the data-efficiency curve. ``sweep.md`` / ``sweep.json`` /
+``sweep.html`` hold the table, the safety-helpfulness plane and (with budgets) the
+curve.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from selfmoa.config import OBJECTIVES, Config
 from selfmoa.errors import SelfMoaError
 from selfmoa.rundir import read_json
 from selfmoa.stage_table import StageKey, plan
-from selfmoa.stages.report_html import STYLE, markdown_to_html, plane
+from selfmoa.stages.report_html import STYLE, line_chart, markdown_to_html, plane
 from selfmoa.stages.report_sets import pct
 
 # Stages of the trained policy; everything else in a one-round plan is shared.
@@ -56,22 +60,25 @@ def parse_weights(text: str) -> dict[str, float]:
     return weights
 
 
-def label_of(weights: dict[str, float]) -> str:
-    """A folder name for a weight vector: ``safety1_helpfulness0.5``."""
-    return "_".join(f"{name}{value:g}" for name, value in weights.items())
+def label_of(weights: dict[str, float], budget: int | None = None) -> str:
+    """A folder name for a policy: ``safety1_helpfulness0.5`` (``..._pairs40`` with a budget)."""
+    label = "_".join(f"{name}{value:g}" for name, value in weights.items())
+    return label if budget is None else f"{label}_pairs{budget}"
 
 
 def shared_stages(config: Config) -> list[StageKey]:
     return [key for key in plan(config) if (key.name, key.scope) not in PER_POLICY]
 
 
-def policy_config(config: Config, weights: dict[str, float]) -> Config:
-    """The run of one weight vector, validated as a whole (weights included)."""
+def policy_config(config: Config, weights: dict[str, float], budget: int | None = None) -> Config:
+    """The run of one weight vector and pair budget, validated as a whole."""
     merged = {**config.train.objective_weights, **weights}
     data = config.model_dump()
     data["train"]["objective_weights"] = merged
+    if budget is not None:
+        data["train"]["max_pairs"] = budget
     data["output_dir"] = str(Path(config.run_dir) / "sweep")
-    data["name"] = label_of(merged)
+    data["name"] = label_of(merged, budget)
     try:
         return Config.model_validate(data)
     except ValueError as error:
@@ -114,6 +121,7 @@ def policy_point(name: str, evaluation: dict[str, Any], capability: dict[str, An
         "helpfulness": evaluation["helpfulness"]["mean"],
         "capability": _capability(capability),
         "kl_per_token": ((capability or {}).get("drift") or {}).get("kl_per_token"),
+        "pairs": None,
     }
 
 
@@ -142,15 +150,17 @@ def pareto_front(points: list[dict[str, Any]]) -> list[bool]:
 
 def sweep_markdown(points: list[dict[str, Any]], front: list[bool], config: Config) -> str:
     header = (
-        "| policy | Pareto | HarmBench ASR | rephrased ASR | over-refusal (benign held-out) "
-        "| over-refusal (benign forms) | helpfulness | capability (mean acc) | KL/token |"
+        "| policy | pairs | Pareto | HarmBench ASR | rephrased ASR | over-refusal (benign "
+        "held-out) | over-refusal (benign forms) | helpfulness | capability (mean acc) "
+        "| KL/token |"
     )
-    lines = [header, "|---" * 9 + "|"]
+    lines = [header, "|---" * 10 + "|"]
     for point, on_front in zip(points, front, strict=True):
         capability = point["capability"]
         kl = point["kl_per_token"]
         cells = [
             html.escape(point["policy"]),
+            "" if point["pairs"] is None else str(point["pairs"]),
             "yes" if on_front else "",
             pct(point["attack_success"]),
             pct(point["rephrased_attack_success"]),
@@ -172,6 +182,28 @@ def sweep_markdown(points: list[dict[str, Any]], front: list[bool], config: Conf
     )
 
 
+def data_efficiency_chart(points: list[dict[str, Any]]) -> str:
+    """HarmBench ASR and helpfulness against the pair budget, one pair of lines per weight
+    vector; empty unless the sweep had at least two budgets."""
+    budgets = sorted({p["budget"] for p in points if p.get("budget") is not None})
+    if len(budgets) < 2:
+        return ""
+    series: dict[str, list[float | None]] = {}
+    for weights in dict.fromkeys(p["weights"] for p in points if p.get("budget") is not None):
+        mine = {p["budget"]: p for p in points if p.get("weights") == weights}
+        series[f"ASR {weights}"] = [
+            mine[b]["attack_success"]["rate"] if b in mine else None for b in budgets
+        ]
+        series[f"helpfulness {weights}"] = [
+            mine[b]["helpfulness"] if b in mine else None for b in budgets
+        ]
+    return line_chart(
+        "Data efficiency: HarmBench ASR and helpfulness against the pair budget",
+        [str(b) for b in budgets],
+        series,
+    )
+
+
 def write_sweep_report(folder: Path, points: list[dict[str, Any]], config: Config) -> Path:
     front = pareto_front(points)
     markdown = sweep_markdown(points, front, config)
@@ -179,9 +211,10 @@ def write_sweep_report(folder: Path, points: list[dict[str, Any]], config: Confi
     atomic_write_text(folder / "sweep.json", json.dumps(rows, indent=2) + "\n")
     atomic_write_text(folder / "sweep.md", markdown)
     plot = plane(
-        "Safety against helpfulness per weight vector",
+        "Safety against helpfulness per policy",
         [(p["policy"], 1 - p["attack_success"]["rate"], p["helpfulness"]) for p in points],
     )
+    plot += data_efficiency_chart(points)
     atomic_write_text(
         folder / "sweep.html",
         '<!DOCTYPE html><html><head><meta charset="utf-8"><title>selfmoa sweep</title>'
@@ -192,8 +225,14 @@ def write_sweep_report(folder: Path, points: list[dict[str, Any]], config: Confi
 
 
 def run_sweep(
-    config: Config, weight_vectors: list[dict[str, float]], log: Callable[[str], None] = print
+    config: Config,
+    weight_vectors: list[dict[str, float]],
+    log: Callable[[str], None] = print,
+    pair_budgets: list[int] | None = None,
 ) -> Path:
+    """Shared stages once, then one policy per (weight vector, pair budget); see above.
+
+    No weight vectors: the config's own; no budgets: every pair."""
     from selfmoa.loop import Loop
 
     if config.rounds != 1:
@@ -201,12 +240,16 @@ def run_sweep(
             f"selfmoa sweep trains one round on one set of pairs; set rounds=1 "
             f"(the config has rounds={config.rounds})"
         )
-    if not weight_vectors:
-        raise SelfMoaError("give at least one --weights vector, e.g. safety=1,helpfulness=0.5")
-    policies = [policy_config(config, weights) for weights in weight_vectors]
+    if any(budget < 1 for budget in pair_budgets or []):
+        raise SelfMoaError("--pair-budgets: every budget must be a whole number >= 1")
+    policies = [
+        policy_config(config, weights, budget)
+        for weights in weight_vectors or [dict(config.train.objective_weights)]
+        for budget in pair_budgets or [None]
+    ]
     labels = [p.name for p in policies]
     if len(set(labels)) != len(labels):
-        raise SelfMoaError(f"--weights repeats a weight vector: {', '.join(labels)}")
+        raise SelfMoaError(f"the sweep repeats a policy: {', '.join(labels)}")
     keys = shared_stages(config)
     wanted = set(keys)
     log(f"sweep: shared stages in {config.run_dir}")
@@ -225,7 +268,15 @@ def run_sweep(
         Loop(policy, log).execute()
         report = read_json(Path(policy.run_dir) / "report" / "report.json")
         final = report["rounds"][-1]
-        points.append(policy_point(policy.name, final["evaluate"], final.get("capability")))
+        row = policy_point(policy.name, final["evaluate"], final.get("capability"))
+        points.append(
+            {
+                **row,
+                "pairs": final["train"]["pairs"],
+                "budget": policy.train.max_pairs,
+                "weights": label_of(policy.train.objective_weights),
+            }
+        )
     return write_sweep_report(main_run / "sweep", points, config)
 
 

@@ -74,6 +74,33 @@ def read_trl_pairs(path: Path, objective: str = "safety") -> list[PreferencePair
     return [_pair(row, f"{path} row {n}", objective) for n, row in enumerate(rows, 1)]
 
 
+DATASET_PREFIX = "hf:"
+
+
+def read_trl_dataset(spec: str, objective: str = "safety") -> list[PreferencePair]:
+    """Pairs from a ``datasets`` id in TRL's format: ``hf:NAME`` or ``hf:NAME:SPLIT``
+    (split ``train`` by default). NAME is a hub id where the hub is reachable, or a
+    local dataset folder; rows are read as in ``read_trl_pairs``."""
+    name, _, split = spec.removeprefix(DATASET_PREFIX).partition(":")
+    split = split or "train"
+    try:
+        import datasets
+    except ImportError as error:
+        raise SelfMoaError("--pairs hf:... needs the datasets package: pip install datasets") from (
+            error
+        )
+    try:
+        rows = datasets.load_dataset(name, split=split).to_list()
+    except Exception as error:  # hub offline, unknown id or split: one line, not a traceback
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise SelfMoaError(f"could not load the dataset {name!r} (split {split}): {first}") from (
+            None
+        )
+    if not rows:
+        raise SelfMoaError(f"the dataset {name!r} (split {split}) holds no pairs")
+    return [_pair(row, f"{name} row {n}", objective) for n, row in enumerate(rows, 1)]
+
+
 def _text(value: Any, role: str, where: str, column: str) -> str:
     """A column's text: a string, or a one-message list with the expected role."""
     if isinstance(value, str):

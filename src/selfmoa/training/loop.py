@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -237,6 +238,26 @@ def accumulate_step_gradients(
     return totals
 
 
+def budget_sample(pairs: list[PreferencePair], budget: int, seed: int) -> list[PreferencePair]:
+    """At most ``budget`` pairs, each objective keeping its share (largest remainders),
+    drawn with a seeded generator; the kept pairs stay in their original order."""
+    if len(pairs) <= budget:
+        return pairs
+    groups: dict[str, list[int]] = {}
+    for index, pair in enumerate(pairs):
+        groups.setdefault(pair.objective, []).append(index)
+    exact = {name: budget * len(members) / len(pairs) for name, members in groups.items()}
+    quota = {name: math.floor(value) for name, value in exact.items()}
+    by_remainder = sorted(groups, key=lambda name: quota[name] - exact[name])
+    for name in by_remainder[: budget - sum(quota.values())]:
+        quota[name] += 1
+    chooser = random.Random(seed)
+    kept = sorted(
+        index for name, members in groups.items() for index in chooser.sample(members, quota[name])
+    )
+    return [pairs[index] for index in kept]
+
+
 def schedule(total_steps: int) -> Callable[[int], float]:
     warmup = max(1, total_steps // 10)
     return lambda step: min(1.0, (step + 1) / warmup) * max(0.1, 1 - step / max(1, total_steps))
@@ -261,7 +282,8 @@ def train_preference_lora(
 ) -> dict[str, float]:
     """Train (or resume training) a LoRA adapter; writes ``paths.adapter``. Returns stats.
 
-    Pairs ranked on an objective of weight 0 are left out (and counted).
+    Pairs ranked on an objective of weight 0 are left out, then at most
+    ``config.max_pairs`` are kept (``budget_sample``); both are counted.
     """
     given = len(pairs)
     pairs = [pair for pair in pairs if config.objective_weights[pair.objective] > 0]
@@ -270,6 +292,9 @@ def train_preference_lora(
             "every preference pair is ranked on an objective of weight 0; give "
             "train.objective_weights a weight > 0 for an objective the pairs carry"
         )
+    weighted = len(pairs)
+    if config.max_pairs is not None:
+        pairs = budget_sample(pairs, config.max_pairs, seed)
     tokenizer = load_tokenizer(model_path)
     pad_id = tokenizer.pad_token_id
     tokenized = [
@@ -343,7 +368,8 @@ def train_preference_lora(
     return {
         "steps": total_steps,
         "pairs": len(tokenized),
-        "pairs_left_out_zero_weight": given - len(pairs),
+        "pairs_left_out_zero_weight": given - weighted,
+        "pairs_left_out_budget": weighted - len(pairs),
         **_last_metrics(paths),
         "preference_saturated_share": share,
     }
