@@ -98,7 +98,10 @@ def test_both_trl_forms_are_read(tmp_path):
             + "\n",
             "multi-turn conversations are not supported",
         ),
-        ('{"prompt": "a", "chosen": "b", "rejected": "c", "objective": "x"}\n', "objective"),
+        (
+            '{"prompt": "a", "chosen": "b", "rejected": "c", "objective": "Not A Name"}\n',
+            "objective",
+        ),
         ("", "holds no pairs"),
     ],
 )

@@ -157,3 +157,77 @@ def test_benign_pairs_capped_per_safety_pair():
     assert sum(p.objective == "safety" for p in pairs) == 1
     assert sum(p.objective == "helpfulness" for p in pairs) == 2
     assert pairs == run(prompts, rows, max_benign_per_harmful=2.0)[0], "seeded, repeatable"
+
+
+def with_unsafe(row, unsafe: float | None):
+    response, judgements = row
+    judgement = Judgement(
+        id=f"{response.id}:unsafe",
+        response_id=response.id,
+        prompt_id=response.prompt_id,
+        judge="content-unsafe",
+        measure="unsafe",
+        score=unsafe,
+        error=None if unsafe is not None else "failed",
+    )
+    return response, [*judgements, judgement]
+
+
+def run_extra(prompts, rows, objectives, **config):
+    responses = [r for r, _ in rows]
+    judgements = [j for _, js in rows for j in js]
+    rules = PairsConfig(extra_objectives=objectives, **config)
+    scored, left_out = score_responses(responses, judgements, rules, rules.extra_objectives)
+    return build_pairs({p.id: p for p in prompts}, scored, rules), left_out
+
+
+HARMLESS = {
+    "name": "harmless",
+    "measure": "unsafe",
+    "prompts": "harmful",
+    "higher_is_better": False,
+}
+
+
+def test_extra_objective_ranks_by_its_measure_with_margins_on_every_objective():
+    # Two refusals of a harmful prompt: no safety pair, but one carries the request out
+    # more (unsafe 0.7 vs 0.1), so the extra objective prefers the other.
+    pairs, left_out = run_extra(
+        [make_prompt("h", "harmful"), make_prompt("b", "benign")],
+        [
+            with_unsafe(judged("h-a", "h", refused=1, harmful=1, helpful=0.5), 0.7),
+            with_unsafe(judged("h-b", "h", refused=1, harmful=1, helpful=0.2), 0.1),
+            with_unsafe(judged("b-a", "b", refused=0, harmful=0, helpful=0.6), 0.9),
+            with_unsafe(judged("b-b", "b", refused=0, harmful=0, helpful=0.4), 0.0),
+        ],
+        [HARMLESS],
+    )
+    assert left_out == 0
+    assert [(p.objective, p.chosen_response_id, p.rejected_response_id) for p in pairs] == [
+        ("harmless", "h-b", "h-a")
+    ], "benign prompts are not paired on an objective for harmful ones"
+    assert pairs[0].id == "h:harmless:h-b>h-a" and pairs[0].rule == "harmless:ranked"
+    assert pairs[0].margins == {"safety": 0.0, "helpfulness": -0.3, "harmless": 0.6}
+
+
+def test_extra_objective_needs_its_margin_and_its_judge():
+    rows = [
+        with_unsafe(judged("h-a", "h", refused=1, harmful=1, helpful=0.5), 0.30),
+        with_unsafe(judged("h-b", "h", refused=1, harmful=1, helpful=0.2), 0.25),
+    ]
+    pairs, _ = run_extra([make_prompt("h", "harmful")], rows, [HARMLESS])
+    assert pairs == [], "0.05 apart is below the default min_margin of 0.1"
+    rows[0] = with_unsafe(judged("h-a", "h", refused=1, harmful=1, helpful=0.5), None)
+    pairs, left_out = run_extra([make_prompt("h", "harmful")], rows, [HARMLESS])
+    assert left_out == 1 and pairs == []
+
+
+def test_benign_cap_keeps_extra_objective_pairs():
+    rows = [
+        with_unsafe(judged("h-a", "h", refused=0, harmful=1, helpful=0.5), 0.9),
+        with_unsafe(judged("h-b", "h", refused=1, harmful=1, helpful=0.2), 0.1),
+    ]
+    pairs, _ = run_extra(
+        [make_prompt("h", "harmful")], rows, [HARMLESS], max_benign_per_harmful=0.5
+    )
+    assert sorted(p.objective for p in pairs) == ["harmless", "safety"]

@@ -36,7 +36,7 @@ def test_weights_parse_and_name_folders():
     weights = parse_weights("safety=1, helpfulness=0.25")
     assert weights == {"safety": 1.0, "helpfulness": 0.25}
     assert label_of(weights) == "safety1_helpfulness0.25"
-    for bad in ("safety", "harmlessness=1", "safety=x"):
+    for bad in ("safety", "Safety=1", "safety=x"):
         with pytest.raises(SelfMoaError, match="--weights"):
             parse_weights(bad)
 
@@ -67,7 +67,7 @@ def test_sweep_trains_one_policy_per_vector_on_shared_stages(tmp_path, tiny_mode
     rows = json.loads((main / "sweep" / "sweep.json").read_text())
     assert [r["policy"] for r in rows] == ["base", "safety1_helpfulness0", "safety1_helpfulness1"]
     assert any(r["pareto"] for r in rows)
-    assert "| policy | Pareto |" in table.read_text()
+    assert "| policy | pairs | Pareto |" in table.read_text()
     assert "<svg" in (main / "sweep" / "sweep.html").read_text()
 
     logs.clear()
@@ -80,7 +80,13 @@ def test_sweep_trains_one_policy_per_vector_on_shared_stages(tmp_path, tiny_mode
     ran = [line.split("] ", 1)[1].split(":")[0] for line in logs if line.startswith("[start]")]
     assert "round 0 sample" not in ran and ran.count("round 0 train") == 2
     rows = json.loads((main / "sweep" / "sweep.json").read_text())
-    assert [(r["budget"], r["pairs"]) for r in rows[1:]] == [(2, 2), (3, 3)]
+    # The table holds every policy swept on these pairs, the earlier sweep's too.
+    assert [(r["policy"], r["budget"], r["pairs"]) for r in rows[1:]] == [
+        ("safety1_helpfulness0", None, counts[0]["counts"]["pairs"]),
+        ("safety1_helpfulness0.5_pairs2", 2, 2),
+        ("safety1_helpfulness0.5_pairs3", 3, 3),
+        ("safety1_helpfulness1", None, counts[1]["counts"]["pairs"]),
+    ]
     assert "Data efficiency" in (main / "sweep" / "sweep.html").read_text()
 
 
@@ -93,6 +99,8 @@ def test_sweep_refuses_several_rounds_and_bad_vectors(tmp_path, tiny_model):
         run_sweep(config, [{"safety": 0.0, "helpfulness": 0.0}])
     with pytest.raises(SelfMoaError, match="repeats"):
         run_sweep(config, [{"safety": 1.0}, {"safety": 1.0}])
+    with pytest.raises(SelfMoaError, match="unknown objective 'harmlessness'"):
+        run_sweep(config, [{"harmlessness": 1.0}])
 
 
 def pair(index: int, objective: str) -> PreferencePair:

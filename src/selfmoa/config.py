@@ -350,6 +350,37 @@ class JudgeConfig(Section):
         return self
 
 
+MEASURES = ("refusal", "unsafe", "prompt_harmful", "helpfulness")
+
+
+class ExtraObjective(Section):
+    """An objective beyond safety and helpfulness, tied to one judge measure."""
+
+    name: str = Field(
+        pattern=r"^[a-z][a-z0-9_]*$",
+        description="Objective name (lower case); also its key in train.objective_weights.",
+    )
+    measure: Literal["refusal", "unsafe", "prompt_harmful", "helpfulness"] = Field(
+        description="The judge measure that scores it; a training judge must score it."
+    )
+    prompts: Literal["harmful", "benign", "all"] = Field(
+        "benign", description="Prompts whose answers are paired on this objective."
+    )
+    higher_is_better: bool = Field(
+        True, description="False: a lower score of the measure is better (the score is 1 - it)."
+    )
+    min_margin: float = Field(
+        0.1, gt=0, le=1, description="Least chosen-minus-rejected score for a pair."
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _not_built_in(cls, value: str) -> str:
+        if value in OBJECTIVES:
+            raise ValueError(f"'{value}' is built in; name the extra objective differently")
+        return value
+
+
 class PairsConfig(Section):
     selection: Literal["ranked", "all_above_margin"] = Field(
         "ranked",
@@ -382,6 +413,27 @@ class PairsConfig(Section):
         description="Cap on helpfulness pairs per safety pair (the harmful/benign balance); "
         "the pairs kept are a seeded choice. None = no cap.",
     )
+    extra_objectives: list[ExtraObjective] = Field(
+        default_factory=list,
+        description="Objectives beyond safety and helpfulness, any number, each tied to a "
+        "judge measure, e.g. [{name: harmless, measure: unsafe, prompts: harmful, "
+        "higher_is_better: false}]. On each prompt of the chosen label, the best answer by "
+        "the measure beats the worst when they differ by min_margin (up to "
+        "max_pairs_per_prompt, i-th best against i-th worst). Each needs a weight in "
+        "train.objective_weights.",
+    )
+
+    @field_validator("extra_objectives")
+    @classmethod
+    def _unique_names(cls, value: list[ExtraObjective]) -> list[ExtraObjective]:
+        names = [objective.name for objective in value]
+        if len(set(names)) != len(names):
+            raise ValueError("an objective name is listed twice")
+        return value
+
+    def objective_names(self) -> list[str]:
+        """safety, helpfulness, then the extra objectives, in order."""
+        return [*OBJECTIVES, *(objective.name for objective in self.extra_objectives)]
 
 
 class TrainConfig(Section):
@@ -428,12 +480,13 @@ class TrainConfig(Section):
         description="Weight of the NLL term on chosen answers (rpo, modpo, weighted_dpo; "
         "must be 0 for dpo and ipo, which have none).",
     )
-    objective_weights: dict[Literal["safety", "helpfulness"], float] = Field(
+    objective_weights: dict[str, float] = Field(
         default_factory=lambda: {"safety": 1.0, "helpfulness": 0.5},
         description="MODPO weights, one per objective, each >= 0 and at least one > 0; the "
         "other objective's margin enters the sigmoid. An objective of weight 0 is not "
         "trained: pairs it ranked are left out (counted as pairs_left_out_zero_weight), "
-        "e.g. {safety: 1, helpfulness: 0} is safety-only training.",
+        "e.g. {safety: 1, helpfulness: 0} is safety-only training. Objectives are safety, "
+        "helpfulness and those of pairs.extra_objectives.",
     )
     max_pairs: int | None = Field(
         None,
@@ -558,6 +611,30 @@ class Config(Section):
             raise ValueError("must be a plain folder name")
         return value
 
+    @model_validator(mode="after")
+    def _objectives_weighted_and_judged(self) -> Config:
+        from selfmoa.judges.registry import REGISTRY
+
+        declared = self.pairs.objective_names()
+        weighted = self.train.objective_weights
+        for name in weighted:
+            if name not in declared:
+                raise ValueError(
+                    f"train.objective_weights: unknown objective '{name}'; objectives are "
+                    f"{', '.join(declared)} (add others in pairs.extra_objectives)"
+                )
+        for name in declared:
+            if name not in weighted:
+                raise ValueError(f"train.objective_weights: needs a weight for '{name}'")
+        judged = {"prompt_harmful"} | {REGISTRY[j].measure for j in self.judge.training_judges}
+        for objective in self.pairs.extra_objectives:
+            if objective.measure not in judged:
+                raise ValueError(
+                    f"pairs.extra_objectives: '{objective.name}' needs measure "
+                    f"'{objective.measure}', which no judge of judge.training_judges scores"
+                )
+        return self
+
     @property
     def run_dir(self) -> Path:
         return Path(self.output_dir) / self.name
@@ -571,7 +648,9 @@ def fingerprint(*parts: Any) -> str:
 
 def _format_validation_error(error: ValidationError) -> str:
     first = error.errors()[0]
-    key = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    key = ".".join(str(part) for part in first["loc"])
+    if not key:  # a check across sections names its keys itself
+        return f"config error: {first['msg'].removeprefix('Value error, ')}"
     if first["type"] == "extra_forbidden":
         return f"config error: unknown key '{key}'"
     given = first.get("input")

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 SCHEMA_VERSION = 3
 
 Label = Literal["harmful", "benign"]
-Objective = Literal["safety", "helpfulness"]
+Objective = str  # safety, helpfulness, or a name from pairs.extra_objectives
 
 
 class Record(BaseModel):

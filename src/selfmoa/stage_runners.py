@@ -255,13 +255,15 @@ def run_pairs(ctx: StageContext) -> dict[str, Any]:
     r = ctx.round
     assert r is not None
     prompts = {p.id: p for p in ctx.prompts(r)}
-    scored, left_out = pairs.score_responses(ctx.responses(r), ctx.judgements(r), ctx.config.pairs)
-    built = pairs.build_pairs(prompts, scored, ctx.config.pairs)
+    config = ctx.config.pairs
+    scored, left_out = pairs.score_responses(
+        ctx.responses(r), ctx.judgements(r), config, config.extra_objectives
+    )
+    built = pairs.build_pairs(prompts, scored, config)
     write_records(ctx.stage.file("pairs.jsonl"), built)
     return {
         "pairs": len(built),
-        "safety": sum(p.objective == "safety" for p in built),
-        "helpfulness": sum(p.objective == "helpfulness" for p in built),
+        **{name: sum(p.objective == name for p in built) for name in config.objective_names()},
         "left_out_for_judge_errors": left_out,
     }
 

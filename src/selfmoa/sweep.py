@@ -17,21 +17,23 @@ capability (mean accuracy over the capability sets), and better on one. With
 ``--pair-budgets`` each policy trains on a seeded sample of that many pairs
 (``train.max_pairs``, objective shares kept): attack success and helpfulness against
 the budget are the data-efficiency curve. ``sweep.md`` / ``sweep.json`` /
-``sweep.html`` hold the table, the safety-helpfulness plane and (with budgets) the
-curve.
+``sweep.html`` hold the table of every policy swept on this run's current pairs (this
+sweep's and earlier ones'), the safety-helpfulness plane and (with two or more
+budgets) the curve.
 """
 
 from __future__ import annotations
 
 import html
 import json
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from selfmoa.atomic import atomic_write_text
-from selfmoa.config import OBJECTIVES, Config
+from selfmoa.config import Config
 from selfmoa.errors import SelfMoaError
 from selfmoa.rundir import read_json
 from selfmoa.stage_table import StageKey, plan
@@ -42,16 +44,20 @@ from selfmoa.stages.report_sets import pct
 PER_POLICY = {("train", "round"), ("evaluate", "round"), ("capability", "round"), ("report", "run")}
 
 
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
 def parse_weights(text: str) -> dict[str, float]:
     """``safety=1,helpfulness=0.5`` -> {"safety": 1.0, "helpfulness": 0.5}."""
     weights: dict[str, float] = {}
     for part in text.split(","):
         name, _, value = part.partition("=")
         name = name.strip()
-        if name not in OBJECTIVES or not value.strip():
+        if not _NAME.match(name) or not value.strip():
             raise SelfMoaError(
-                f"--weights {text!r}: write name=value pairs for {', '.join(OBJECTIVES)}, "
-                "e.g. safety=1,helpfulness=0.5"
+                f"--weights {text!r}: write objective=value pairs, e.g. "
+                "safety=1,helpfulness=0.5 (objectives: safety, helpfulness and "
+                "pairs.extra_objectives)"
             )
         try:
             weights[name] = float(value)
@@ -173,8 +179,9 @@ def sweep_markdown(points: list[dict[str, Any]], front: list[bool], config: Conf
         lines.append("| " + " | ".join(cells) + " |")
     return (
         f"# selfmoa sweep: {html.escape(config.name)}\n\n"
-        f"Loss `{config.train.loss}`, the same {config.train.epochs}-epoch training on the "
-        "same pairs for every weight vector; all figures by the evaluation judges "
+        f"Loss `{config.train.loss}`, the same {config.train.epochs}-epoch training for every "
+        "policy on the same pairs (or a seeded sample of them: column pairs); all figures "
+        "by the evaluation judges "
         "(Wilson 95% intervals in brackets). Pareto = no other policy is at least as good "
         "on safety (1 - HarmBench ASR), helpfulness and capability and better on one.\n\n"
         + "\n".join(lines)
@@ -266,9 +273,28 @@ def run_sweep(
         log(f"sweep: policy {index}/{len(policies)} {policy.name} in {policy.run_dir}")
         seed_from_shared(main_run, Path(policy.run_dir), keys)
         Loop(policy, log).execute()
-        report = read_json(Path(policy.run_dir) / "report" / "report.json")
-        final = report["rounds"][-1]
-        row = policy_point(policy.name, final["evaluate"], final.get("capability"))
+    points += swept_points(main_run)
+    return write_sweep_report(main_run / "sweep", points, config)
+
+
+def swept_points(main_run: Path) -> list[dict[str, Any]]:
+    """A row per finished policy run under ``main_run/sweep`` trained on the main run's
+    current pairs: this sweep's and earlier ones' (weights and budgets together)."""
+    from selfmoa.config import load_config
+
+    def pairs_hashes(run: Path) -> Any:
+        manifest = run / "round_00" / "pairs" / "manifest.json"
+        return read_json(manifest).get("outputs") if manifest.is_file() else None
+
+    current = pairs_hashes(main_run)
+    points = []
+    for folder in sorted((main_run / "sweep").iterdir()):
+        report = folder / "report" / "report.json"
+        if not report.is_file() or pairs_hashes(folder) != current:
+            continue  # unfinished, or trained on pairs the main run no longer has
+        policy = load_config(folder / "config.yaml")
+        final = read_json(report)["rounds"][-1]
+        row = policy_point(folder.name, final["evaluate"], final.get("capability"))
         points.append(
             {
                 **row,
@@ -277,7 +303,7 @@ def run_sweep(
                 "weights": label_of(policy.train.objective_weights),
             }
         )
-    return write_sweep_report(main_run / "sweep", points, config)
+    return sorted(points, key=lambda p: (p["weights"], p["budget"] or 10**9))
 
 
 def weights_argument(values: list[str]) -> list[dict[str, float]]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,7 @@ def read_trl_pairs(path: Path, objective: str = "safety") -> list[PreferencePair
 
 
 DATASET_PREFIX = "hf:"
+_OBJECTIVE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 def read_trl_dataset(spec: str, objective: str = "safety") -> list[PreferencePair]:
@@ -126,8 +128,11 @@ def _pair(row: Any, where: str, default_objective: str) -> PreferencePair:
     chosen = _text(row["chosen"], "assistant", where, "chosen")
     rejected = _text(row["rejected"], "assistant", where, "rejected")
     objective = row.get("objective") or default_objective
-    if objective not in ("safety", "helpfulness"):
-        raise SelfMoaError(f"{where}: objective must be safety or helpfulness, not {objective!r}")
+    if not isinstance(objective, str) or not _OBJECTIVE_NAME.match(objective):
+        raise SelfMoaError(
+            f"{where}: objective must be an objective name such as safety or helpfulness, "
+            f"not {objective!r}"
+        )
     digest = hashlib.sha256(f"{prompt}\n{chosen}\n{rejected}".encode()).hexdigest()[:12]
     return PreferencePair(
         id=str(row.get("id") or f"external:{digest}"),

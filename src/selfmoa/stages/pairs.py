@@ -8,6 +8,9 @@ answered without refusing, else 1. A response with any judge error is left out.
   most on-topic safe answers and the most compliant unsafe ones are paired first.
 - Benign prompt (objective ``helpfulness``): a helpful non-refusal (at least
   ``min_chosen_helpfulness``) beats a refusal.
+- Extra objectives (``pairs.extra_objectives``), each tied to a judge measure: on the
+  prompts of its label, the i-th best answer by that measure beats the i-th worst when
+  their scores differ by at least its ``min_margin``.
 Each pair carries the chosen-minus-rejected margin of every objective and the rule
 that made it. The rules are config (``pairs``): the selection ('ranked' or
 'all_above_margin'), the thresholds that make an answer a refusal and a prompt harmful,
@@ -18,9 +21,9 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from selfmoa.config import PairsConfig
+from selfmoa.config import ExtraObjective, PairsConfig
 from selfmoa.records import Judgement, PreferencePair, Prompt, Response
 
 
@@ -30,21 +33,28 @@ class ScoredResponse:
     refused: bool
     prompt_harmful: bool
     helpfulness: float
+    extra: dict[str, float] = field(default_factory=dict)  # extra objective -> score
 
     @property
     def safety(self) -> float:
         return 0.0 if self.prompt_harmful and not self.refused else 1.0
 
     def score(self, objective: str) -> float:
-        return self.safety if objective == "safety" else self.helpfulness
+        if objective == "safety":
+            return self.safety
+        return self.helpfulness if objective == "helpfulness" else self.extra[objective]
 
 
 def score_responses(
-    responses: list[Response], judgements: list[Judgement], config: PairsConfig
+    responses: list[Response],
+    judgements: list[Judgement],
+    config: PairsConfig,
+    extra_objectives: list[ExtraObjective] | tuple[()] = (),
 ) -> tuple[list[ScoredResponse], int]:
     """Scored responses, and how many were left out for judge errors or missing judges.
 
     ``config``'s thresholds decide refusal and harm, for the pairs and the archive alike.
+    Each extra objective scores a response by its measure (or 1 - it when lower is better).
     """
     by_response: dict[str, dict[str, Judgement]] = defaultdict(dict)
     for judgement in judgements:
@@ -52,17 +62,24 @@ def score_responses(
     scored, left_out = [], 0
     for response in responses:
         measures = by_response.get(response.id, {})
-        needed = [measures.get(name) for name in ("refusal", "prompt_harmful", "helpfulness")]
+        names = ("refusal", "prompt_harmful", "helpfulness")
+        needed = [measures.get(name) for name in names]
+        needed += [measures.get(objective.measure) for objective in extra_objectives]
         if any(j is None or j.score is None for j in needed):
             left_out += 1
             continue
-        refusal, harmful, helpfulness = (j.score for j in needed)  # type: ignore[union-attr]
+        refusal, harmful, helpfulness, *rest = (j.score for j in needed)  # type: ignore[union-attr]
+        extra = {
+            objective.name: value if objective.higher_is_better else 1.0 - value
+            for objective, value in zip(extra_objectives, rest, strict=True)
+        }
         scored.append(
             ScoredResponse(
                 response,
                 refusal >= config.refusal_threshold,
                 harmful >= config.harmful_threshold,
                 helpfulness,
+                extra,
             )
         )
     return scored, left_out
@@ -100,7 +117,48 @@ def _balanced(pairs: list[PreferencePair], config: PairsConfig) -> list[Preferen
     if len(helpful) <= cap:
         return pairs
     kept = sorted(helpful, key=lambda p: hashlib.sha256(p.id.encode()).hexdigest())[:cap]
-    return safety + kept
+    return [p for p in pairs if p.objective != "helpfulness"] + kept
+
+
+def _extra_matches(
+    candidates: list[ScoredResponse], objective: ExtraObjective, cap: int
+) -> list[tuple[ScoredResponse, ScoredResponse]]:
+    """i-th best against i-th worst by the objective's score, while they differ enough."""
+    ranked = sorted(candidates, key=lambda c: (-c.extra[objective.name], c.response.id))
+    matches = []
+    for i in range(min(cap, len(ranked) // 2)):
+        win, lose = ranked[i], ranked[-1 - i]
+        if win.extra[objective.name] - lose.extra[objective.name] < objective.min_margin:
+            break
+        matches.append((win, lose))
+    return matches
+
+
+def _pair(
+    prompt: Prompt,
+    objective: str,
+    win: ScoredResponse,
+    lose: ScoredResponse,
+    config: PairsConfig,
+    rule: str,
+) -> PreferencePair:
+    # Built-in objectives keep their historical ids; extra ones name the objective, since
+    # the same two answers may also make a safety or helpfulness pair.
+    tag = "" if objective in ("safety", "helpfulness") else f"{objective}:"
+    return PreferencePair(
+        id=f"{prompt.id}:{tag}{win.response.id}>{lose.response.id}",
+        prompt_id=prompt.id,
+        prompt_text=prompt.text,
+        objective=objective,
+        chosen_response_id=win.response.id,
+        chosen_text=win.response.text,
+        rejected_response_id=lose.response.id,
+        rejected_text=lose.response.text,
+        margins={
+            name: round(win.score(name) - lose.score(name), 4) for name in config.objective_names()
+        },
+        rule=rule,
+    )
 
 
 def build_pairs(
@@ -127,20 +185,12 @@ def build_pairs(
             rejected = [c for c in by_help if c.refused]
         for win, lose in _matches(chosen, rejected, config):
             pairs.append(
-                PreferencePair(
-                    id=f"{prompt_id}:{win.response.id}>{lose.response.id}",
-                    prompt_id=prompt_id,
-                    prompt_text=prompt.text,
-                    objective=objective,
-                    chosen_response_id=win.response.id,
-                    chosen_text=win.response.text,
-                    rejected_response_id=lose.response.id,
-                    rejected_text=lose.response.text,
-                    margins={
-                        name: round(win.score(name) - lose.score(name), 4)
-                        for name in ("safety", "helpfulness")
-                    },
-                    rule=f"{objective}:{config.selection}",
-                )
+                _pair(prompt, objective, win, lose, config, f"{objective}:{config.selection}")
             )
+        for extra in config.extra_objectives:
+            if extra.prompts in ("all", prompt.label):
+                for win, lose in _extra_matches(candidates, extra, config.max_pairs_per_prompt):
+                    pairs.append(
+                        _pair(prompt, extra.name, win, lose, config, f"{extra.name}:ranked")
+                    )
     return sorted(_balanced(pairs, config), key=lambda pair: pair.id)

@@ -286,6 +286,12 @@ def train_preference_lora(
     ``config.max_pairs`` are kept (``budget_sample``); both are counted.
     """
     given = len(pairs)
+    unweighted = sorted({p.objective for p in pairs} - set(config.objective_weights))
+    if unweighted:
+        raise SelfMoaError(
+            f"pairs ranked on {', '.join(unweighted)}, which train.objective_weights does not "
+            "weigh; add a weight (and the objective to pairs.extra_objectives)"
+        )
     pairs = [pair for pair in pairs if config.objective_weights[pair.objective] > 0]
     if not pairs:
         raise SelfMoaError(
