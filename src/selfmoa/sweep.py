@@ -16,7 +16,8 @@ evaluation judges), helpfulness (mean judge score on benign held-out prompts) an
 capability (mean accuracy over the capability sets), and better on one. With
 ``--pair-budgets`` each policy trains on a seeded sample of that many pairs
 (``train.max_pairs``, objective shares kept): attack success and helpfulness against
-the budget are the data-efficiency curve. ``sweep.md`` / ``sweep.json`` /
+the number of pairs (the weight vector's all-pairs policy, if swept, included) are
+the data-efficiency curve. ``sweep.md`` / ``sweep.json`` /
 ``sweep.html`` hold the table of every policy swept on this run's current pairs (this
 sweep's and earlier ones'), the safety-helpfulness plane and (with two or more
 budgets) the curve.
@@ -190,23 +191,26 @@ def sweep_markdown(points: list[dict[str, Any]], front: list[bool], config: Conf
 
 
 def data_efficiency_chart(points: list[dict[str, Any]]) -> str:
-    """HarmBench ASR and helpfulness against the pair budget, one pair of lines per weight
-    vector; empty unless the sweep had at least two budgets."""
-    budgets = sorted({p["budget"] for p in points if p.get("budget") is not None})
-    if len(budgets) < 2:
+    """HarmBench ASR and helpfulness against the number of pairs trained on, one pair of
+    lines per weight vector that has a budgeted policy (its all-pairs policy, if swept,
+    is the curve's last point); empty unless there are two pair counts to compare."""
+    curved = {p["weights"] for p in points if p.get("budget") is not None}
+    mine = [p for p in points if p.get("weights") in curved]
+    counts = sorted({p["pairs"] for p in mine})
+    if len(counts) < 2:
         return ""
     series: dict[str, list[float | None]] = {}
-    for weights in dict.fromkeys(p["weights"] for p in points if p.get("budget") is not None):
-        mine = {p["budget"]: p for p in points if p.get("weights") == weights}
+    for weights in sorted(curved):
+        by_count = {p["pairs"]: p for p in mine if p["weights"] == weights}
         series[f"ASR {weights}"] = [
-            mine[b]["attack_success"]["rate"] if b in mine else None for b in budgets
+            by_count[n]["attack_success"]["rate"] if n in by_count else None for n in counts
         ]
         series[f"helpfulness {weights}"] = [
-            mine[b]["helpfulness"] if b in mine else None for b in budgets
+            by_count[n]["helpfulness"] if n in by_count else None for n in counts
         ]
     return line_chart(
-        "Data efficiency: HarmBench ASR and helpfulness against the pair budget",
-        [str(b) for b in budgets],
+        "Data efficiency: HarmBench ASR and helpfulness against training pairs",
+        [str(n) for n in counts],
         series,
     )
 
