@@ -44,6 +44,8 @@ def candidates(value: Any) -> list[Any]:
     if value is None:  # an optional path (models.policy_adapter) or number
         return ["some/adapter", 1.0]
     if isinstance(value, list):
+        if value and isinstance(value[0], dict):  # a list of sections: change a field
+            return [[{**value[0], "min_margin": 0.3}, *value[1:]]]
         return [value[:-1], [*value, value[0]]] if value else [["x"]]
     if isinstance(value, dict):
         if value:
@@ -97,9 +99,19 @@ def test_every_config_key_is_read_by_a_stage_or_only_says_where_work_runs():
             assert any(k == key or k.startswith(key + ".") for k in ALL_KEYS), key
 
 
+# Keys whose base value must be non-empty to be changed alone (an extra objective
+# needs its weight, so it cannot appear without touching train.objective_weights).
+NON_EMPTY_BASE = {
+    "pairs.extra_objectives": {
+        "pairs": {"extra_objectives": [{"name": "calm", "measure": "refusal"}]},
+        "train": {"objective_weights": {"safety": 1.0, "helpfulness": 0.5, "calm": 0.5}},
+    }
+}
+
+
 @pytest.mark.parametrize("dotted", ALL_KEYS)
 def test_changing_a_key_changes_exactly_the_stages_that_declare_it(dotted):
-    base_config = config_from_dict({"rounds": 2})
+    base_config = config_from_dict({"rounds": 2, **NON_EMPTY_BASE.get(dotted, {})})
     base = base_config.model_dump(mode="json")
     after = mutated(base, dotted)
     stages = plan(base_config)
