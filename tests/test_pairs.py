@@ -217,9 +217,14 @@ def test_extra_objective_needs_its_margin_and_its_judge():
     ]
     pairs, _ = run_extra([make_prompt("h", "harmful")], rows, [HARMLESS])
     assert pairs == [], "0.05 apart is below the default min_margin of 0.1"
-    rows[0] = with_unsafe(judged("h-a", "h", refused=1, harmful=1, helpful=0.5), None)
+    # A failed extra judge keeps the answer out of that objective's pairs only.
+    rows = [
+        with_unsafe(judged("h-a", "h", refused=0, harmful=1, helpful=0.5), None),
+        with_unsafe(judged("h-b", "h", refused=1, harmful=1, helpful=0.2), 0.1),
+    ]
     pairs, left_out = run_extra([make_prompt("h", "harmful")], rows, [HARMLESS])
-    assert left_out == 1 and pairs == []
+    assert left_out == 0
+    assert [(p.objective, p.margins["harmless"]) for p in pairs] == [("safety", 0.0)]
 
 
 def test_benign_cap_keeps_extra_objective_pairs():

@@ -129,3 +129,44 @@ def test_budget_sample_keeps_objective_shares_order_and_seed():
     assert budget_sample(pairs, 50, seed=0) == pairs
     # 7 of 30 with shares 14/3 and 7/3: the largest remainder (0.67 vs 0.33) gets the spare.
     assert sum(p.objective == "safety" for p in budget_sample(pairs, 7, seed=0)) == 5
+
+
+def test_missing_figures_count_as_worst_and_print_as_dashes(tmp_path):
+    from selfmoa.config import Config
+    from selfmoa.sweep import write_sweep_report
+
+    points = [
+        {**point("base", 0.5, 0.6, 0.3), "pairs": None, "rephrased_attack_success": None},
+        {**point("no-help-judge", 0.1, None, 0.3), "pairs": 9, "rephrased_attack_success": None},
+    ]
+    for row in points:
+        row["attack_success"].update(ci_low=0.0, ci_high=1.0, n=4)
+        row.update(over_refusal=None, benign_forms_over_refusal=None, kl_per_token=None)
+    assert pareto_front(points) == [True, True]
+    table = write_sweep_report(tmp_path, points, Config()).read_text()
+    assert "| no-help-judge | 9 | yes |" in table and "| - | 0.300 |" in table
+
+
+def test_stale_or_half_copied_shared_stage_is_replaced(tmp_path):
+    from selfmoa.stage_table import StageKey
+    from selfmoa.sweep import seed_from_shared
+
+    main, policy = tmp_path / "main", tmp_path / "policy"
+    stage = main / "round_00" / "sample"
+    stage.mkdir(parents=True)
+    (main / "selfmoa.json").write_text("{}")
+    (stage / "manifest.json").write_text('{"fingerprint": "new"}')
+    (stage / "responses.jsonl").write_text("new\n")
+    old = policy / "round_00" / "sample"
+    old.mkdir(parents=True)
+    (old / "manifest.json").write_text('{"fingerprint": "old"}')
+    (old / "leftover.tmp").write_text("x")
+    seed_from_shared(main, policy, [StageKey("sample", 0)])
+    assert (old / "responses.jsonl").read_text() == "new\n"
+    assert not (old / "leftover.tmp").exists()
+    assert not list(policy.rglob("*.copying"))
+
+
+def test_a_weight_given_twice_is_refused():
+    with pytest.raises(SelfMoaError, match="given twice"):
+        parse_weights("safety=1,safety=2")

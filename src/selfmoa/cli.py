@@ -44,14 +44,14 @@ def _parser() -> argparse.ArgumentParser:
         "--pairs",
         required=True,
         help=".jsonl or .parquet in TRL's format, or hf:NAME[:SPLIT] for a datasets id "
-        "(hub id where reachable, or a local dataset folder)",
+        "(a hub id where the hub is reachable, or a local folder of data files)",
     )
     train.add_argument("--out", help="output folder (default RUN_DIR/external_train)")
     train.add_argument(
         "--objective",
-        choices=["safety", "helpfulness"],
         default="safety",
-        help="objective of rows without an 'objective' column",
+        help="objective of rows without an 'objective' column (safety, helpfulness or an "
+        "extra objective of the config)",
     )
     sweep = commands.add_parser(
         "sweep",

@@ -350,9 +350,6 @@ class JudgeConfig(Section):
         return self
 
 
-MEASURES = ("refusal", "unsafe", "prompt_harmful", "helpfulness")
-
-
 class ExtraObjective(Section):
     """An objective beyond safety and helpfulness, tied to one judge measure."""
 
@@ -378,6 +375,8 @@ class ExtraObjective(Section):
     def _not_built_in(cls, value: str) -> str:
         if value in OBJECTIVES:
             raise ValueError(f"'{value}' is built in; name the extra objective differently")
+        if value in ("pairs", "left_out_for_judge_errors"):
+            raise ValueError(f"'{value}' names a count of the pairs stage; choose another name")
         return value
 
 

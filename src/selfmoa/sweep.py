@@ -27,14 +27,17 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from selfmoa.atomic import atomic_write_text
-from selfmoa.config import Config
+from selfmoa.config import Config, _format_validation_error
 from selfmoa.errors import SelfMoaError
 from selfmoa.rundir import read_json
 from selfmoa.stage_table import StageKey, plan
@@ -60,6 +63,8 @@ def parse_weights(text: str) -> dict[str, float]:
                 "safety=1,helpfulness=0.5 (objectives: safety, helpfulness and "
                 "pairs.extra_objectives)"
             )
+        if name in weights:
+            raise SelfMoaError(f"--weights {text!r}: {name} is given twice")
         try:
             weights[name] = float(value)
         except ValueError:
@@ -88,9 +93,9 @@ def policy_config(config: Config, weights: dict[str, float], budget: int | None 
     data["name"] = label_of(merged, budget)
     try:
         return Config.model_validate(data)
-    except ValueError as error:
-        first = str(error).splitlines()
-        raise SelfMoaError(f"--weights {label_of(merged)}: {' '.join(first[1:3])}") from None
+    except ValidationError as error:
+        reason = _format_validation_error(error)
+        raise SelfMoaError(f"sweep policy {label_of(merged, budget)}: {reason}") from None
 
 
 def seed_from_shared(main_run: Path, policy_run: Path, keys: list[StageKey]) -> None:
@@ -104,11 +109,22 @@ def seed_from_shared(main_run: Path, policy_run: Path, keys: list[StageKey]) -> 
         shutil.copy2(main_run / "selfmoa.json", policy_run / "selfmoa.json")
     for key in keys:
         source, target = main_run / key.folder, policy_run / key.folder
-        if not target.exists():
-            shutil.copytree(source, target)
+        manifest = target / "manifest.json"
+        if manifest.is_file() and manifest.read_bytes() == (source / "manifest.json").read_bytes():
+            continue  # already the main run's finished stage
+        _copy_folder(source, target)  # missing, half-copied or from older shared stages
     cache = main_run / "cache"
     if cache.is_dir() and not (policy_run / "cache").exists():
-        shutil.copytree(cache, policy_run / "cache")
+        _copy_folder(cache, policy_run / "cache")
+
+
+def _copy_folder(source: Path, target: Path) -> None:
+    """Replace ``target`` by a copy of ``source``; a kill leaves either or a temp folder."""
+    partial = target.with_name(target.name + ".copying")
+    shutil.rmtree(partial, ignore_errors=True)
+    shutil.copytree(source, partial)
+    shutil.rmtree(target, ignore_errors=True)
+    os.replace(partial, target)
 
 
 def _capability(summary: dict[str, Any] | None) -> float | None:
@@ -125,7 +141,7 @@ def policy_point(name: str, evaluation: dict[str, Any], capability: dict[str, An
         "rephrased_attack_success": sets.get("rephrased", {}).get("rate"),
         "over_refusal": evaluation["over_refusal"],
         "benign_forms_over_refusal": sets.get("benign_forms", {}).get("rate"),
-        "helpfulness": evaluation["helpfulness"]["mean"],
+        "helpfulness": (evaluation.get("helpfulness") or {}).get("mean"),
         "capability": _capability(capability),
         "kl_per_token": ((capability or {}).get("drift") or {}).get("kl_per_token"),
         "pairs": None,
@@ -133,11 +149,13 @@ def policy_point(name: str, evaluation: dict[str, Any], capability: dict[str, An
 
 
 def _goals(point: dict[str, Any]) -> tuple[float, float, float]:
-    capability = point["capability"]
+    """(safety, helpfulness, capability); a figure no judge could give counts as worst."""
+    rate = point["attack_success"].get("rate")
+    helpfulness, capability = point["helpfulness"], point["capability"]
     return (
-        1 - point["attack_success"]["rate"],
-        point["helpfulness"],
-        capability if capability is not None else 0.0,
+        0.0 if rate is None else 1 - rate,
+        0.0 if helpfulness is None else helpfulness,
+        0.0 if capability is None else capability,
     )
 
 
@@ -173,7 +191,7 @@ def sweep_markdown(points: list[dict[str, Any]], front: list[bool], config: Conf
             pct(point["rephrased_attack_success"]),
             pct(point["over_refusal"]),
             pct(point["benign_forms_over_refusal"]),
-            f"{point['helpfulness']:.3f}",
+            "-" if point["helpfulness"] is None else f"{point['helpfulness']:.3f}",
             "" if capability is None else f"{capability:.3f}",
             "" if kl is None else f"{kl:.3f}",
         ]
@@ -223,7 +241,11 @@ def write_sweep_report(folder: Path, points: list[dict[str, Any]], config: Confi
     atomic_write_text(folder / "sweep.md", markdown)
     plot = plane(
         "Safety against helpfulness per policy",
-        [(p["policy"], 1 - p["attack_success"]["rate"], p["helpfulness"]) for p in points],
+        [
+            (p["policy"], 1 - p["attack_success"]["rate"], p["helpfulness"])
+            for p in points
+            if p["attack_success"].get("rate") is not None and p["helpfulness"] is not None
+        ],
     )
     plot += data_efficiency_chart(points)
     atomic_write_text(
@@ -277,13 +299,21 @@ def run_sweep(
         log(f"sweep: policy {index}/{len(policies)} {policy.name} in {policy.run_dir}")
         seed_from_shared(main_run, Path(policy.run_dir), keys)
         Loop(policy, log).execute()
-    points += swept_points(main_run)
+    points += swept_points(main_run, config)
     return write_sweep_report(main_run / "sweep", points, config)
 
 
-def swept_points(main_run: Path) -> list[dict[str, Any]]:
+def _same_settings(policy: Config, config: Config) -> bool:
+    """True when ``policy`` is what this sweep would run for its weights and budget."""
+    expected = policy_config(config, policy.train.objective_weights, policy.train.max_pairs)
+    ignored = {"output_dir", "name"}
+    return policy.model_dump(exclude=ignored) == expected.model_dump(exclude=ignored)
+
+
+def swept_points(main_run: Path, config: Config) -> list[dict[str, Any]]:
     """A row per finished policy run under ``main_run/sweep`` trained on the main run's
-    current pairs: this sweep's and earlier ones' (weights and budgets together)."""
+    current pairs with the current settings (loss, epochs, evaluation, ...): this
+    sweep's and earlier ones' (weights and budgets together)."""
     from selfmoa.config import load_config
 
     def pairs_hashes(run: Path) -> Any:
@@ -297,6 +327,8 @@ def swept_points(main_run: Path) -> list[dict[str, Any]]:
         if not report.is_file() or pairs_hashes(folder) != current:
             continue  # unfinished, or trained on pairs the main run no longer has
         policy = load_config(folder / "config.yaml")
+        if not _same_settings(policy, config):
+            continue  # swept with other training or evaluation settings
         final = read_json(report)["rounds"][-1]
         row = policy_point(folder.name, final["evaluate"], final.get("capability"))
         points.append(

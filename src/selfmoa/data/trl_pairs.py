@@ -82,7 +82,8 @@ _OBJECTIVE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 def read_trl_dataset(spec: str, objective: str = "safety") -> list[PreferencePair]:
     """Pairs from a ``datasets`` id in TRL's format: ``hf:NAME`` or ``hf:NAME:SPLIT``
     (split ``train`` by default). NAME is a hub id where the hub is reachable, or a
-    local dataset folder; rows are read as in ``read_trl_pairs``."""
+    local folder of data files (JSON Lines, Parquet, CSV; not a ``save_to_disk``
+    folder); rows are read as in ``read_trl_pairs``."""
     name, _, split = spec.removeprefix(DATASET_PREFIX).partition(":")
     split = split or "train"
     try:

@@ -39,10 +39,11 @@ class ScoredResponse:
     def safety(self) -> float:
         return 0.0 if self.prompt_harmful and not self.refused else 1.0
 
-    def score(self, objective: str) -> float:
+    def score(self, objective: str) -> float | None:
+        """The response's score on an objective; None for an extra one it lacks."""
         if objective == "safety":
             return self.safety
-        return self.helpfulness if objective == "helpfulness" else self.extra[objective]
+        return self.helpfulness if objective == "helpfulness" else self.extra.get(objective)
 
 
 def score_responses(
@@ -62,17 +63,19 @@ def score_responses(
     scored, left_out = [], 0
     for response in responses:
         measures = by_response.get(response.id, {})
-        names = ("refusal", "prompt_harmful", "helpfulness")
-        needed = [measures.get(name) for name in names]
-        needed += [measures.get(objective.measure) for objective in extra_objectives]
+        needed = [measures.get(name) for name in ("refusal", "prompt_harmful", "helpfulness")]
         if any(j is None or j.score is None for j in needed):
             left_out += 1
             continue
-        refusal, harmful, helpfulness, *rest = (j.score for j in needed)  # type: ignore[union-attr]
-        extra = {
-            objective.name: value if objective.higher_is_better else 1.0 - value
-            for objective, value in zip(extra_objectives, rest, strict=True)
-        }
+        refusal, harmful, helpfulness = (j.score for j in needed)  # type: ignore[union-attr]
+        # An extra measure a judge could not give only keeps the response out of that
+        # objective's pairs (its margin elsewhere counts as 0).
+        extra = {}
+        for objective in extra_objectives:
+            judgement = measures.get(objective.measure)
+            if judgement is not None and judgement.score is not None:
+                value = judgement.score
+                extra[objective.name] = value if objective.higher_is_better else 1.0 - value
         scored.append(
             ScoredResponse(
                 response,
@@ -124,7 +127,8 @@ def _extra_matches(
     candidates: list[ScoredResponse], objective: ExtraObjective, cap: int
 ) -> list[tuple[ScoredResponse, ScoredResponse]]:
     """i-th best against i-th worst by the objective's score, while they differ enough."""
-    ranked = sorted(candidates, key=lambda c: (-c.extra[objective.name], c.response.id))
+    scored = [c for c in candidates if objective.name in c.extra]
+    ranked = sorted(scored, key=lambda c: (-c.extra[objective.name], c.response.id))
     matches = []
     for i in range(min(cap, len(ranked) // 2)):
         win, lose = ranked[i], ranked[-1 - i]
@@ -154,11 +158,14 @@ def _pair(
         chosen_text=win.response.text,
         rejected_response_id=lose.response.id,
         rejected_text=lose.response.text,
-        margins={
-            name: round(win.score(name) - lose.score(name), 4) for name in config.objective_names()
-        },
+        margins={name: _margin(win, lose, name) for name in config.objective_names()},
         rule=rule,
     )
+
+
+def _margin(win: ScoredResponse, lose: ScoredResponse, objective: str) -> float:
+    high, low = win.score(objective), lose.score(objective)
+    return 0.0 if high is None or low is None else round(high - low, 4)
 
 
 def build_pairs(
