@@ -194,6 +194,6 @@ def test_saturation_share_reads_the_last_epoch(tmp_path):
     metrics.write_text("".join(json.dumps({"preference_loss": x}) + "\n" for x in losses))
     share = saturated_share(metrics, steps_per_epoch=3)
     assert share == pytest.approx(2 / 3)
-    assert "train.nll_weight" in saturation_warning(share)
+    assert "sample.samples_per_prompt" in saturation_warning(share)
     assert saturation_warning(saturated_share(metrics, steps_per_epoch=6)) is None  # 2 of 6
     assert saturated_share(tmp_path / "missing.jsonl", 3) == 0.0

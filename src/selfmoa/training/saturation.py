@@ -17,8 +17,9 @@ SATURATED_LOSS = 0.01
 REMEDIES = (
     "the preference term saturated (loss < 0.01 on {share:.0%} of the last epoch's steps), so "
     "late training is mostly NLL on the chosen answers; to keep it learning from preferences, "
-    "lower train.nll_weight, use fewer train.epochs, or make pairs harder to separate "
-    "(more sample.samples_per_prompt, so that chosen answers are the policy's own)"
+    "make pairs harder to separate (more sample.samples_per_prompt, so that chosen answers are "
+    "the policy's own); a lower train.nll_weight or fewer train.epochs did not help on the "
+    "embedded demo (BENCHMARKS.md)"
 )
 
 
