@@ -30,6 +30,7 @@ class Section(BaseModel):
 
 
 OBJECTIVES = ("safety", "helpfulness")
+OBJECTIVE_NAME = r"^[a-z][a-z0-9_]*$"  # built-in and extra objective names alike
 # The registry is selfmoa.training.losses.LOSSES (torch-free here so validation stays light).
 LOSS_NAMES = ("dpo", "ipo", "rpo", "modpo", "weighted_dpo")
 LOSSES_WITHOUT_NLL = ("dpo", "ipo")
@@ -354,7 +355,7 @@ class ExtraObjective(Section):
     """An objective beyond safety and helpfulness, tied to one judge measure."""
 
     name: str = Field(
-        pattern=r"^[a-z][a-z0-9_]*$",
+        pattern=OBJECTIVE_NAME,
         description="Objective name (lower case); also its key in train.objective_weights.",
     )
     measure: Literal["refusal", "unsafe", "prompt_harmful", "helpfulness"] = Field(

@@ -34,10 +34,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from selfmoa.atomic import atomic_write_text
-from selfmoa.config import Config, _format_validation_error
+from selfmoa.config import OBJECTIVE_NAME, Config, config_from_dict
 from selfmoa.errors import SelfMoaError
 from selfmoa.rundir import read_json
 from selfmoa.stage_table import StageKey, plan
@@ -48,7 +46,7 @@ from selfmoa.stages.report_sets import pct
 PER_POLICY = {("train", "round"), ("evaluate", "round"), ("capability", "round"), ("report", "run")}
 
 
-_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_NAME = re.compile(OBJECTIVE_NAME)
 
 
 def parse_weights(text: str) -> dict[str, float]:
@@ -92,10 +90,9 @@ def policy_config(config: Config, weights: dict[str, float], budget: int | None 
     data["output_dir"] = str(Path(config.run_dir) / "sweep")
     data["name"] = label_of(merged, budget)
     try:
-        return Config.model_validate(data)
-    except ValidationError as error:
-        reason = _format_validation_error(error)
-        raise SelfMoaError(f"sweep policy {label_of(merged, budget)}: {reason}") from None
+        return config_from_dict(data)
+    except SelfMoaError as error:
+        raise SelfMoaError(f"sweep policy {label_of(merged, budget)}: {error}") from None
 
 
 def seed_from_shared(main_run: Path, policy_run: Path, keys: list[StageKey]) -> None:

@@ -17,6 +17,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from selfmoa.config import OBJECTIVE_NAME
 from selfmoa.errors import SelfMoaError
 from selfmoa.records import PreferencePair
 
@@ -76,7 +77,7 @@ def read_trl_pairs(path: Path, objective: str = "safety") -> list[PreferencePair
 
 
 DATASET_PREFIX = "hf:"
-_OBJECTIVE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_OBJECTIVE_NAME = re.compile(OBJECTIVE_NAME)
 
 
 def read_trl_dataset(spec: str, objective: str = "safety") -> list[PreferencePair]:
