@@ -105,6 +105,22 @@ def test_weighted_dpo_averages_each_objective_then_weights():
     assert alone.item() == pytest.approx(softplus(1), rel=1e-12)
 
 
+def test_weighted_rpo_weights_each_objectives_nll_too():
+    # beta 1, nll_weight 0.5; objective 0: h = 0, 2, NLL 1, 3; objective 1: h = -1, NLL 2
+    batch = terms([0.0, 2.0, -1.0], [1.0, 3.0, 2.0], [0, 0, 1], [[0, 0]] * 3, [1.0, 3.0], 1.0)
+    first = (math.log(2) + softplus(-2)) / 2 + 0.5 * (1 + 3) / 2
+    second = softplus(1) + 0.5 * 2
+    total, preference = LOSSES["weighted_rpo"].compute(batch)
+    assert total.item() == pytest.approx((1 * first + 3 * second) / 4, rel=1e-12)
+    dpo_only = (1 * (math.log(2) + softplus(-2)) / 2 + 3 * softplus(1)) / 4
+    assert preference.item() == pytest.approx(dpo_only, rel=1e-12)
+    # weighted_dpo on the same batch weighs the three NLLs alike: (1 + 3 + 2) / 3
+    assert LOSSES["weighted_dpo"].compute(batch)[0].item() == pytest.approx(dpo_only + 0.5 * 2)
+    # a zero-weight objective's chosen answers are not imitated at all
+    zero = terms([0.0, 2.0, -1.0], [1.0, 3.0, 50.0], [0, 0, 1], [[0, 0]] * 3, [1.0, 0.0], 1.0)
+    assert LOSSES["weighted_rpo"].compute(zero)[0].item() == pytest.approx(first, rel=1e-12)
+
+
 def test_named_losses_add_nll_only_where_they_have_it():
     batch = terms([3.0, 0.0], [2.0, 4.0], [0, 1], [[0, 0], [0, 0]], [1.0, 1.0])
     dpo = (softplus(-0.3) + math.log(2)) / 2
@@ -117,6 +133,7 @@ def test_named_losses_add_nll_only_where_they_have_it():
     # zero margins and equal weights: MODPO and weighted DPO reduce to DPO here
     assert LOSSES["modpo"].compute(batch)[0].item() == pytest.approx(dpo + 1.5)
     assert LOSSES["weighted_dpo"].compute(batch)[0].item() == pytest.approx(dpo + 1.5)
+    assert LOSSES["weighted_rpo"].compute(batch)[0].item() == pytest.approx(dpo + 1.5)
     assert [name for name, spec in LOSSES.items() if not spec.uses_nll] == ["dpo", "ipo"]
 
 

@@ -32,7 +32,7 @@ class Section(BaseModel):
 OBJECTIVES = ("safety", "helpfulness")
 OBJECTIVE_NAME = r"^[a-z][a-z0-9_]*$"  # built-in and extra objective names alike
 # The registry is selfmoa.training.losses.LOSSES (torch-free here so validation stays light).
-LOSS_NAMES = ("dpo", "ipo", "rpo", "modpo", "weighted_dpo")
+LOSS_NAMES = ("dpo", "ipo", "rpo", "modpo", "weighted_dpo", "weighted_rpo")
 LOSSES_WITHOUT_NLL = ("dpo", "ipo")
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?|xpu(:\d+)?)$")
 
@@ -463,11 +463,11 @@ class TrainConfig(Section):
         "bounds training memory: activations grow with it (the demo peaked at 5.8 GB with "
         "whole 8-pair steps, 2.7 GB with micro-batches of 2).",
     )
-    loss: Literal["dpo", "ipo", "rpo", "modpo", "weighted_dpo"] = Field(
+    loss: Literal["dpo", "ipo", "rpo", "modpo", "weighted_dpo", "weighted_rpo"] = Field(
         "modpo",
         description="Preference loss by name (formulas in selfmoa/training/losses.py): dpo, "
         "ipo, rpo (DPO + NLL), modpo (MODPO + NLL), weighted_dpo (weighted per-objective DPO "
-        "+ NLL).",
+        "+ NLL), weighted_rpo (weighted per-objective DPO + NLL, the NLL term weighted too).",
     )
     length_normalise: bool = Field(
         False,
@@ -477,7 +477,7 @@ class TrainConfig(Section):
     nll_weight: float = Field(
         1.0,
         ge=0,
-        description="Weight of the NLL term on chosen answers (rpo, modpo, weighted_dpo; "
+        description="Weight of the NLL term on chosen answers (rpo, modpo, weighted_dpo, weighted_rpo; "
         "must be 0 for dpo and ipo, which have none).",
     )
     objective_weights: dict[str, float] = Field(

@@ -17,6 +17,11 @@ divided by its response's token count (``log_ratios`` below), for every loss.
 - ``weighted_dpo``: sum_k w_k * mean_{pairs ranked on k} DPO / sum_{k in batch} w_k,
   plus nll_weight * NLL(y_w): each objective's DPO loss averaged on its own pairs,
   then combined by the weights (the "linear scalarisation" baseline of MODPO's paper).
+- ``weighted_rpo``: sum_k w_k * mean_{pairs ranked on k} (DPO + nll_weight * NLL(y_w))
+  / sum_{k in batch} w_k: each objective's whole RPO loss, its NLL term included, scaled
+  by its weight. In the others the NLL term weighs every chosen answer alike, and on
+  the demo that term does most of the training, so the objective weights hardly move
+  the policy; here they decide how much each objective's chosen answers are imitated.
 
 NLL(y_w) is the chosen answer's mean negative log-likelihood per token. Every entry
 of ``LOSSES`` maps a ``PreferenceTerms`` batch to one scalar to minimise.
@@ -179,6 +184,12 @@ def _weighted_dpo(terms: PreferenceTerms) -> tuple[torch.Tensor, torch.Tensor]:
     return _with_nll(preference, terms)
 
 
+def _weighted_rpo(terms: PreferenceTerms) -> tuple[torch.Tensor, torch.Tensor]:
+    shares = objective_shares(terms.ranked, terms.weights, terms.step_ranked_or_batch)
+    preference = (dpo_loss(terms.h, terms.beta) * shares).sum()
+    return preference + terms.nll_weight * (terms.nll * shares).sum(), preference
+
+
 # The names must match selfmoa.config.LOSS_NAMES (tests/test_losses.py checks it).
 LOSSES: dict[str, LossSpec] = {
     "dpo": LossSpec(_dpo, uses_nll=False),
@@ -186,4 +197,5 @@ LOSSES: dict[str, LossSpec] = {
     "rpo": LossSpec(_rpo, uses_nll=True),
     "modpo": LossSpec(_modpo, uses_nll=True),
     "weighted_dpo": LossSpec(_weighted_dpo, uses_nll=True),
+    "weighted_rpo": LossSpec(_weighted_rpo, uses_nll=True),
 }
