@@ -477,8 +477,8 @@ class TrainConfig(Section):
     nll_weight: float = Field(
         1.0,
         ge=0,
-        description="Weight of the NLL term on chosen answers (rpo, modpo, weighted_dpo, weighted_rpo; "
-        "must be 0 for dpo and ipo, which have none).",
+        description="Weight of the NLL term on chosen answers (rpo, modpo, weighted_dpo, "
+        "weighted_rpo; must be 0 for dpo and ipo, which have none).",
     )
     objective_weights: dict[str, float] = Field(
         default_factory=lambda: {"safety": 1.0, "helpfulness": 0.5},
