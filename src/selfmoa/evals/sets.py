@@ -27,6 +27,7 @@ from importlib import resources
 
 import yaml
 
+from selfmoa.attacks.forms import classify_form
 from selfmoa.attacks.strategies import EVALUATION_WRAPPERS, apply_rule
 from selfmoa.data.benign import split_benign
 from selfmoa.data.sources import harmbench_behaviours, jailbreak_templates
@@ -43,11 +44,6 @@ class EvalPrompt:
     form: str  # phrasing form, or the attack strategy for ``attacked``
 
 
-def phrasing_form(text: str) -> str:
-    """Coarse form of a prompt the team did not tag: question or command."""
-    return "question" if text.rstrip().endswith("?") else "command"
-
-
 def _shuffled(items: list, seed: int, name: str) -> list:
     items = list(items)
     random.Random(f"{seed}-eval-{name}").shuffle(items)
@@ -56,7 +52,10 @@ def _shuffled(items: list, seed: int, name: str) -> list:
 
 def harmbench(seed: int, split: str, benign_every: int) -> list[EvalPrompt]:
     rows = _shuffled(harmbench_behaviours(split), seed, "harmbench")
-    return [EvalPrompt(p.id, "harmbench", "harmful", p.text, p.category, "command") for p in rows]
+    return [
+        EvalPrompt(p.id, "harmbench", "harmful", p.text, p.category, classify_form(p.text))
+        for p in rows
+    ]
 
 
 def attacked(seed: int, split: str, benign_every: int) -> list[EvalPrompt]:
@@ -101,7 +100,7 @@ def benign_forms(seed: int, split: str, benign_every: int) -> list[EvalPrompt]:
 def benign_heldout(seed: int, split: str, benign_every: int) -> list[EvalPrompt]:
     _, heldout = split_benign(benign_every)
     return [
-        EvalPrompt(p.id, "benign_heldout", "benign", p.text, p.category, phrasing_form(p.text))
+        EvalPrompt(p.id, "benign_heldout", "benign", p.text, p.category, classify_form(p.text))
         for p in heldout
     ]
 
@@ -118,7 +117,7 @@ def rho_overrefusal(seed: int, split: str, benign_every: int) -> list[EvalPrompt
                     "benign",
                     row["text"].strip(),
                     row.get("category", ""),
-                    phrasing_form(row["text"]),
+                    classify_form(row["text"]),
                 )
             )
     return _shuffled(prompts, seed, "rho")
@@ -138,7 +137,7 @@ def mtbench(seed: int, split: str, benign_every: int) -> list[EvalPrompt]:
             "benign",
             r["turns"][0],
             r["category"],
-            phrasing_form(r["turns"][0]),
+            classify_form(r["turns"][0]),
         )
         for r in rows
     ]
