@@ -5,7 +5,7 @@ import json
 from conftest import tiny_loop_config
 from selfmoa.config import config_from_dict
 from selfmoa.loop import Loop
-from selfmoa.records import Prompt, Response
+from selfmoa.records import ArchiveEntry, Prompt, Response
 from selfmoa.rundir import read_records
 
 
@@ -49,6 +49,13 @@ def test_second_round_mutates_successful_attacks(tmp_path, tiny_model):
     round1 = read_records(tmp_path / "mock" / "round_01" / "redteam" / "prompts.jsonl", Prompt)
     progressive = [p for p in round1 if p.source == "progressive"]
     assert len(progressive) == 2, "the mock policy never refuses, so every attack succeeded"
+    # before mutating, round 1 re-tested round 0's elites on round 0's adapter
+    retested = read_records(
+        tmp_path / "mock" / "round_01" / "retest" / "retested.jsonl", ArchiveEntry
+    )
+    assert retested and all(e.outcomes[-1].policy == "round_00" for e in retested)
+    assert {p.parent_id for p in progressive} <= {e.id for e in retested}
+    assert not (tmp_path / "mock" / "round_00" / "retest").exists(), "round 0 has no parents"
     assert (tmp_path / "mock" / "round_01" / "train" / "adapter").is_dir()
     manifests = {
         (r, stage): json.loads(

@@ -43,7 +43,7 @@ from selfmoa.records import (
 )
 from selfmoa.rundir import RunDir, StageDir, read_records, write_records
 from selfmoa.stages import archive as archive_stage
-from selfmoa.stages import evaluate, pairs, redteam, sample
+from selfmoa.stages import evaluate, pairs, redteam, retest, sample
 from selfmoa.stages.judge import judge_responses
 from selfmoa.training.loop import TrainPaths, train_preference_lora
 
@@ -100,6 +100,11 @@ class StageContext:
             return []
         return read_records(self.folder("archive", r) / "archive.jsonl", ArchiveEntry)
 
+    def retested(self, r: int) -> list[ArchiveEntry] | None:
+        """Round r's re-tested elites, or None when round r has no retest stage."""
+        path = self.folder("retest", r) / "retested.jsonl"
+        return read_records(path, ArchiveEntry) if path.is_file() else None
+
     def responses(self, r: int) -> list[Response]:
         return read_records(self.folder("sample", r) / "responses.jsonl", Response)
 
@@ -141,7 +146,7 @@ def run_redteam(ctx: StageContext) -> dict[str, Any]:
         jailbreak_templates(cfg.max_template_words) if cfg.jailbreak_prompts_per_round else []
     )
     archive = ctx.archive(r - 1)
-    jobs = redteam.plan_attacks(seeds, templates, r, cfg, seed, archive)
+    jobs = redteam.plan_attacks(seeds, templates, r, cfg, seed, archive, ctx.retested(r))
     attacker = LazyGenerator(lambda: make_generator(ctx.config, "attacker"))
     written = ctx.stage.file("attacks.jsonl")
     try:
@@ -168,6 +173,39 @@ def run_redteam(ctx: StageContext) -> dict[str, Any]:
     prompts = attacks + benign
     write_records(ctx.stage.file("prompts.jsonl"), prompts)
     return redteam.manifest_counts(prompts)
+
+
+def run_retest(ctx: StageContext) -> dict[str, Any]:
+    """The previous round's elites answered by this round's policy (stages/retest.py)."""
+    r = ctx.round
+    assert r is not None
+    pool = retest.candidates(ctx.archive(r - 1), r, ctx.config.redteam)
+    jobs = retest.retest_jobs(pool, ctx.config.sample.samples_per_prompt)
+    policy = LazyGenerator(lambda: make_generator(ctx.config, "policy", ctx.adapter_after(r - 1)))
+    try:
+        responses = run_chunked(
+            jobs,
+            ctx.config.backend.batch_size,
+            ctx.stage.file("responses.jsonl"),
+            Response,
+            lambda chunk, i: sample.generate_samples(
+                chunk, policy, ctx.config.sample, chunk_seed(ctx.config.seed, "retest", r, i)
+            ),
+            desc=ctx.stage.label,
+            fault_label=ctx.fault_label,
+        )
+    finally:
+        policy.close()
+    prompts = {entry.id: entry.prompt for entry in pool}
+    names = ctx.config.judge.training_judges
+    judgements = judge_responses(prompts, responses, [*ctx.judges(names), LineageHarmJudge()])
+    scored, _ = pairs.score_responses(responses, judgements, ctx.config.pairs)
+    results = archive_stage.outcomes(
+        list(prompts.values()), responses, scored, {}, redteam.policy_label(r), names, []
+    )
+    retested = retest.with_outcomes(pool, results)
+    write_records(ctx.stage.file("retested.jsonl"), retested)
+    return retest.retest_counts(retested, len(pool))
 
 
 def run_archive(ctx: StageContext) -> dict[str, Any]:

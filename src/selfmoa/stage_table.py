@@ -54,6 +54,8 @@ class StageSpec:
     run: Callable[[runners.StageContext], dict[str, Any]]
     uses_device: bool = False
     scratch: tuple[str, ...] = ()  # resume state, removed once the stage is done
+    # Round stages only: whether round r of a run with this config has the stage.
+    applies: Callable[[Any, int], bool] | None = None
 
     def key(self, round_index: int | None) -> StageKey:
         return StageKey(self.name, round_index, self.scope)
@@ -61,6 +63,11 @@ class StageSpec:
 
 def _round(name: str, r: int) -> list[StageKey]:
     return [StageKey(name, r)] if r >= 0 else []
+
+
+def _retests(config: Any, r: int) -> bool:
+    """Round r >= 1 re-tests the archive's elites on its policy before mutating them."""
+    return r >= 1 and config.redteam.progressive_per_round > 0
 
 
 def _baseline_evaluation(config: Any, _: int | None) -> list[StageKey]:
@@ -136,10 +143,31 @@ STAGE_TABLE: tuple[StageSpec, ...] = (
         uses_device=True,
     ),
     StageSpec(
+        "retest",
+        "round",
+        _GENERATION
+        | _JUDGING
+        | {
+            "redteam",
+            "sample",
+            "judge.training_judges",
+            "pairs.refusal_threshold",
+            "pairs.harmful_threshold",
+            "models.policy",
+            "models.policy_adapter",
+        },
+        lambda c, r: _round("archive", r - 1) + _round("train", r - 1),
+        ("model:policy", "model:embedder", "judge_weights"),
+        ("retested.jsonl",),
+        runners.run_retest,
+        uses_device=True,
+        applies=_retests,
+    ),
+    StageSpec(
         "redteam",
         "round",
         _GENERATION | {"redteam", "models.attacker", "models.embedder", "benign_heldout_every"},
-        lambda c, r: _round("archive", r - 1),
+        lambda c, r: _round("archive", r - 1) + (_round("retest", r) if _retests(c, r) else []),
         (
             "strongreject",
             "advbench",
@@ -281,5 +309,10 @@ def plan(config: Any) -> list[StageKey]:
     for spec in STAGE_TABLE:
         by_scope[spec.scope].append(spec)
     keys = [spec.key(None) for spec in by_scope["baseline"]]
-    keys += [spec.key(r) for r in range(config.rounds) for spec in by_scope["round"]]
+    keys += [
+        spec.key(r)
+        for r in range(config.rounds)
+        for spec in by_scope["round"]
+        if spec.applies is None or spec.applies(config, r)
+    ]
     return keys + [spec.key(None) for spec in by_scope["run"]]

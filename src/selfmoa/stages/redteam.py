@@ -163,8 +163,14 @@ def plan_attacks(
     config: RedteamConfig,
     seed: int,
     archive: list[ArchiveEntry] | None = None,
+    retested: list[ArchiveEntry] | None = None,
 ) -> list[AttackJob]:
-    """Deterministic attack plan for one round (fresh, template and progressive attacks)."""
+    """Deterministic attack plan for one round (fresh, template and progressive attacks).
+
+    Progressive parents come from ``retested`` (elites re-tested on this round's policy,
+    stages/retest.py), fittest against it first, when given; else from the archive's
+    elites by their fitness against the previous round's policy.
+    """
     archive = archive or []
     rng = random.Random(f"{seed}-redteam-{round_index}")
     pool = list(seeds)
@@ -189,13 +195,22 @@ def plan_attacks(
                     item.source,
                 )
             )
-    parents = attack_archive.select_parents(
-        archive,
-        policy_label(round_index - 1),
-        config.progressive_per_round,
-        config.elites_per_cell,
-        config.progressive_min_fitness,
-    )
+    if retested is not None:
+        parents = attack_archive.select_parents(
+            retested,
+            policy_label(round_index),
+            config.progressive_per_round,
+            config.elites_per_cell,
+            0.0,  # near misses on the current policy fill the budget, best first
+        )
+    else:
+        parents = attack_archive.select_parents(
+            archive,
+            policy_label(round_index - 1),
+            config.progressive_per_round,
+            config.elites_per_cell,
+            config.progressive_min_fitness,
+        )
     by_name = {template.name: template for template in templates}
     for index, parent in enumerate(parents):
         jobs.append(_mutation_job(index, parent.prompt, round_index, config, by_name))
