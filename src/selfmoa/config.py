@@ -198,8 +198,9 @@ class RedteamConfig(Section):
     progressive_per_round: int = Field(
         16,
         ge=0,
-        description="From round 1 on: mutations of archive elites that succeeded (or nearly) "
-        "against the policy that answered them.",
+        description="From round 1 on: mutations of archive elites; 3x this many elites are "
+        "first re-tested on the current policy (the retest stage) and the fittest against it "
+        "are mutated.",
     )
     elites_per_cell: int = Field(
         2, ge=1, description="Attacks kept per archive cell (category x strategy x form)."
