@@ -35,7 +35,7 @@ from selfmoa.judges.embedder import SentenceEmbedder
 from selfmoa.records import ArchiveEntry, Prompt, SeedPrompt
 
 KNOWN_STRATEGIES = tuple(name for name in STRATEGIES if name != "jailbreak")
-MUTATIONS = ("form", "strategy", "rewrite")
+MUTATIONS = ("stack", "form", "strategy", "rewrite")
 
 
 def policy_label(round_index: int) -> str:
@@ -122,14 +122,26 @@ def _mutation_job(
     config: RedteamConfig,
     templates: dict[str, JailbreakTemplate],
 ) -> AttackJob:
-    """Mutate ``parent`` in one dimension: its form, its strategy, or its text (attacker)."""
+    """Mutate ``parent`` in one step: wrap its whole text in another rule strategy
+    (stack), or rebuild it from its seed in another form or strategy, or have the
+    attacker paraphrase it. Stacking keeps everything that made the parent work."""
     seed = _seed_of(parent)
     has_attacker = any(strategy(n).kind == "attacker" for n in config.strategies)
-    operators = [m for m in MUTATIONS if m != "rewrite" or has_attacker]
+    wrappers = [
+        n
+        for n in dict.fromkeys(config.strategies)
+        if strategy(n).kind == "rule" and n not in ("direct", parent.strategy)
+    ]
+    operators = [
+        m for m in MUTATIONS if (m != "rewrite" or has_attacker) and (m != "stack" or wrappers)
+    ]
     mutation = operators[index % len(operators)]
     form, name = parent.form or "command", parent.strategy
     template = templates.get(name.split(":", 1)[1]) if name.startswith("jailbreak:") else None
-    if mutation == "form":
+    if mutation == "stack":
+        name = wrappers[(index // len(operators)) % len(wrappers)]
+        template, base_text = None, parent.text
+    elif mutation == "form":
         others = [f for f in config.forms if f != form] or [form]
         form = others[(index // len(operators)) % len(others)]
         base_text = rephrase(seed.text, form, f"{seed.id}-{form}")
