@@ -70,6 +70,9 @@ def test_second_round_mutates_successful_attacks(tmp_path, tiny_model):
     ), "round 1 replays round 0's pairs"
     report = (tmp_path / "mock" / "report" / "report.md").read_text()
     assert "after round 1" in report and "after round 0" in report
+    still = sum(e.outcomes[-1].unsafe_training > 0 for e in retested)
+    assert f"| 1 | {len(retested)} ({still}) | " in report, "rounds table shows the re-test"
+    assert f"| safety {manifests[1, 'pairs']['safety']}, helpfulness " in report
 
 
 def test_deleted_stage_reruns_and_downstream_follows_its_content(tmp_path, tiny_model):

@@ -55,6 +55,8 @@ def run_report(ctx: StageContext) -> dict[str, Any]:
                 for name, folder in folders.items()
             },
         }
+        retest = ctx.folder("retest", r) / "manifest.json"
+        entry["retest"] = read_json(retest)["counts"] if retest.is_file() else None
         entry["evaluate"] = read_json(folders["evaluate"] / "summary.json")
         entry["capability"] = _summary(ctx.folder("capability", r))
         entry["redteam_metrics"] = read_json(folders["archive"] / "metrics.json")

@@ -79,16 +79,18 @@ def build_report(
         "",
         "## Rounds",
         "",
-        "| round | attacks kept / written | benign prompts | responses | "
-        "pairs (safety / helpfulness) | train steps | final loss | reward accuracy |",
-        "|---|---|---|---|---|---|---|---|",
+        "| round | elites re-tested (still unsafe) | attacks kept / written | benign prompts "
+        "| responses | pairs per objective | train steps | final loss | reward accuracy |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for entry in rounds:
         red, pairs, train = entry["redteam"], entry["pairs"], entry["train"]
+        retest = entry.get("retest")
+        retested = f"{retest['retested']} ({retest['still_unsafe']})" if retest else "-"
         lines.append(
-            f"| {entry['round']} | {red['harmful_kept']} / {red['harmful_written']} | "
-            f"{red['benign']} | {entry['sample']['responses']} | {pairs['safety']} / "
-            f"{pairs['helpfulness']} | {train.get('steps', 0)} | "
+            f"| {entry['round']} | {retested} | {red['harmful_kept']} / "
+            f"{red['harmful_written']} | {red['benign']} | {entry['sample']['responses']} | "
+            f"{_pairs_cell(pairs)} | {train.get('steps', 0)} | "
             f"{train.get('loss', float('nan')):.3f} | {train.get('reward_accuracy', 0):.2f} |"
         )
     lines += sets_section(baseline, rounds)
@@ -99,6 +101,14 @@ def build_report(
     lines += _capability(baseline.get("capability"), rounds)
     lines += _examples(baseline_items, final_items, examples)
     return "\n".join(lines) + "\n", result
+
+
+def _pairs_cell(counts: dict[str, Any]) -> str:
+    """Pairs per objective from the pairs manifest: "safety 80, helpfulness 89"."""
+    names = sorted(set(counts) - {"pairs", "left_out_for_judge_errors"})
+    first = [name for name in ("safety", "helpfulness") if name in names]
+    ordered = first + [name for name in names if name not in first]
+    return ", ".join(f"{name} {counts[name]}" for name in ordered)
 
 
 def _accuracy_cell(row: dict[str, Any]) -> str:
