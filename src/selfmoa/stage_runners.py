@@ -129,6 +129,10 @@ class StageContext:
         cache = self.resources.judge_cache(self.run.path / "cache" / "judge_scores.jsonl")
         return [CachedJudge(j, cache, judge_settings(self.config, j.name)) for j in built]
 
+    def training_judges(self) -> list[Judge]:
+        """The judges that build pairs: the configured training judges and seed lineage."""
+        return [*self.judges(self.config.judge.training_judges), LineageHarmJudge()]
+
 
 def judge_settings(config: Any, name: str) -> str:
     """What a judge's score depends on besides its input (for the cache key)."""
@@ -181,24 +185,10 @@ def run_retest(ctx: StageContext) -> dict[str, Any]:
     assert r is not None
     pool = retest.candidates(ctx.archive(r - 1), r, ctx.config.redteam)
     jobs = retest.retest_jobs(pool, ctx.config.sample.samples_per_prompt)
-    policy = LazyGenerator(lambda: make_generator(ctx.config, "policy", ctx.adapter_after(r - 1)))
-    try:
-        responses = run_chunked(
-            jobs,
-            ctx.config.backend.batch_size,
-            ctx.stage.file("responses.jsonl"),
-            Response,
-            lambda chunk, i: sample.generate_samples(
-                chunk, policy, ctx.config.sample, chunk_seed(ctx.config.seed, "retest", r, i)
-            ),
-            desc=ctx.stage.label,
-            fault_label=ctx.fault_label,
-        )
-    finally:
-        policy.close()
+    responses = _policy_samples(ctx, jobs, "retest", ctx.stage.label)
     prompts = {entry.id: entry.prompt for entry in pool}
     names = ctx.config.judge.training_judges
-    judgements = judge_responses(prompts, responses, [*ctx.judges(names), LineageHarmJudge()])
+    judgements = judge_responses(prompts, responses, ctx.training_judges())
     scored, _ = pairs.score_responses(responses, judgements, ctx.config.pairs)
     results = archive_stage.outcomes(
         list(prompts.values()), responses, scored, {}, redteam.policy_label(r), names, []
@@ -245,25 +235,34 @@ def run_archive(ctx: StageContext) -> dict[str, Any]:
     return {"archived": len(merged), "attack_success": rate.get("rate"), "n": rate.get("n")}
 
 
-def run_sample(ctx: StageContext) -> dict[str, Any]:
+def _policy_samples(
+    ctx: StageContext, jobs: list[sample.SampleJob], salt: str, desc: str
+) -> list[Response]:
+    """This round's policy answers ``jobs``, chunk by chunk into the stage's responses.jsonl."""
     r = ctx.round
     assert r is not None
-    jobs = sample.plan_samples(ctx.prompts(r), ctx.config.sample)
     policy = LazyGenerator(lambda: make_generator(ctx.config, "policy", ctx.adapter_after(r - 1)))
     try:
-        responses = run_chunked(
+        return run_chunked(
             jobs,
             ctx.config.backend.batch_size,
             ctx.stage.file("responses.jsonl"),
             Response,
             lambda chunk, i: sample.generate_samples(
-                chunk, policy, ctx.config.sample, chunk_seed(ctx.config.seed, "sample", r, i)
+                chunk, policy, ctx.config.sample, chunk_seed(ctx.config.seed, salt, r, i)
             ),
-            desc=f"round {r} sample",
+            desc=desc,
             fault_label=ctx.fault_label,
         )
     finally:
         policy.close()
+
+
+def run_sample(ctx: StageContext) -> dict[str, Any]:
+    r = ctx.round
+    assert r is not None
+    jobs = sample.plan_samples(ctx.prompts(r), ctx.config.sample)
+    responses = _policy_samples(ctx, jobs, "sample", f"round {r} sample")
     return {"responses": len(responses), "prompts": len({x.prompt_id for x in responses})}
 
 
@@ -271,7 +270,7 @@ def run_judge(ctx: StageContext) -> dict[str, Any]:
     r = ctx.round
     assert r is not None
     prompts = {p.id: p for p in ctx.prompts(r)}
-    judges = [*ctx.judges(ctx.config.judge.training_judges), LineageHarmJudge()]
+    judges = ctx.training_judges()
     judgements = run_chunked(
         ctx.responses(r),
         ctx.config.backend.batch_size * 4,
