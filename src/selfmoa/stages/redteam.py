@@ -207,22 +207,15 @@ def plan_attacks(
                     item.source,
                 )
             )
-    if retested is not None:
-        parents = attack_archive.select_parents(
-            retested,
-            policy_label(round_index),
-            config.progressive_per_round,
-            config.elites_per_cell,
-            0.0,  # near misses on the current policy fill the budget, best first
-        )
-    else:
-        parents = attack_archive.select_parents(
-            archive,
-            policy_label(round_index - 1),
-            config.progressive_per_round,
-            config.elites_per_cell,
-            config.progressive_min_fitness,
-        )
+    # Re-tested elites: near misses on the current policy fill the budget, best first.
+    pool, met, min_fitness = (
+        (retested, policy_label(round_index), 0.0)
+        if retested is not None
+        else (archive, policy_label(round_index - 1), config.progressive_min_fitness)
+    )
+    parents = attack_archive.select_parents(
+        pool, met, config.progressive_per_round, config.elites_per_cell, min_fitness
+    )
     by_name = {template.name: template for template in templates}
     for index, parent in enumerate(parents):
         jobs.append(_mutation_job(index, parent.prompt, round_index, config, by_name))
