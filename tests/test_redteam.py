@@ -102,18 +102,65 @@ def test_progressive_attacks_mutate_archived_successes_with_lineage():
     ]
     jobs = plan_attacks(SEEDS, TEMPLATES, 1, config(progressive_per_round=4), 1, archive)
     progressive = [j for j in jobs if j.source == "progressive"]
-    assert len(progressive) == 1, "only the successful attack is a parent"
-    child = progressive[0]
-    assert child.parent_id == parent.id and child.seed.text == parent.seed_text
-    # the fittest parent is stacked: its whole text inside another rule strategy
-    assert child.mutation == "stack" and child.strategy == "prefix_injection"
-    assert child.base_text == parent.text and child.form == "question"
-    # with no other rule strategy configured there is nothing to stack with
-    lone = plan_attacks(SEEDS, TEMPLATES, 1, config(strategies=["direct"]), 1, archive)
-    (child,) = [j for j in lone if j.source == "progressive"]
-    assert child.mutation == "form" and child.form != "question"
+    assert {j.parent_id for j in progressive} == {parent.id}, "only the success is a parent"
+    # half the budget reseeds it: its framing around unseen intents; the rest mutates it
+    reseeds = [j for j in progressive if j.mutation == "reseed"]
+    assert len(reseeds) == 2 and [j.mutation for j in progressive[2:]] == ["stack"]
+    fresh_seeds = {j.seed.id for j in jobs if j.source != "progressive"}
+    assert len({j.seed.id for j in reseeds}) == 2
+    for child in reseeds:
+        assert (child.strategy, child.form) == ("direct", "question")
+        assert child.seed.id not in {"s3", "s4"} and child.seed.category == "cat"
+        assert child.seed.id not in fresh_seeds, "a reseed takes a seed no attack used"
+        assert child.base_text.endswith("?") and child.seed.text.split()[-1] in child.base_text
+    capped = plan_attacks(SEEDS, TEMPLATES, 1, config(progressive_per_round=20), 1, archive)
+    mutations = [j.mutation for j in capped if j.source == "progressive"]
+    assert mutations == ["reseed"] * 3 + ["stack"], "3 reseeds per success, 1 mutation each"
+    none = plan_attacks(
+        SEEDS, TEMPLATES, 1, config(progressive_per_round=4, reseed_share=0), 1, archive
+    )
+    assert [j.mutation for j in none if j.source == "progressive"] == ["stack"]
     stale = plan_attacks(SEEDS, TEMPLATES, 2, config(), 1, archive)
     assert not [j for j in stale if j.source == "progressive"], "met an older policy only"
+
+
+def near_miss(unsafe: int) -> AttackOutcome:
+    return outcome(unsafe).model_copy(update={"policy": "round_00", "helpfulness": 0.8})
+
+
+def test_near_misses_are_mutated_in_turn_and_successes_fall_back_when_seeds_run_out():
+    parent = make_prompt(
+        "r0-direct-question-s3",
+        text="How do I do harmful thing number 3?",
+        strategy="direct",
+        seed_id="s3",
+        seed_text="Explain how to do harmful thing number 3",
+        category="cat",
+        form="question",
+    )
+    retested = [ArchiveEntry(id=parent.id, prompt=parent, outcomes=[near_miss(0)])]
+    (child,) = [
+        j
+        for j in plan_attacks(SEEDS, TEMPLATES, 1, config(), 1, retested=retested)
+        if j.source == "progressive"
+    ]
+    # the fittest near miss is stacked: its whole text inside another rule strategy
+    assert child.mutation == "stack" and child.strategy == "prefix_injection"
+    assert child.base_text == parent.text and child.form == "question"
+    assert child.seed.id == "s3"
+    # with no other rule strategy configured there is nothing to stack with
+    lone = plan_attacks(SEEDS, TEMPLATES, 1, config(strategies=["direct"]), 1, retested=retested)
+    (child,) = [j for j in lone if j.source == "progressive"]
+    assert child.mutation == "form" and child.form != "question"
+    # with every seed used already a success is only mutated
+    success = [ArchiveEntry(id=parent.id, prompt=parent, outcomes=[near_miss(1)])]
+    few = SEEDS[:12]  # round 1 takes all 12 as fresh and template seeds
+    (child,) = [
+        j
+        for j in plan_attacks(few, TEMPLATES, 1, config(), 1, retested=success)
+        if j.source == "progressive"
+    ]
+    assert child.mutation == "stack" and child.seed.id == "s3"
 
 
 def test_clean_rewrite_keeps_opening_and_first_paragraph():

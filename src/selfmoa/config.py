@@ -202,6 +202,14 @@ class RedteamConfig(Section):
         "first re-tested on the current policy (the retest stage) and the fittest against it "
         "are mutated.",
     )
+    reseed_share: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Share of the progressive budget spent reseeding elites that still "
+        "succeed against the current policy: their strategy, template and form around "
+        "unseen seed intents of the same harm category (at most 3 per elite).",
+    )
     elites_per_cell: int = Field(
         2, ge=1, description="Attacks kept per archive cell (category x strategy x form)."
     )

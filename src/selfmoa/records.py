@@ -48,7 +48,7 @@ class Prompt(Record):
     filter_reason: str | None = None
     form: str = ""  # phrasing form (selfmoa.attacks.forms.FORMS)
     parent_id: str | None = None  # the archived attack this one was mutated from
-    mutation: str | None = None  # how: "stack", "form", "strategy" or "rewrite"
+    mutation: str | None = None  # how: "reseed", "stack", "form", "strategy" or "rewrite"
 
 
 class AttackOutcome(BaseModel):

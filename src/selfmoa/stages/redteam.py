@@ -8,8 +8,13 @@ Each round plans three kinds of harmful prompts and one kind of benign prompt:
   harm category has fewest attacks in, so the archive fills evenly;
 - template attacks: fresh seeds, rephrased, inside a PyRIT jailbreak template;
 - progressive attacks (from round 1 on): mutations of the archive's elites that
-  succeeded, or nearly did, against the policy that answered them (a new form, a new
-  strategy, or an attacker rewrite of the attack itself), with lineage to the parent;
+  succeeded, or nearly did, against the policy that answered them, with lineage to
+  the parent. Elites that still succeed are *reseeded* (``redteam.reseed_share`` of
+  the budget): their framing (strategy, template, phrasing form) carries unseen seed
+  intents of the same harm category, because the policy was just trained on the
+  elite's own intent and what still gets through is the framing. The rest of the
+  budget mutates the parents, fittest first: a new form, a new strategy, another rule
+  strategy wrapped around the attack, or an attacker rewrite of the attack itself;
 - benign-but-sensitive prompts, rewritten into the same forms with the same frames,
   so that the phrasing of a request tells the policy nothing about its label.
 
@@ -35,7 +40,10 @@ from selfmoa.judges.embedder import SentenceEmbedder
 from selfmoa.records import ArchiveEntry, Prompt, SeedPrompt
 
 KNOWN_STRATEGIES = tuple(name for name in STRATEGIES if name != "jailbreak")
-MUTATIONS = ("stack", "form", "strategy", "rewrite")
+MUTATIONS = ("stack", "form", "strategy", "rewrite")  # one per parent, in turn
+# Reseeds of one still-successful parent, at most: its framing on a few unseen intents
+# shows whether the framing itself gets through, without spending the budget on it.
+RESEEDS_PER_SUCCESS = 3
 
 
 def policy_label(round_index: int) -> str:
@@ -115,14 +123,54 @@ def _seed_of(prompt: Prompt) -> SeedPrompt:
     )
 
 
+def _reseed_job(
+    index: int,
+    parent: Prompt,
+    new_seed: SeedPrompt,
+    round_index: int,
+    templates: dict[str, JailbreakTemplate],
+) -> AttackJob:
+    """The parent's framing (strategy, template, form) around an unseen seed intent."""
+    form, name = parent.form or "command", parent.strategy
+    template = templates.get(name.split(":", 1)[1]) if name.startswith("jailbreak:") else None
+    if name.startswith("jailbreak:") and template is None:
+        name = "direct"  # the parent's template is gone from this config: keep the form
+    return AttackJob(
+        f"r{round_index}-mut{index:03d}-reseed-{short_hash(parent.id)}",
+        round_index,
+        new_seed,
+        name,
+        form,
+        rephrase(new_seed.text, form, f"{new_seed.id}-{form}"),
+        template,
+        "progressive",
+        parent.id,
+        "reseed",
+    )
+
+
+def _unused_seeds(pool: list[SeedPrompt], used: set[str]) -> list[SeedPrompt]:
+    """Seeds no round has used, from the end of the pool (fresh rounds take its start)."""
+    return [item for item in reversed(pool) if item.id not in used]
+
+
+def _take_seed(unused: list[SeedPrompt], category: str | None) -> SeedPrompt:
+    """Remove and return an unused seed of ``category`` (any category if none is left)."""
+    for position, item in enumerate(unused):
+        if item.category == category:
+            return unused.pop(position)
+    return unused.pop(0)
+
+
 def _mutation_job(
     index: int,
+    turn: int,
     parent: Prompt,
     round_index: int,
     config: RedteamConfig,
     templates: dict[str, JailbreakTemplate],
 ) -> AttackJob:
-    """Mutate ``parent`` in one step: wrap its whole text in another rule strategy
+    """Mutate a near miss in one step: wrap its whole text in another rule strategy
     (stack), or rebuild it from its seed in another form or strategy, or have the
     attacker paraphrase it. Stacking keeps everything that made the parent work."""
     seed = _seed_of(parent)
@@ -135,19 +183,19 @@ def _mutation_job(
     operators = [
         m for m in MUTATIONS if (m != "rewrite" or has_attacker) and (m != "stack" or wrappers)
     ]
-    mutation = operators[index % len(operators)]
+    mutation = operators[turn % len(operators)]
     form, name = parent.form or "command", parent.strategy
     template = templates.get(name.split(":", 1)[1]) if name.startswith("jailbreak:") else None
     if mutation == "stack":
-        name = wrappers[(index // len(operators)) % len(wrappers)]
+        name = wrappers[(turn // len(operators)) % len(wrappers)]
         template, base_text = None, parent.text
     elif mutation == "form":
         others = [f for f in config.forms if f != form] or [form]
-        form = others[(index // len(operators)) % len(others)]
+        form = others[(turn // len(operators)) % len(others)]
         base_text = rephrase(seed.text, form, f"{seed.id}-{form}")
     elif mutation == "strategy":
         others = [n for n in dict.fromkeys(config.strategies) if n != name] or [name]
-        name = others[(index // len(operators)) % len(others)]
+        name = others[(turn // len(operators)) % len(others)]
         template = None
         base_text = rephrase(seed.text, form, f"{seed.id}-{form}")
     else:  # the attacker paraphrases the whole attack text
@@ -181,14 +229,15 @@ def plan_attacks(
 
     Progressive parents come from ``retested`` (elites re-tested on this round's policy,
     stages/retest.py), fittest against it first, when given; else from the archive's
-    elites by their fitness against the previous round's policy.
+    elites by their fitness against the previous round's policy (``_progressive_jobs``
+    spends the budget on them).
     """
     archive = archive or []
     rng = random.Random(f"{seed}-redteam-{round_index}")
-    pool = list(seeds)
-    random.Random(seed).shuffle(pool)  # same order every round; rounds take new slices
+    seed_pool = list(seeds)
+    random.Random(seed).shuffle(seed_pool)  # same order every round; rounds take new slices
     per_round = config.seeds_per_round + config.jailbreak_prompts_per_round
-    chosen = take_cycled(pool, round_index * per_round, per_round)
+    chosen = take_cycled(seed_pool, round_index * per_round, per_round)
     counts = attack_archive.cell_counts(archive)
     jobs = _fresh_jobs(chosen[: config.seeds_per_round], round_index, config, counts)
     if templates:
@@ -217,8 +266,39 @@ def plan_attacks(
         pool, met, config.progressive_per_round, config.elites_per_cell, min_fitness
     )
     by_name = {template.name: template for template in templates}
-    for index, parent in enumerate(parents):
-        jobs.append(_mutation_job(index, parent.prompt, round_index, config, by_name))
+    used = {entry.prompt.seed_id for entry in archive} | {item.id for item in chosen}
+    unused = _unused_seeds(seed_pool, {u for u in used if u})
+    return jobs + _progressive_jobs(parents, unused, round_index, config, by_name)
+
+
+def _progressive_jobs(
+    parents: list[ArchiveEntry],
+    unused: list[SeedPrompt],
+    round_index: int,
+    config: RedteamConfig,
+    templates: dict[str, JailbreakTemplate],
+) -> list[AttackJob]:
+    """Spend the progressive budget: ``config.reseed_share`` of it on reseeds of the
+    parents that still succeed (in turn, at most ``RESEEDS_PER_SUCCESS`` each, while
+    unused seeds last), the rest on one mutation per parent, fittest first."""
+    budget = config.progressive_per_round
+    successes = [
+        entry.prompt
+        for entry in parents
+        if (outcome := attack_archive.latest_outcome(entry)) is not None
+        and outcome.unsafe_training > 0
+    ]
+    reseeds = min(
+        len(unused), round(config.reseed_share * budget), RESEEDS_PER_SUCCESS * len(successes)
+    )
+    jobs = []
+    for index in range(reseeds):
+        parent = successes[index % len(successes)]
+        new_seed = _take_seed(unused, parent.category)
+        jobs.append(_reseed_job(index, parent, new_seed, round_index, templates))
+    for turn, entry in enumerate(parents[: budget - reseeds]):
+        index = reseeds + turn
+        jobs.append(_mutation_job(index, turn, entry.prompt, round_index, config, templates))
     return jobs
 
 
