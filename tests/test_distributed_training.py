@@ -7,10 +7,12 @@ What ``torchrun --nproc_per_node 2`` or ``accelerate launch --num_processes 2`` 
 import json
 from pathlib import Path
 
+import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
+from selfmoa.config import ParallelConfig
 from selfmoa.training.loop import TrainPaths, train_preference_lora
 from test_tiny_model import CONFIG, adapter_tensors, pairs
 
@@ -49,3 +51,105 @@ def test_two_processes_match_one_on_the_same_global_batch(tiny_model, tmp_path):
     assert len(rows_one) == len(rows_two) == 2, "rank 1 writes no metric rows"
     for a, b in zip(rows_one, rows_two, strict=True):
         assert abs(a["loss"] - b["loss"]) < 1e-5 and abs(a["nll"] - b["nll"]) < 1e-5
+
+
+# parallel.mode=fsdp: decoder layers sharded (sharding.py). 3 pairs a step over 2 ranks:
+# steps of 3 and 1 pairs, so rank 1 runs a zero-weight padding micro-batch in each.
+ODD = CONFIG.model_copy(
+    update={"pairs_per_step": 3, "micro_batch_pairs": 1, "loss": "weighted_dpo"}
+)
+
+
+class Killed(Exception):
+    pass
+
+
+def odd_step_worker(
+    rank: int, model: str, folder: str, rendezvous: str, die_at: str, mode: str
+) -> None:
+    import selfmoa.training.loop as loop
+
+    def dies(label: str) -> None:
+        if label == die_at:
+            raise Killed(label)
+
+    dist.init_process_group("gloo", init_method=f"file://{rendezvous}", rank=rank, world_size=2)
+    try:
+        loop.fault_point = dies
+        train_preference_lora(
+            model,
+            pairs(),
+            ODD,
+            TrainPaths(Path(folder)),
+            device="cpu",
+            parallel=ParallelConfig(mode=mode),
+        )
+    finally:
+        dist.destroy_process_group()
+
+
+def spawn_odd_steps(
+    tiny_model, folder: Path, rendezvous: Path, die_at: str = "", mode: str = "fsdp"
+) -> None:
+    mp.spawn(
+        odd_step_worker,
+        args=(str(tiny_model), str(folder), str(rendezvous), die_at, mode),
+        nprocs=2,
+        join=True,
+    )
+
+
+def one_process(tiny_model, folder: Path) -> TrainPaths:
+    paths = TrainPaths(folder)
+    paths.root.mkdir()
+    train_preference_lora(str(tiny_model), pairs(), ODD, paths, device="cpu")
+    return paths
+
+
+def assert_same_adapter(a: TrainPaths, b: TrainPaths) -> None:
+    one, two = adapter_tensors(a.adapter), adapter_tensors(b.adapter)
+    assert one.keys() == two.keys() and one
+    for key in one:
+        assert torch.allclose(one[key], two[key], atol=1e-5), key
+
+
+def test_fsdp_two_processes_match_one_process(tiny_model, tmp_path):
+    alone = one_process(tiny_model, tmp_path / "alone")
+    sharded = TrainPaths(tmp_path / "fsdp")
+    sharded.root.mkdir()
+    spawn_odd_steps(tiny_model, sharded.root, tmp_path / "rendezvous")
+    assert_same_adapter(alone, sharded)
+    rows_one = [json.loads(x) for x in alone.metrics.read_text().splitlines()]
+    rows_two = [json.loads(x) for x in sharded.metrics.read_text().splitlines()]
+    assert len(rows_one) == len(rows_two) == 4
+    for a, b in zip(rows_one, rows_two, strict=True):
+        assert abs(a["loss"] - b["loss"]) < 1e-5 and abs(a["nll"] - b["nll"]) < 1e-5
+    # the checkpoint holds whole tensors: the sharded layout is not on disk
+    state = torch.load(sharded.checkpoint, weights_only=False)
+    assert "trainable" in state and all(
+        type(value) is torch.Tensor for value in state["trainable"].values()
+    )
+
+
+def test_fsdp_run_killed_after_a_checkpoint_resumes_to_the_same_adapter(tiny_model, tmp_path):
+    alone = one_process(tiny_model, tmp_path / "alone")
+    resumed = TrainPaths(tmp_path / "resumed")
+    resumed.root.mkdir()
+    with pytest.raises(mp.ProcessRaisedException, match="Killed"):
+        spawn_odd_steps(tiny_model, resumed.root, tmp_path / "r1", die_at="train:checkpoint2")
+    assert torch.load(resumed.checkpoint, weights_only=False)["step"] == 2
+    assert not resumed.adapter.exists()
+    spawn_odd_steps(tiny_model, resumed.root, tmp_path / "r2")
+    assert_same_adapter(alone, resumed)
+    steps = [json.loads(line)["step"] for line in resumed.metrics.read_text().splitlines()]
+    assert steps == [1, 2, 3, 4]
+
+
+def test_replicated_ranks_with_an_empty_share_of_a_step_match_one_process(tiny_model, tmp_path):
+    # the 1-pair step leaves rank 1 nothing to train: it still sums its zero statistics
+    alone = one_process(tiny_model, tmp_path / "alone")
+    replicated = TrainPaths(tmp_path / "replicated")
+    replicated.root.mkdir()
+    spawn_odd_steps(tiny_model, replicated.root, tmp_path / "rendezvous", mode="replicate")
+    assert_same_adapter(alone, replicated)
+    assert "adapter" in torch.load(replicated.checkpoint, weights_only=False)

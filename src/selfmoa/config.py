@@ -538,6 +538,25 @@ class TrainConfig(Section):
     checkpoint_every: int = Field(5, ge=1, description="Optimizer steps between checkpoints.")
 
 
+class ParallelConfig(Section):
+    """How training spreads over the processes of a launcher (``torchrun``, ``accelerate
+    launch``). No stage's fingerprint reads it: every mode trains the same adapter."""
+
+    mode: Literal["replicate", "fsdp"] = Field(
+        "replicate",
+        description="replicate: every process holds the whole model, gradients are summed "
+        "(DDP-style; selfmoa/training/distributed.py). fsdp: decoder layers are sharded "
+        "over the processes with PyTorch FSDP2, weights, LoRA gradients and optimiser state "
+        "alike (ZeRO-3-style; selfmoa/training/sharding.py). One process: no difference.",
+    )
+    reshard_after_forward: bool = Field(
+        True,
+        description="fsdp only: free a layer's gathered weights after its forward (least "
+        "memory, ZeRO-3-like); false keeps them until its backward (ZeRO-2-like, less "
+        "communication).",
+    )
+
+
 class EvaluateConfig(Section):
     harmbench_split: Literal["test", "val"] = "test"
     sets: dict[
@@ -611,6 +630,7 @@ class Config(Section):
     judge: JudgeConfig = Field(default_factory=JudgeConfig)
     pairs: PairsConfig = Field(default_factory=PairsConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
+    parallel: ParallelConfig = Field(default_factory=ParallelConfig)
     evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
 
     @field_validator("name")

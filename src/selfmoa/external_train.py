@@ -49,5 +49,6 @@ def train_on_file(
         dtype=config.models.dtype,
         device=config.models.device,
         seed=config.seed,
+        parallel=config.parallel,
     )
     return out / "adapter", stats

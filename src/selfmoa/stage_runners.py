@@ -334,6 +334,7 @@ def run_train(ctx: StageContext) -> dict[str, Any]:
         init_adapter=ctx.adapter_after(r - 1),
         seed=cfg.seed + r,
         fault_label=ctx.fault_label,
+        parallel=cfg.parallel,
     )
     return {k: round(v, 4) if isinstance(v, float) else v for k, v in stats.items()}
 

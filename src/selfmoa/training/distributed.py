@@ -25,6 +25,20 @@ def start_from_launcher(device: torch.device) -> None:
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
 
 
+def launcher_device(device: torch.device) -> torch.device:
+    """Each process its own GPU (``LOCAL_RANK``) under a launcher; otherwise ``device``."""
+    if device.type == "cuda" and device.index is None and rank_and_world()[1] > 1:
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
+    return device
+
+
+def barrier() -> None:
+    """Wait for every process (no-op in one process)."""
+    if rank_and_world()[1] > 1:
+        dist.barrier()
+
+
 def rank_and_world() -> tuple[int, int]:
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
@@ -37,11 +51,16 @@ def shard(items: list, rank: int, world: int) -> list:
 
 
 def sum_gradients(parameters: list[torch.Tensor]) -> None:
-    """Add every rank's gradients together (no-op in one process)."""
+    """Add every rank's gradients together (no-op in one process). Sharded parameters
+    (``parallel.mode: fsdp``, ``sharding.py``) are skipped: FSDP has reduced them."""
+    from selfmoa.training.sharding import is_sharded
+
     _, world = rank_and_world()
     if world == 1:
         return
     for parameter in parameters:
+        if is_sharded(parameter):
+            continue
         if parameter.grad is None:
             parameter.grad = torch.zeros_like(parameter)
         dist.all_reduce(parameter.grad, op=dist.ReduceOp.SUM)

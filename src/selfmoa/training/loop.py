@@ -24,12 +24,15 @@ from tqdm.auto import tqdm
 
 from selfmoa.atomic import atomic_path, atomic_write_text
 from selfmoa.backends.hf import load_causal_lm, load_tokenizer, pick_device
-from selfmoa.config import TrainConfig
+from selfmoa.config import ParallelConfig, TrainConfig
 from selfmoa.errors import SelfMoaError
 from selfmoa.faults import fault_point
 from selfmoa.records import PreferencePair
+from selfmoa.training import sharding
 from selfmoa.training.collate import TokenizedPair, build_batch, pair_sequences, tokenize_pair
 from selfmoa.training.distributed import (
+    barrier,
+    launcher_device,
     rank_and_world,
     shard,
     start_from_launcher,
@@ -171,6 +174,9 @@ def preference_terms(
     return terms, chosen_ratio.detach(), rejected_ratio.detach()
 
 
+STEP_STATISTICS = ("loss", "preference_loss", "nll", "reward_accuracy", "reward_margin")
+
+
 def step_loss(
     model,
     pairs: list[TokenizedPair],
@@ -210,6 +216,7 @@ def accumulate_step_gradients(
     step: int,
     paths: TrainPaths,
     step_pairs: list[TokenizedPair] | None = None,
+    padding: int = 0,
 ) -> dict[str, float]:
     """Backward the step's loss in micro-batches of ``train.micro_batch_pairs`` pairs.
 
@@ -217,10 +224,12 @@ def accumulate_step_gradients(
     those of the whole step in one batch (``losses.py``). ``step_pairs``: the whole
     step when ``pairs`` is this process's shard of it. A non-finite micro-batch loss is
     not backpropagated and makes the step's summed loss non-finite, which stops
-    training before any update on every process alike. Returns this process's share of
-    the step's statistics.
+    training before any update on every process alike. ``padding``: micro-batches of
+    zero weight run after them, so that sharded layers see as many forwards on every
+    process (``sharding.py``). Returns this process's share of the step's statistics.
     """
-    totals: dict[str, float] = {}
+    # every statistic present even on a rank with no pair this step: ranks sum them
+    totals = dict.fromkeys(STEP_STATISTICS, 0.0)
     size = config.micro_batch_pairs
     for start in range(0, len(pairs), size):
         loss, stats = step_loss(
@@ -234,7 +243,10 @@ def accumulate_step_gradients(
         if torch.isfinite(loss):  # a non-finite one stops the step after sum_stats
             loss.backward()
         for name, value in stats.items():
-            totals[name] = totals.get(name, 0.0) + value
+            totals[name] += value
+    for _ in range(padding):
+        chosen, rejected, *_ = batch_logps(model, (step_pairs or pairs)[:1], pad_id)
+        ((chosen.sum() + rejected.sum()) * 0.0).backward()
     return totals
 
 
@@ -279,6 +291,7 @@ def train_preference_lora(
     init_adapter: Path | None = None,
     seed: int = 0,
     fault_label: str = "train",
+    parallel: ParallelConfig | None = None,
 ) -> dict[str, float]:
     """Train (or resume training) a LoRA adapter; writes ``paths.adapter``. Returns stats.
 
@@ -310,8 +323,14 @@ def train_preference_lora(
     start_from_launcher(pick_device(device))
     rank, world = rank_and_world()
     writes = rank == 0  # with several processes only rank 0 writes (distributed.py)
-    model = build_peft_model(model_path, dtype, device, config, init_adapter, seed)
-    if paths.reference.is_file():
+    target = launcher_device(pick_device(device))
+    model = build_peft_model(model_path, dtype, str(target), config, init_adapter, seed)
+    sharded = world > 1 and parallel is not None and parallel.mode == "fsdp"
+    if sharded:
+        sharding.shard_decoder_layers(model, parallel.reshard_after_forward)  # type: ignore[union-attr]
+    has_reference = paths.reference.is_file()
+    barrier()  # every rank has looked before rank 0 may write it
+    if has_reference:
         reference = torch.load(paths.reference)
     else:
         reference = reference_logps(model, tokenized, pad_id, config.pairs_per_step)
@@ -323,7 +342,9 @@ def train_preference_lora(
     steps_per_epoch = math.ceil(len(tokenized) / config.pairs_per_step)
     total_steps = steps_per_epoch * config.epochs
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule(total_steps))
-    step = _resume(model, optimizer, scheduler, paths, rewrite_metrics=writes)
+    has_checkpoint = paths.checkpoint.is_file()
+    barrier()  # every rank has looked before rank 0 may write one
+    step = _resume(model, optimizer, scheduler, paths, writes, has_checkpoint, sharded)
 
     model.train()
     with tqdm(
@@ -336,6 +357,13 @@ def train_preference_lora(
             index = order[start : start + config.pairs_per_step]
             batch = [tokenized[i] for i in index]
             mine = shard(index, rank, world)
+            padding = (
+                sharding.padding_micro_batches(
+                    len(batch), world, len(mine), config.micro_batch_pairs
+                )
+                if sharded
+                else 0
+            )
             last = accumulate_step_gradients(
                 model,
                 [tokenized[i] for i in mine],
@@ -345,28 +373,28 @@ def train_preference_lora(
                 step,
                 paths,
                 step_pairs=batch,
+                padding=padding,
             )
             sum_gradients(trainable)
+            if sharded:
+                sharding.sum_from_average(trainable, world)
             last = sum_stats(last)
             if not math.isfinite(last["loss"]):
                 _diverged(step, f"loss is {last['loss']}", paths)
-            _optimizer_step(trainable, optimizer, scheduler, config, step, paths)
+            _optimizer_step(trainable, optimizer, scheduler, config, step, paths, sharded)
             step += 1
             if writes:
                 with open(paths.metrics, "a") as handle:
                     handle.write(json.dumps({"step": step, "epoch": epoch, **last}) + "\n")
             if step % config.checkpoint_every == 0 or step == total_steps:
-                if not all(torch.isfinite(p).all() for p in trainable):
+                if not sharding.all_finite(trainable):
                     _diverged(step - 1, "the LoRA weights are no longer finite", paths)
-                if writes:
-                    _save_checkpoint(model, optimizer, scheduler, step, paths)
+                _save_checkpoint(model, optimizer, scheduler, step, paths, writes, sharded)
                 fault_point(f"{fault_label}:checkpoint{step}")
             progress.update(1)
             progress.set_postfix(loss=f"{last['loss']:.3f}", acc=f"{last['reward_accuracy']:.2f}")
-    if writes:
-        _save_adapter(model, paths.adapter)
-    if world > 1:
-        torch.distributed.barrier()  # the adapter and metrics are on disk for every rank
+    _save_adapter(model, paths.adapter, writes, sharded)
+    barrier()  # the adapter and metrics are on disk for every rank
     share = saturated_share(paths.metrics, steps_per_epoch)
     warning = saturation_warning(share)
     if warning is not None and writes:
@@ -381,9 +409,10 @@ def train_preference_lora(
     }
 
 
-def _optimizer_step(trainable, optimizer, scheduler, config, step, paths) -> None:
+def _optimizer_step(trainable, optimizer, scheduler, config, step, paths, sharded) -> None:
     """Clip and step; a non-finite gradient stops before any update."""
-    grad_norm = torch.nn.utils.clip_grad_norm_(trainable, config.max_grad_norm)
+    clip = sharding.clip_gradients if sharded else torch.nn.utils.clip_grad_norm_
+    grad_norm = clip(trainable, config.max_grad_norm)
     if not torch.isfinite(grad_norm):
         _diverged(step, f"gradient norm is {grad_norm.item()}", paths)
     optimizer.step()
@@ -404,34 +433,52 @@ def _diverged(step: int, what: str, paths: TrainPaths) -> None:
     )
 
 
-def _save_checkpoint(model, optimizer, scheduler, step: int, paths: TrainPaths) -> None:
+def _save_checkpoint(model, optimizer, scheduler, step, paths, writes, sharded) -> None:
+    """Rank 0 writes the checkpoint; sharded tensors are first gathered on every rank."""
     from peft import get_peft_model_state_dict
 
-    atomic_torch_save(
-        {
-            "step": step,
-            "adapter": get_peft_model_state_dict(model),
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "rng": torch.get_rng_state(),
-        },
-        paths.checkpoint,
-    )
+    if sharded:
+        weights = {"trainable": sharding.trainable_state(model)}
+        optimizer_state = sharding.whole_optimizer_state(optimizer)
+    else:
+        weights = {"adapter": get_peft_model_state_dict(model)}
+        optimizer_state = optimizer.state_dict()
+    if writes:
+        atomic_torch_save(
+            {
+                "step": step,
+                **weights,
+                "optimizer": optimizer_state,
+                "scheduler": scheduler.state_dict(),
+                "rng": torch.get_rng_state(),
+            },
+            paths.checkpoint,
+        )
 
 
-def _resume(model, optimizer, scheduler, paths: TrainPaths, rewrite_metrics: bool = True) -> int:
+def _resume(model, optimizer, scheduler, paths, writes, has_checkpoint, sharded) -> int:
     """Load the last checkpoint if any; drop metric rows written after it. Returns its step."""
     from peft import set_peft_model_state_dict
 
     step = 0
-    if paths.checkpoint.is_file():
+    if has_checkpoint:
         state = torch.load(paths.checkpoint, weights_only=False)
-        set_peft_model_state_dict(model, state["adapter"])
-        optimizer.load_state_dict(state["optimizer"])
+        if ("trainable" in state) != sharded:
+            raise SelfMoaError(
+                f"{paths.checkpoint} was written with parallel.mode="
+                f"{'fsdp' if 'trainable' in state else 'replicate'} on several processes; "
+                "resume it in that mode, or delete it to train this stage again"
+            )
+        if sharded:
+            sharding.load_trainable_state(model, state["trainable"])
+            sharding.load_whole_optimizer_state(optimizer, state["optimizer"])
+        else:
+            set_peft_model_state_dict(model, state["adapter"])
+            optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["rng"])
         step = int(state["step"])
-    if rewrite_metrics and paths.metrics.is_file():
+    if writes and paths.metrics.is_file():
         rows = [
             line
             for line in paths.metrics.read_text().splitlines(keepends=True)
@@ -450,9 +497,16 @@ def _last_metrics(paths: TrainPaths) -> dict[str, float]:
     return {k: v for k, v in last.items() if k not in ("step", "epoch")}
 
 
-def _save_adapter(model, target: Path) -> None:
+def _save_adapter(model, target: Path, writes: bool, sharded: bool) -> None:
+    """Rank 0 writes the adapter; sharded LoRA weights are first gathered on every rank."""
+    state = sharding.whole_lora_state(model) if sharded else None
+    if not writes:
+        return
     with atomic_path(target) as staging:
-        model.save_pretrained(str(staging))
+        if state is None:
+            model.save_pretrained(str(staging))
+        else:
+            model.save_pretrained(str(staging), state_dict=state)
         # PEFT keeps target_modules as a set, so its order follows the process's hash
         # seed; sort it so the same training writes the same bytes.
         config_path = staging / "adapter_config.json"
