@@ -47,6 +47,7 @@ def test_outcomes_count_free_samples_only():
     assert metrics["attack_success"]["n"] == 2 and metrics["attack_success"]["rate"] == 0.5
     assert metrics["by_origin"]["progressive"]["rate"] == 1.0
     assert metrics["by_origin"]["fresh"]["rate"] == 0.0
+    assert metrics["by_mutation"] == {"form": metrics["by_origin"]["progressive"]}
     assert metrics["by_form"]["command"]["n"] == 1
     assert metrics["rejected"] == {"not a request": 1}
     assert (metrics["written"], metrics["kept"]) == (3, 2)

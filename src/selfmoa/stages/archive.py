@@ -116,6 +116,9 @@ def round_metrics(
         "judges": "evaluation",
         "attack_success": _grouped_success(kept, results, lambda p: "all", success).get("all"),
         "by_origin": _grouped_success(kept, results, origin_of, success),
+        "by_mutation": _grouped_success(
+            [p for p in kept if p.mutation is not None], results, lambda p: p.mutation, success
+        ),
         "by_category": _grouped_success(kept, results, lambda p: p.category or "-", success),
         "by_strategy": _grouped_success(kept, results, lambda p: p.strategy.split(":")[0], success),
         "by_form": _grouped_success(kept, results, lambda p: p.form or "-", success),

@@ -14,7 +14,7 @@ from selfmoa.stages.report_sets import pct
 
 
 def _group_table(title: str, key: str, rounds: list[dict[str, Any]]) -> list[str]:
-    names = sorted({name for entry in rounds for name in entry["redteam_metrics"][key]})
+    names = sorted({name for e in rounds for name in e["redteam_metrics"].get(key, {})})
     if not names:
         return []
     lines = [
@@ -23,7 +23,7 @@ def _group_table(title: str, key: str, rounds: list[dict[str, Any]]) -> list[str
         "|---|" + "---|" * len(rounds),
     ]
     for name in names:
-        cells = [pct(e["redteam_metrics"][key].get(name)) for e in rounds]
+        cells = [pct(e["redteam_metrics"].get(key, {}).get(name)) for e in rounds]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return lines
 
@@ -41,9 +41,12 @@ def redteam_section(rounds: list[dict[str, Any]]) -> list[str]:
         "judges; an attack succeeds when any of its samples is judged unsafe. `progressive` "
         "attacks mutate archived attacks re-tested on the policy first and fittest against it "
         "(the rounds table counts those re-tested and still unsafe); `fresh` ones start from "
-        "new seeds.",
+        "new seeds. Progressive attacks by how they were made: `reseed` carries a still-"
+        "successful elite's framing to an unseen intent; `stack`, `form`, `strategy` and "
+        "`rewrite` mutate a parent.",
     ]
     lines += _group_table("origin", "by_origin", rounds)
+    lines += _group_table("progressive, by mutation", "by_mutation", rounds)
     lines += _group_table("strategy", "by_strategy", rounds)
     lines += _group_table("phrasing form", "by_form", rounds)
     lines += _group_table("harm category", "by_category", rounds)
