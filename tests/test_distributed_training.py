@@ -153,3 +153,38 @@ def test_replicated_ranks_with_an_empty_share_of_a_step_match_one_process(tiny_m
     spawn_odd_steps(tiny_model, replicated.root, tmp_path / "rendezvous", mode="replicate")
     assert_same_adapter(alone, replicated)
     assert "adapter" in torch.load(replicated.checkpoint, weights_only=False)
+
+
+def test_the_documented_accelerate_config_starts_two_sharded_processes(tiny_model, tmp_path):
+    # `accelerate launch --config_file configs/accelerate/cpu-2-processes.yaml` as the README
+    # gives it; `--num_processes 2` alone would start one process and train unsharded.
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    import yaml
+
+    from conftest import tiny_loop_config
+    from test_export import FIXTURE
+
+    accelerate = shutil.which("accelerate", path=os.path.dirname(sys.executable))
+    assert accelerate is not None, "accelerate is a dev dependency"
+    data = tiny_loop_config(tiny_model)
+    data["output_dir"] = str(tmp_path / "runs")
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(data))
+    pairs_file = tmp_path / "pairs.jsonl"
+    pairs_file.write_text("".join(json.dumps(row) + "\n" for row in FIXTURE))
+    out = tmp_path / "trained"
+    launcher = Path(__file__).parents[1] / "configs" / "accelerate" / "cpu-2-processes.yaml"
+    done = subprocess.run(
+        [accelerate, "launch", "--config_file", str(launcher), "-m", "selfmoa.cli", "train"]
+        + [str(config), "parallel.mode=fsdp", "--pairs", str(pairs_file), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "trainable" in torch.load(out / "checkpoint.pt", weights_only=False), "not sharded"
+    assert (out / "adapter" / "adapter_model.safetensors").is_file()
