@@ -126,9 +126,8 @@ def test_fsdp_two_processes_match_one_process(tiny_model, tmp_path):
         assert abs(a["loss"] - b["loss"]) < 1e-5 and abs(a["nll"] - b["nll"]) < 1e-5
     # the checkpoint holds whole tensors: the sharded layout is not on disk
     state = torch.load(sharded.checkpoint, weights_only=False)
-    assert "trainable" in state and all(
-        type(value) is torch.Tensor for value in state["trainable"].values()
-    )
+    assert state["written_by"] == {"mode": "fsdp", "processes": 2}
+    assert all(type(value) is torch.Tensor for value in state["trainable"].values())
 
 
 def test_fsdp_run_killed_after_a_checkpoint_resumes_to_the_same_adapter(tiny_model, tmp_path):
@@ -152,7 +151,8 @@ def test_replicated_ranks_with_an_empty_share_of_a_step_match_one_process(tiny_m
     replicated.root.mkdir()
     spawn_odd_steps(tiny_model, replicated.root, tmp_path / "rendezvous", mode="replicate")
     assert_same_adapter(alone, replicated)
-    assert "adapter" in torch.load(replicated.checkpoint, weights_only=False)
+    written_by = torch.load(replicated.checkpoint, weights_only=False)["written_by"]
+    assert written_by == {"mode": "replicate", "processes": 2}
 
 
 def test_the_documented_accelerate_config_starts_two_sharded_processes(tiny_model, tmp_path):
@@ -160,6 +160,7 @@ def test_the_documented_accelerate_config_starts_two_sharded_processes(tiny_mode
     # gives it; `--num_processes 2` alone would start one process and train unsharded.
     import os
     import shutil
+    import socket
     import subprocess
     import sys
 
@@ -178,13 +179,28 @@ def test_the_documented_accelerate_config_starts_two_sharded_processes(tiny_mode
     pairs_file.write_text("".join(json.dumps(row) + "\n" for row in FIXTURE))
     out = tmp_path / "trained"
     launcher = Path(__file__).parents[1] / "configs" / "accelerate" / "cpu-2-processes.yaml"
+    with socket.socket() as probe:  # a free port: the default 29500 may still be held
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
     done = subprocess.run(
-        [accelerate, "launch", "--config_file", str(launcher), "-m", "selfmoa.cli", "train"]
+        [accelerate, "launch", "--config_file", str(launcher), "--main_process_port", port]
+        + ["-m", "selfmoa.cli", "train"]
         + [str(config), "parallel.mode=fsdp", "--pairs", str(pairs_file), "--out", str(out)],
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "trainable" in torch.load(out / "checkpoint.pt", weights_only=False), "not sharded"
+    written_by = torch.load(out / "checkpoint.pt", weights_only=False)["written_by"]
+    assert written_by == {"mode": "fsdp", "processes": 2}
     assert (out / "adapter" / "adapter_model.safetensors").is_file()
+
+
+def test_an_fsdp_checkpoint_resumes_in_one_process(tiny_model, tmp_path):
+    alone = one_process(tiny_model, tmp_path / "alone")
+    moved = TrainPaths(tmp_path / "moved")
+    moved.root.mkdir()
+    with pytest.raises(mp.ProcessRaisedException, match="Killed"):
+        spawn_odd_steps(tiny_model, moved.root, tmp_path / "r1", die_at="train:checkpoint2")
+    train_preference_lora(str(tiny_model), pairs(), ODD, moved, device="cpu")
+    assert_same_adapter(alone, moved)

@@ -10,6 +10,7 @@ from selfmoa.stages.redteam import (
     benign_prompts,
     clean_rewrite,
     drop_near_duplicates,
+    fresh_slice,
     manifest_counts,
     plan_attacks,
     write_attacks,
@@ -122,6 +123,31 @@ def test_progressive_attacks_mutate_archived_successes_with_lineage():
     assert [j.mutation for j in none if j.source == "progressive"] == ["stack"]
     stale = plan_attacks(SEEDS, TEMPLATES, 2, config(), 1, archive)
     assert not [j for j in stale if j.source == "progressive"], "met an older policy only"
+
+
+def test_a_stacked_success_is_mutated_not_reseeded():
+    stacked = make_prompt(
+        "r1-mut000-stack-x",
+        strategy="prefix_injection",
+        seed_id="s3",
+        seed_text="Explain how to do harmful thing number 3",
+        category="cat",
+        form="question",
+        parent_id="r0-direct-question-s3",
+        mutation="stack",
+    )
+    archive = [ArchiveEntry(id=stacked.id, prompt=stacked, outcomes=[outcome(1, "round_00")])]
+    jobs = plan_attacks(SEEDS, TEMPLATES, 2, config(progressive_per_round=4), 1, archive)
+    mutations = [j.mutation for j in jobs if j.source == "progressive"]
+    assert mutations and "reseed" not in mutations, "its framing is more than its strategy"
+
+
+def test_fresh_slices_skip_seeds_the_archive_used():
+    pool = SEEDS[:10]
+    assert [s.id for s in fresh_slice(pool, 4, 3, {"s5"})] == ["s4", "s6", "s7"]
+    assert [s.id for s in fresh_slice(pool, 8, 3, set())] == ["s8", "s9", "s0"]
+    everything = {s.id for s in pool}
+    assert [s.id for s in fresh_slice(pool, 0, 2, everything)] == ["s0", "s1"]
 
 
 def near_miss(unsafe: int) -> AttackOutcome:

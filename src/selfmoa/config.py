@@ -208,7 +208,8 @@ class RedteamConfig(Section):
         le=1,
         description="Share of the progressive budget spent reseeding elites that still "
         "succeed against the current policy: their strategy, template and form around "
-        "unseen seed intents of the same harm category (at most 3 per elite).",
+        "unseen seed intents of the same harm category where one is left (at most 3 per "
+        "elite; stacked and rewritten elites are mutated instead).",
     )
     elites_per_cell: int = Field(
         2, ge=1, description="Attacks kept per archive cell (category x strategy x form)."

@@ -16,7 +16,9 @@ from pydantic import BaseModel
 # moved from CPU to GPU keeps its finished stages (the device each stage ran on
 # is recorded in its manifest and shown by `selfmoa status`). The same holds for
 # the address of a generation server, how many requests it gets at once, their
-# timeouts and retries, the variable that holds its key, and vLLM's GPU layout.
+# timeouts and retries, the variable that holds its key, vLLM's GPU layout, and how
+# training spreads over a launcher's processes (every parallel mode trains the same
+# adapter: tests/test_distributed_training.py).
 EXECUTION_KEYS = frozenset(
     {
         "models.device",
@@ -31,6 +33,8 @@ EXECUTION_KEYS = frozenset(
         "backend.gpu_memory_utilization",
         "backend.max_lora_rank",
         "judge.server_url",
+        "parallel.mode",
+        "parallel.reshard_after_forward",
     }
 )
 

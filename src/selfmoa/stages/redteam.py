@@ -44,6 +44,9 @@ MUTATIONS = ("stack", "form", "strategy", "rewrite")  # one per parent, in turn
 # Reseeds of one still-successful parent, at most: its framing on a few unseen intents
 # shows whether the framing itself gets through, without spending the budget on it.
 RESEEDS_PER_SUCCESS = 3
+# Children whose framing is more than (strategy, template, form): a stacked attack wraps
+# its parent's whole text, a rewrite paraphrases it; a reseed would keep only part of it.
+UNRESEEDABLE = ("stack", "rewrite")
 
 
 def policy_label(round_index: int) -> str:
@@ -76,6 +79,22 @@ def take_cycled(items: list, start: int, count: int) -> list:
     if not items:
         return []
     return [items[(start + offset) % len(items)] for offset in range(count)]
+
+
+def fresh_slice(
+    pool: list[SeedPrompt], start: int, count: int, archived: set[str]
+) -> list[SeedPrompt]:
+    """``count`` seeds from ``start`` on, skipping those the archive already used (an
+    earlier round's reseeds took them from the pool's end); once every seed has been
+    used, the slice is taken as it is (``take_cycled``)."""
+    picked: list[SeedPrompt] = []
+    for offset in range(len(pool)):
+        item = pool[(start + offset) % len(pool)]
+        if item.id not in archived:
+            picked.append(item)
+            if len(picked) == count:
+                return picked
+    return take_cycled(pool, start, count)
 
 
 def _cells(config: RedteamConfig) -> list[tuple[str, str]]:
@@ -237,7 +256,8 @@ def plan_attacks(
     seed_pool = list(seeds)
     random.Random(seed).shuffle(seed_pool)  # same order every round; rounds take new slices
     per_round = config.seeds_per_round + config.jailbreak_prompts_per_round
-    chosen = take_cycled(seed_pool, round_index * per_round, per_round)
+    archived = {entry.prompt.seed_id for entry in archive if entry.prompt.seed_id}
+    chosen = fresh_slice(seed_pool, round_index * per_round, per_round, archived)
     counts = attack_archive.cell_counts(archive)
     jobs = _fresh_jobs(chosen[: config.seeds_per_round], round_index, config, counts)
     if templates:
@@ -266,8 +286,7 @@ def plan_attacks(
         pool, met, config.progressive_per_round, config.elites_per_cell, min_fitness
     )
     by_name = {template.name: template for template in templates}
-    used = {entry.prompt.seed_id for entry in archive} | {item.id for item in chosen}
-    unused = _unused_seeds(seed_pool, {u for u in used if u})
+    unused = _unused_seeds(seed_pool, archived | {item.id for item in chosen})
     return jobs + _progressive_jobs(parents, unused, round_index, config, by_name)
 
 
@@ -279,14 +298,17 @@ def _progressive_jobs(
     templates: dict[str, JailbreakTemplate],
 ) -> list[AttackJob]:
     """Spend the progressive budget: ``config.reseed_share`` of it on reseeds of the
-    parents that still succeed (in turn, at most ``RESEEDS_PER_SUCCESS`` each, while
-    unused seeds last), the rest on one mutation per parent, fittest first."""
+    parents that succeeded against the policy they were last tried on (the current one
+    when re-tested; in turn, at most ``RESEEDS_PER_SUCCESS`` each, while unused seeds
+    last; a seed of the parent's harm category where one is left), the rest on one
+    mutation per parent, fittest first."""
     budget = config.progressive_per_round
     successes = [
         entry.prompt
         for entry in parents
         if (outcome := attack_archive.latest_outcome(entry)) is not None
         and outcome.unsafe_training > 0
+        and entry.prompt.mutation not in UNRESEEDABLE
     ]
     reseeds = min(
         len(unused), round(config.reseed_share * budget), RESEEDS_PER_SUCCESS * len(successes)

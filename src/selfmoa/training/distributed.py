@@ -8,7 +8,8 @@ takes the same optimiser step and the weights stay identical. Only rank 0 writes
 checkpoints, metrics and the adapter. One process (no launcher): nothing changes.
 
 The launchers set ``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR`` and ``MASTER_PORT``; the
-process group is started here with gloo on CPU and NCCL on GPUs.
+process group is started here with gloo on CPU, and on GPUs with NCCL for CUDA tensors
+and gloo for the CPU ones (statistics, flags).
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ import torch.distributed as dist
 def start_from_launcher(device: torch.device) -> None:
     """Join the launcher's process group when there is one and none is started."""
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        # NCCL moves CUDA tensors only; the loop's small statistics are CPU tensors
+        dist.init_process_group("cpu:gloo,cuda:nccl" if device.type == "cuda" else "gloo")
 
 
 def launcher_device(device: torch.device) -> torch.device:

@@ -217,6 +217,7 @@ def accumulate_step_gradients(
     paths: TrainPaths,
     step_pairs: list[TokenizedPair] | None = None,
     padding: int = 0,
+    sharded: bool = False,
 ) -> dict[str, float]:
     """Backward the step's loss in micro-batches of ``train.micro_batch_pairs`` pairs.
 
@@ -226,7 +227,9 @@ def accumulate_step_gradients(
     not backpropagated and makes the step's summed loss non-finite, which stops
     training before any update on every process alike. ``padding``: micro-batches of
     zero weight run after them, so that sharded layers see as many forwards on every
-    process (``sharding.py``). Returns this process's share of the step's statistics.
+    process (``sharding.py``); ``sharded``: every loss is backpropagated, a non-finite
+    one too, since a skipped backward would skip the layers' collectives on this
+    process only. Returns this process's share of the step's statistics.
     """
     # every statistic present even on a rank with no pair this step: ranks sum them
     totals = dict.fromkeys(STEP_STATISTICS, 0.0)
@@ -240,7 +243,7 @@ def accumulate_step_gradients(
             pad_id,
             step_pairs=pairs if step_pairs is None else step_pairs,
         )
-        if torch.isfinite(loss):  # a non-finite one stops the step after sum_stats
+        if sharded or torch.isfinite(loss):  # a non-finite one stops the step after sum_stats
             loss.backward()
         for name, value in stats.items():
             totals[name] += value
@@ -374,6 +377,7 @@ def train_preference_lora(
                 paths,
                 step_pairs=batch,
                 padding=padding,
+                sharded=sharded,
             )
             sum_gradients(trainable)
             if sharded:
@@ -422,7 +426,7 @@ def _optimizer_step(trainable, optimizer, scheduler, config, step, paths, sharde
 
 def _diverged(step: int, what: str, paths: TrainPaths) -> None:
     kept = (
-        torch.load(paths.checkpoint, weights_only=False)["step"]
+        torch.load(paths.checkpoint, weights_only=False, map_location="cpu")["step"]
         if paths.checkpoint.is_file()
         else 0
     )
@@ -434,23 +438,23 @@ def _diverged(step: int, what: str, paths: TrainPaths) -> None:
 
 
 def _save_checkpoint(model, optimizer, scheduler, step, paths, writes, sharded) -> None:
-    """Rank 0 writes the checkpoint; sharded tensors are first gathered on every rank."""
-    from peft import get_peft_model_state_dict
-
-    if sharded:
-        weights = {"trainable": sharding.trainable_state(model)}
-        optimizer_state = sharding.whole_optimizer_state(optimizer)
-    else:
-        weights = {"adapter": get_peft_model_state_dict(model)}
-        optimizer_state = optimizer.state_dict()
+    """Rank 0 writes the checkpoint: trainable weights and optimiser state as whole tensors
+    by parameter name (sharded ones gathered first, on every rank), so it resumes in
+    either parallel mode on any number of processes."""
+    weights = sharding.trainable_state(model)
+    optimizer_state = sharding.whole_optimizer_state(optimizer)
     if writes:
         atomic_torch_save(
             {
                 "step": step,
-                **weights,
+                "trainable": weights,
                 "optimizer": optimizer_state,
                 "scheduler": scheduler.state_dict(),
                 "rng": torch.get_rng_state(),
+                "written_by": {
+                    "mode": "fsdp" if sharded else "replicate",
+                    "processes": rank_and_world()[1],
+                },
             },
             paths.checkpoint,
         )
@@ -462,16 +466,15 @@ def _resume(model, optimizer, scheduler, paths, writes, has_checkpoint, sharded)
 
     step = 0
     if has_checkpoint:
-        state = torch.load(paths.checkpoint, weights_only=False)
-        if ("trainable" in state) != sharded:
-            raise SelfMoaError(
-                f"{paths.checkpoint} was written with parallel.mode="
-                f"{'fsdp' if 'trainable' in state else 'replicate'} on several processes; "
-                "resume it in that mode, or delete it to train this stage again"
-            )
-        if sharded:
+        state = torch.load(paths.checkpoint, weights_only=False, map_location="cpu")
+        if "trainable" in state:
             sharding.load_trainable_state(model, state["trainable"])
             sharding.load_whole_optimizer_state(optimizer, state["optimizer"])
+        elif sharded:  # PEFT-keyed, from before checkpoints were keyed by parameter name
+            raise SelfMoaError(
+                f"{paths.checkpoint} was written by an earlier selfmoa; resume it with "
+                "parallel.mode=replicate, or delete it to train this stage again"
+            )
         else:
             set_peft_model_state_dict(model, state["adapter"])
             optimizer.load_state_dict(state["optimizer"])

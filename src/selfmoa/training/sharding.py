@@ -18,8 +18,9 @@ Three things differ from replication, each handled here:
   must run as many micro-batches as the busiest rank; the others run padding
   micro-batches whose loss is multiplied by 0 (``padding_micro_batches``).
 - Saving gathers the LoRA shards into whole tensors on every rank (a collective), and
-  rank 0 writes them; a checkpoint holds whole tensors, so it resumes on any number of
-  processes, and loading cuts each rank's shard back out of them.
+  rank 0 writes them; checkpoints hold whole tensors by parameter name in both modes,
+  so a run resumes in either mode on any number of processes, and loading cuts each
+  rank's shard back out of them.
 """
 
 from __future__ import annotations
