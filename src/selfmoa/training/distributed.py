@@ -14,6 +14,8 @@ and gloo for the CPU ones (statistics, flags).
 
 from __future__ import annotations
 
+import atexit
+import gc
 import os
 
 import torch
@@ -21,10 +23,18 @@ import torch.distributed as dist
 
 
 def start_from_launcher(device: torch.device) -> None:
-    """Join the launcher's process group when there is one and none is started."""
+    """Join the launcher's process group when there is one and none is started; it is
+    destroyed at exit, before the interpreter tears down what still refers to it."""
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
         # NCCL moves CUDA tensors only; the loop's small statistics are CPU tensors
         dist.init_process_group("cpu:gloo,cuda:nccl" if device.type == "cuda" else "gloo")
+        atexit.register(_leave_group)
+
+
+def _leave_group() -> None:
+    gc.collect()
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def launcher_device(device: torch.device) -> torch.device:

@@ -12,6 +12,7 @@ base model (adapter disabled).
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import random
@@ -399,6 +400,9 @@ def train_preference_lora(
             progress.set_postfix(loss=f"{last['loss']:.3f}", acc=f"{last['reward_accuracy']:.2f}")
     _save_adapter(model, paths.adapter, writes, sharded)
     barrier()  # the adapter and metrics are on disk for every rank
+    if sharded:  # free the sharded layers (and their hold on the process group) now,
+        del model, optimizer, trainable  # not at interpreter exit
+        gc.collect()
     share = saturated_share(paths.metrics, steps_per_epoch)
     warning = saturation_warning(share)
     if warning is not None and writes:
