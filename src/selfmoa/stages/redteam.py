@@ -142,6 +142,40 @@ def _seed_of(prompt: Prompt) -> SeedPrompt:
     )
 
 
+def _parent_template(
+    name: str, templates: dict[str, JailbreakTemplate]
+) -> JailbreakTemplate | None:
+    """The jailbreak template a ``jailbreak:NAME`` strategy uses, if this config has it."""
+    return templates.get(name.split(":", 1)[1]) if name.startswith("jailbreak:") else None
+
+
+def _progressive_job(
+    index: int,
+    mutation: str,
+    parent: Prompt,
+    seed: SeedPrompt,
+    framing: tuple[str, str, JailbreakTemplate | None],
+    base_text: str,
+    round_index: int,
+) -> AttackJob:
+    """A child of ``parent``; ``framing`` is its (strategy, form, template)."""
+    name, form, template = framing
+    if name.startswith("jailbreak:") and template is None:
+        name = "direct"  # the parent's template is gone from this config: keep the form
+    return AttackJob(
+        f"r{round_index}-mut{index:03d}-{mutation}-{short_hash(parent.id)}",
+        round_index,
+        seed,
+        name,
+        form,
+        base_text,
+        template,
+        "progressive",
+        parent.id,
+        mutation,
+    )
+
+
 def _reseed_job(
     index: int,
     parent: Prompt,
@@ -150,22 +184,10 @@ def _reseed_job(
     templates: dict[str, JailbreakTemplate],
 ) -> AttackJob:
     """The parent's framing (strategy, template, form) around an unseen seed intent."""
-    form, name = parent.form or "command", parent.strategy
-    template = templates.get(name.split(":", 1)[1]) if name.startswith("jailbreak:") else None
-    if name.startswith("jailbreak:") and template is None:
-        name = "direct"  # the parent's template is gone from this config: keep the form
-    return AttackJob(
-        f"r{round_index}-mut{index:03d}-reseed-{short_hash(parent.id)}",
-        round_index,
-        new_seed,
-        name,
-        form,
-        rephrase(new_seed.text, form, f"{new_seed.id}-{form}"),
-        template,
-        "progressive",
-        parent.id,
-        "reseed",
-    )
+    form = parent.form or "command"
+    framing = (parent.strategy, form, _parent_template(parent.strategy, templates))
+    base_text = rephrase(new_seed.text, form, f"{new_seed.id}-{form}")
+    return _progressive_job(index, "reseed", parent, new_seed, framing, base_text, round_index)
 
 
 def _unused_seeds(pool: list[SeedPrompt], used: set[str]) -> list[SeedPrompt]:
@@ -204,7 +226,7 @@ def _mutation_job(
     ]
     mutation = operators[turn % len(operators)]
     form, name = parent.form or "command", parent.strategy
-    template = templates.get(name.split(":", 1)[1]) if name.startswith("jailbreak:") else None
+    template = _parent_template(name, templates)
     if mutation == "stack":
         name = wrappers[(turn // len(operators)) % len(wrappers)]
         template, base_text = None, parent.text
@@ -219,20 +241,8 @@ def _mutation_job(
         base_text = rephrase(seed.text, form, f"{seed.id}-{form}")
     else:  # the attacker paraphrases the whole attack text
         name, template, base_text = "paraphrase", None, parent.text
-    if name.startswith("jailbreak:") and template is None:
-        name = "direct"  # the parent's template is gone from this config: keep the form
-    return AttackJob(
-        f"r{round_index}-mut{index:03d}-{mutation}-{short_hash(parent.id)}",
-        round_index,
-        seed,
-        name,
-        form,
-        base_text,
-        template,
-        "progressive",
-        parent.id,
-        mutation,
-    )
+    framing = (name, form, template)
+    return _progressive_job(index, mutation, parent, seed, framing, base_text, round_index)
 
 
 def plan_attacks(

@@ -78,7 +78,7 @@ def whole(tensor: torch.Tensor) -> torch.Tensor:
 
 def whole_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Every tensor of ``state`` whole, gathered in key order on every rank."""
-    return {key: whole(state[key]).detach().clone() for key in sorted(state)}
+    return {key: whole(state[key]).detach() for key in sorted(state)}
 
 
 def load_whole_into(parameter: torch.Tensor, value: torch.Tensor) -> None:
