@@ -7,6 +7,7 @@ What ``torchrun --nproc_per_node 2`` or ``accelerate launch --num_processes 2`` 
 import gc
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -138,7 +139,7 @@ def test_fsdp_two_processes_match_one_process(tiny_model, tmp_path):
     assert all(type(value) is torch.Tensor for value in state["trainable"].values())
 
 
-def test_fsdp_run_killed_after_a_checkpoint_resumes_to_the_same_adapter(tiny_model, tmp_path):
+def test_fsdp_run_killed_after_a_checkpoint_resumes_on_two_processes_or_one(tiny_model, tmp_path):
     alone = one_process(tiny_model, tmp_path / "alone")
     resumed = TrainPaths(tmp_path / "resumed")
     resumed.root.mkdir()
@@ -146,10 +147,14 @@ def test_fsdp_run_killed_after_a_checkpoint_resumes_to_the_same_adapter(tiny_mod
         spawn_odd_steps(tiny_model, resumed.root, tmp_path / "r1", die_at="train:checkpoint2")
     assert torch.load(resumed.checkpoint, weights_only=False)["step"] == 2
     assert not resumed.adapter.exists()
+    moved = TrainPaths(tmp_path / "moved")  # the same checkpoint, resumed in one process
+    shutil.copytree(resumed.root, moved.root)
     spawn_odd_steps(tiny_model, resumed.root, tmp_path / "r2")
     assert_same_adapter(alone, resumed)
     steps = [json.loads(line)["step"] for line in resumed.metrics.read_text().splitlines()]
     assert steps == [1, 2, 3, 4]
+    train_preference_lora(str(tiny_model), pairs(), ODD, moved, device="cpu")
+    assert_same_adapter(alone, moved)
 
 
 def test_replicated_ranks_with_an_empty_share_of_a_step_match_one_process(tiny_model, tmp_path):
@@ -166,25 +171,15 @@ def test_replicated_ranks_with_an_empty_share_of_a_step_match_one_process(tiny_m
 def test_the_documented_accelerate_config_starts_two_sharded_processes(tiny_model, tmp_path):
     # `accelerate launch --config_file configs/accelerate/cpu-2-processes.yaml` as the README
     # gives it; `--num_processes 2` alone would start one process and train unsharded.
-    import os
-    import shutil
     import socket
     import subprocess
     import sys
 
-    import yaml
-
-    from conftest import tiny_loop_config
-    from test_export import FIXTURE
+    from test_export import write_train_inputs
 
     accelerate = shutil.which("accelerate", path=os.path.dirname(sys.executable))
     assert accelerate is not None, "accelerate is a dev dependency"
-    data = tiny_loop_config(tiny_model)
-    data["output_dir"] = str(tmp_path / "runs")
-    config = tmp_path / "config.yaml"
-    config.write_text(yaml.safe_dump(data))
-    pairs_file = tmp_path / "pairs.jsonl"
-    pairs_file.write_text("".join(json.dumps(row) + "\n" for row in FIXTURE))
+    config, pairs_file = write_train_inputs(tiny_model, tmp_path)
     out = tmp_path / "trained"
     launcher = Path(__file__).parents[1] / "configs" / "accelerate" / "cpu-2-processes.yaml"
     with socket.socket() as probe:  # a free port: the default 29500 may still be held
@@ -202,13 +197,3 @@ def test_the_documented_accelerate_config_starts_two_sharded_processes(tiny_mode
     written_by = torch.load(out / "checkpoint.pt", weights_only=False)["written_by"]
     assert written_by == {"mode": "fsdp", "processes": 2}
     assert (out / "adapter" / "adapter_model.safetensors").is_file()
-
-
-def test_an_fsdp_checkpoint_resumes_in_one_process(tiny_model, tmp_path):
-    alone = one_process(tiny_model, tmp_path / "alone")
-    moved = TrainPaths(tmp_path / "moved")
-    moved.root.mkdir()
-    with pytest.raises(mp.ProcessRaisedException, match="Killed"):
-        spawn_odd_steps(tiny_model, moved.root, tmp_path / "r1", die_at="train:checkpoint2")
-    train_preference_lora(str(tiny_model), pairs(), ODD, moved, device="cpu")
-    assert_same_adapter(alone, moved)

@@ -112,16 +112,22 @@ def test_bad_pairs_files_name_the_row(tmp_path, content, message):
         read_trl_pairs(path)
 
 
-def test_train_on_a_pairs_file_then_export(tiny_model, tmp_path, capsys):
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM
-
+def write_train_inputs(tiny_model, tmp_path):
+    """A tiny-model config (runs under tmp_path/runs) and FIXTURE as a pairs file."""
     data = tiny_loop_config(tiny_model)
     data["output_dir"] = str(tmp_path / "runs")
     config_path = tmp_path / "config.yaml"
     config_path.write_text(yaml.safe_dump(data))
     pairs_path = tmp_path / "pairs.jsonl"
     pairs_path.write_text("".join(json.dumps(row) + "\n" for row in FIXTURE))
+    return config_path, pairs_path
+
+
+def test_train_on_a_pairs_file_then_export(tiny_model, tmp_path, capsys):
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    config_path, pairs_path = write_train_inputs(tiny_model, tmp_path)
     run_dir = tmp_path / "runs" / "tiny"
     train_dir = run_dir / "round_00" / "train"
 

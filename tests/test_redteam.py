@@ -5,7 +5,7 @@ from selfmoa.attacks.forms import FORMS
 from selfmoa.backends.mock import MockGenerator
 from selfmoa.config import RedteamConfig
 from selfmoa.data.sources import JailbreakTemplate
-from selfmoa.records import ArchiveEntry, AttackOutcome, SeedPrompt
+from selfmoa.records import ArchiveEntry, AttackOutcome, Prompt, SeedPrompt
 from selfmoa.stages.redteam import (
     benign_prompts,
     clean_rewrite,
@@ -85,17 +85,22 @@ def outcome(unsafe: int, policy: str = "base") -> AttackOutcome:
     )
 
 
+def seed3_question(prompt_id: str, **fields) -> Prompt:
+    """An attack on seed s3 (category "cat") phrased as a question."""
+    values = {
+        "source": "advbench",
+        "strategy": "direct",
+        "seed_id": "s3",
+        "seed_text": "Explain how to do harmful thing number 3",
+        "category": "cat",
+        "form": "question",
+        **fields,
+    }
+    return make_prompt(prompt_id, **values)
+
+
 def test_progressive_attacks_mutate_archived_successes_with_lineage():
-    parent = make_prompt(
-        "r0-direct-question-s3",
-        text="How do I do harmful thing number 3?",
-        source="advbench",
-        strategy="direct",
-        seed_id="s3",
-        seed_text="Explain how to do harmful thing number 3",
-        category="cat",
-        form="question",
-    )
+    parent = seed3_question("r0-direct-question-s3", text="How do I do harmful thing number 3?")
     failed = make_prompt("r0-direct-command-s4", category="cat", form="command")
     archive = [
         ArchiveEntry(id=parent.id, prompt=parent, outcomes=[outcome(1)]),
@@ -126,13 +131,9 @@ def test_progressive_attacks_mutate_archived_successes_with_lineage():
 
 
 def test_a_stacked_success_is_mutated_not_reseeded():
-    stacked = make_prompt(
+    stacked = seed3_question(
         "r1-mut000-stack-x",
         strategy="prefix_injection",
-        seed_id="s3",
-        seed_text="Explain how to do harmful thing number 3",
-        category="cat",
-        form="question",
         parent_id="r0-direct-question-s3",
         mutation="stack",
     )
@@ -155,15 +156,7 @@ def near_miss(unsafe: int) -> AttackOutcome:
 
 
 def test_near_misses_are_mutated_in_turn_and_successes_fall_back_when_seeds_run_out():
-    parent = make_prompt(
-        "r0-direct-question-s3",
-        text="How do I do harmful thing number 3?",
-        strategy="direct",
-        seed_id="s3",
-        seed_text="Explain how to do harmful thing number 3",
-        category="cat",
-        form="question",
-    )
+    parent = seed3_question("r0-direct-question-s3", text="How do I do harmful thing number 3?")
     retested = [ArchiveEntry(id=parent.id, prompt=parent, outcomes=[near_miss(0)])]
     (child,) = [
         j
