@@ -64,7 +64,9 @@ def shard(items: list, rank: int, world: int) -> list:
 
 def sum_gradients(parameters: list[torch.Tensor]) -> None:
     """Add every rank's gradients together (no-op in one process). Sharded parameters
-    (``parallel.mode: fsdp``, ``sharding.py``) are skipped: FSDP has reduced them."""
+    (``parallel.mode: fsdp``, ``sharding.py``) arrive averaged over ranks by FSDP's
+    reduce-scatter: times the world size makes that the sum (gloo has no pre-multiplied
+    sum, so FSDP's divide factor cannot be set to 1)."""
     from selfmoa.training.sharding import is_sharded
 
     _, world = rank_and_world()
@@ -72,6 +74,8 @@ def sum_gradients(parameters: list[torch.Tensor]) -> None:
         return
     for parameter in parameters:
         if is_sharded(parameter):
+            if parameter.grad is not None:
+                parameter.grad.to_local().mul_(world)
             continue
         if parameter.grad is None:
             parameter.grad = torch.zeros_like(parameter)

@@ -381,8 +381,6 @@ def train_preference_lora(
                 sharded=sharded,
             )
             sum_gradients(trainable)
-            if sharded:
-                sharding.sum_from_average(trainable, world)
             last = sum_stats(last)
             if not math.isfinite(last["loss"]):
                 _diverged(step, f"loss is {last['loss']}", paths)

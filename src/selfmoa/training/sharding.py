@@ -13,7 +13,7 @@ separately (``logprobs.py``), and tied embeddings must live in one piece.
 Three things differ from replication, each handled here:
 
 - Gradients must be summed over ranks, not averaged: every pair's loss is already its
-  share of the whole step (``losses.py``), as in replicate mode (``sum_from_average``).
+  share of the whole step (``losses.py``), as in replicate mode (``distributed.sum_gradients``).
 - A sharded layer gathers its weights inside every forward and backward, so every rank
   must run as many micro-batches as the busiest rank; the others run padding
   micro-batches whose loss is multiplied by 0 (``padding_micro_batches``).
@@ -49,14 +49,6 @@ def shard_decoder_layers(model: nn.Module, reshard_after_forward: bool) -> int:
     for layer in layers:
         fully_shard(layer, reshard_after_forward=reshard_after_forward)
     return len(layers)
-
-
-def sum_from_average(parameters: list[torch.Tensor], world: int) -> None:
-    """FSDP reduces sharded gradients as a mean over ranks; times ``world`` makes it the
-    sum (gloo has no pre-multiplied sum, so FSDP's divide factor cannot be set to 1)."""
-    for parameter in parameters:
-        if parameter.grad is not None and is_sharded(parameter.grad):
-            parameter.grad.to_local().mul_(world)
 
 
 def is_sharded(tensor: torch.Tensor) -> bool:
