@@ -4,8 +4,9 @@
         [--count 32] [--epochs 1]
 
 Trains the same LoRA adapter on the first ``--count`` preference pairs of a run
-(``round_NN/pairs/pairs.jsonl``) three ways, each in fresh processes: one process;
-two gloo processes with ``parallel.mode=replicate``; two with ``parallel.mode=fsdp``.
+(``round_NN/pairs/pairs.jsonl``) several ways, each in fresh processes: one process;
+two gloo processes with ``parallel.mode=replicate``; two with ``parallel.mode=fsdp``;
+two with ``parallel.mode=deepspeed`` at ZeRO stages 1, 2 and 3.
 Each process reports its own peak resident memory (``ru_maxrss``) and training
 seconds; the adapters are compared with the one-process adapter (largest absolute
 difference). Linux, CPU.
@@ -32,8 +33,11 @@ from selfmoa.training.loop import TrainPaths, train_preference_lora
 
 
 def train_here(
-    rank: int, world: int, model: str, pairs: str, config: str, mode: str, out: str, rdv: str
+    rank: int, world: int, model: str, pairs: str, config: str, parallel: str, out: str, rdv: str
 ) -> None:
+    import os
+
+    os.environ["LOCAL_RANK"] = str(rank)  # as a launcher sets it (DeepSpeed reads it)
     if world > 1:
         dist.init_process_group("gloo", init_method=f"file://{rdv}", rank=rank, world_size=world)
     torch.set_num_threads(max(1, torch.get_num_threads() // world))
@@ -45,7 +49,7 @@ def train_here(
         TrainConfig.model_validate_json(config),
         TrainPaths(Path(out)),
         device="cpu",
-        parallel=ParallelConfig(mode=mode),  # type: ignore[arg-type]
+        parallel=ParallelConfig.model_validate_json(parallel),
     )
     seconds = time.time() - start
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -79,17 +83,25 @@ def main() -> None:
         subset = Path(tmp, "pairs.jsonl")
         subset.write_text("\n".join(lines) + "\n")
         results = {}
-        for name, world, mode in [
-            ("1 process", 1, "replicate"),
-            ("2 processes, replicate", 2, "replicate"),
-            ("2 processes, fsdp", 2, "fsdp"),
+        for name, world, parallel in [
+            ("1 process", 1, ParallelConfig()),
+            ("2 processes, replicate", 2, ParallelConfig(mode="replicate")),
+            ("2 processes, fsdp", 2, ParallelConfig(mode="fsdp")),
+            *(
+                (
+                    f"2 processes, deepspeed ZeRO-{stage}",
+                    2,
+                    ParallelConfig(mode="deepspeed", zero_stage=stage),
+                )
+                for stage in (1, 2, 3)
+            ),
         ]:
-            out = Path(tmp, name.replace(" ", "_").replace(",", ""))
+            out = Path(tmp, name.replace(" ", "_").replace(",", "").replace("-", ""))
             out.mkdir()
             rdv = str(Path(tmp, f"rdv-{out.name}"))
             mp.spawn(
                 train_here,
-                args=(world, model, str(subset), config, mode, str(out), rdv),
+                args=(world, model, str(subset), config, parallel.model_dump_json(), str(out), rdv),
                 nprocs=world,
                 join=True,
             )

@@ -69,7 +69,7 @@ class Killed(Exception):
 
 
 def odd_step_worker(
-    rank: int, model: str, folder: str, rendezvous: str, die_at: str, mode: str
+    rank: int, model: str, folder: str, rendezvous: str, die_at: str, parallel: dict
 ) -> None:
     import selfmoa.training.loop as loop
 
@@ -77,6 +77,7 @@ def odd_step_worker(
         if label == die_at:
             raise Killed(label)
 
+    os.environ["LOCAL_RANK"] = str(rank)  # as torchrun sets it (DeepSpeed reads it)
     dist.init_process_group("gloo", init_method=f"file://{rendezvous}", rank=rank, world_size=2)
     try:
         loop.fault_point = dies
@@ -86,7 +87,7 @@ def odd_step_worker(
             ODD,
             TrainPaths(Path(folder)),
             device="cpu",
-            parallel=ParallelConfig(mode=mode),
+            parallel=ParallelConfig(**parallel),
         )
     finally:
         gc.collect()  # the sharded layers go before their process group
@@ -98,11 +99,11 @@ def odd_step_worker(
 
 
 def spawn_odd_steps(
-    tiny_model, folder: Path, rendezvous: Path, die_at: str = "", mode: str = "fsdp"
+    tiny_model, folder: Path, rendezvous: Path, die_at: str = "", mode: str = "fsdp", **more
 ) -> None:
     mp.spawn(
         odd_step_worker,
-        args=(str(tiny_model), str(folder), str(rendezvous), die_at, mode),
+        args=(str(tiny_model), str(folder), str(rendezvous), die_at, {"mode": mode, **more}),
         nprocs=2,
         join=True,
     )
@@ -168,7 +169,19 @@ def test_replicated_ranks_with_an_empty_share_of_a_step_match_one_process(tiny_m
     assert written_by == {"mode": "replicate", "processes": 2}
 
 
-def test_the_documented_accelerate_config_starts_two_sharded_processes(tiny_model, tmp_path):
+@pytest.mark.parametrize(
+    ("overrides", "written_by"),
+    [
+        (["parallel.mode=fsdp"], {"mode": "fsdp", "processes": 2}),
+        (
+            ["parallel.mode=deepspeed", "parallel.zero_stage=3"],
+            {"mode": "deepspeed", "processes": 2, "zero_stage": 3},
+        ),
+    ],
+)
+def test_the_documented_accelerate_config_starts_two_sharded_processes(
+    tiny_model, tmp_path, overrides, written_by
+):
     # `accelerate launch --config_file configs/accelerate/cpu-2-processes.yaml` as the README
     # gives it; `--num_processes 2` alone would start one process and train unsharded.
     import socket
@@ -188,12 +201,71 @@ def test_the_documented_accelerate_config_starts_two_sharded_processes(tiny_mode
     done = subprocess.run(
         [accelerate, "launch", "--config_file", str(launcher), "--main_process_port", port]
         + ["-m", "selfmoa.cli", "train"]
-        + [str(config), "parallel.mode=fsdp", "--pairs", str(pairs_file), "--out", str(out)],
+        + [str(config), *overrides, "--pairs", str(pairs_file), "--out", str(out)],
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    written_by = torch.load(out / "checkpoint.pt", weights_only=False)["written_by"]
-    assert written_by == {"mode": "fsdp", "processes": 2}
+    assert torch.load(out / "checkpoint.pt", weights_only=False)["written_by"] == written_by
     assert (out / "adapter" / "adapter_model.safetensors").is_file()
+
+
+# parallel.mode=deepspeed (zero.py): DeepSpeed's engine on the same odd steps, every stage.
+@pytest.mark.parametrize("stage", [1, 2, 3])
+def test_deepspeed_zero_two_processes_match_one_process(tiny_model, tmp_path, stage):
+    alone = one_process(tiny_model, tmp_path / "alone")
+    zero = TrainPaths(tmp_path / "zero")
+    zero.root.mkdir()
+    spawn_odd_steps(
+        tiny_model, zero.root, tmp_path / "rendezvous", mode="deepspeed", zero_stage=stage
+    )
+    assert_same_adapter(alone, zero)
+    rows_one = [json.loads(x) for x in alone.metrics.read_text().splitlines()]
+    rows_two = [json.loads(x) for x in zero.metrics.read_text().splitlines()]
+    assert len(rows_one) == len(rows_two) == 4
+    for a, b in zip(rows_one, rows_two, strict=True):
+        assert abs(a["loss"] - b["loss"]) < 1e-5 and abs(a["nll"] - b["nll"]) < 1e-5
+    state = torch.load(zero.checkpoint, weights_only=False)
+    assert state["written_by"] == {"mode": "deepspeed", "processes": 2, "zero_stage": stage}
+    assert all(type(value) is torch.Tensor for value in state["trainable"].values())
+    assert len(state["optimizer"]["state"]) == len(state["trainable"])
+
+
+def test_deepspeed_run_killed_after_a_checkpoint_resumes_in_another_stage_or_one_process(
+    tiny_model, tmp_path
+):
+    # stage 2 writes the checkpoint; stage 3 (weights partitioned) and one plain process
+    # each resume from it to the uninterrupted adapter
+    alone = one_process(tiny_model, tmp_path / "alone")
+    resumed = TrainPaths(tmp_path / "resumed")
+    resumed.root.mkdir()
+    with pytest.raises(mp.ProcessRaisedException, match="Killed"):
+        spawn_odd_steps(
+            tiny_model,
+            resumed.root,
+            tmp_path / "r1",
+            "train:checkpoint2",
+            "deepspeed",
+            zero_stage=2,
+        )
+    assert torch.load(resumed.checkpoint, weights_only=False)["step"] == 2
+    moved = TrainPaths(tmp_path / "moved")
+    shutil.copytree(resumed.root, moved.root)
+    spawn_odd_steps(tiny_model, resumed.root, tmp_path / "r2", mode="deepspeed", zero_stage=3)
+    assert_same_adapter(alone, resumed)
+    steps = [json.loads(line)["step"] for line in resumed.metrics.read_text().splitlines()]
+    assert steps == [1, 2, 3, 4]
+    train_preference_lora(str(tiny_model), pairs(), ODD, moved, device="cpu")
+    assert_same_adapter(alone, moved)
+
+
+def test_deepspeed_mode_without_deepspeed_says_how_to_install_it(monkeypatch):
+    import sys
+
+    from selfmoa.errors import SelfMoaError
+    from selfmoa.training.zero import import_deepspeed
+
+    monkeypatch.setitem(sys.modules, "deepspeed", None)  # import deepspeed -> ImportError
+    with pytest.raises(SelfMoaError, match=r"pip install 'selfmoa\[deepspeed\]'"):
+        import_deepspeed(torch.device("cpu"))

@@ -138,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
             config = load_config(args.config, args.overrides)
             out = Path(args.out) if args.out else None
             adapter, stats = train_on_file(config, args.pairs, out, args.objective)
-            print(f"adapter: {adapter} ({stats['steps']} steps on {stats['pairs']} pairs)")
+            if int(os.environ.get("RANK", "0")) == 0:  # once under a launcher
+                print(f"adapter: {adapter} ({stats['steps']} steps on {stats['pairs']} pairs)")
         elif args.command == "sweep":
             os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
             from selfmoa.sweep import run_sweep, weights_argument

@@ -543,12 +543,19 @@ class ParallelConfig(Section):
     """How training spreads over the processes of a launcher (``torchrun``, ``accelerate
     launch``). No stage's fingerprint reads it: every mode trains the same adapter."""
 
-    mode: Literal["replicate", "fsdp"] = Field(
+    mode: Literal["replicate", "fsdp", "deepspeed"] = Field(
         "replicate",
         description="replicate: every process holds the whole model, gradients are summed "
         "(DDP-style; selfmoa/training/distributed.py). fsdp: decoder layers are sharded "
         "over the processes with PyTorch FSDP2, weights, LoRA gradients and optimiser state "
-        "alike (ZeRO-3-style; selfmoa/training/sharding.py). One process: no difference.",
+        "alike (ZeRO-3-style; selfmoa/training/sharding.py). deepspeed: DeepSpeed's engine "
+        "at ZeRO stage parallel.zero_stage (pip install 'selfmoa[deepspeed]'; "
+        "selfmoa/training/zero.py). One process: no difference.",
+    )
+    zero_stage: Literal[1, 2, 3] = Field(
+        2,
+        description="deepspeed only: what ZeRO partitions over the processes. 1: the AdamW "
+        "state; 2: also the LoRA gradients; 3: also the weights, frozen and LoRA.",
     )
     reshard_after_forward: bool = Field(
         True,

@@ -35,6 +35,7 @@ EXECUTION_KEYS = frozenset(
         "judge.server_url",
         "parallel.mode",
         "parallel.reshard_after_forward",
+        "parallel.zero_stage",
     }
 )
 

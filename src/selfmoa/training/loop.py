@@ -29,7 +29,7 @@ from selfmoa.config import ParallelConfig, TrainConfig
 from selfmoa.errors import SelfMoaError
 from selfmoa.faults import fault_point
 from selfmoa.records import PreferencePair
-from selfmoa.training import sharding
+from selfmoa.training import sharding, zero
 from selfmoa.training.collate import TokenizedPair, build_batch, pair_sequences, tokenize_pair
 from selfmoa.training.distributed import (
     barrier,
@@ -219,6 +219,7 @@ def accumulate_step_gradients(
     step_pairs: list[TokenizedPair] | None = None,
     padding: int = 0,
     sharded: bool = False,
+    backward: Callable[[torch.Tensor], object] = torch.Tensor.backward,
 ) -> dict[str, float]:
     """Backward the step's loss in micro-batches of ``train.micro_batch_pairs`` pairs.
 
@@ -230,7 +231,9 @@ def accumulate_step_gradients(
     zero weight run after them, so that sharded layers see as many forwards on every
     process (``sharding.py``); ``sharded``: every loss is backpropagated, a non-finite
     one too, since a skipped backward would skip the layers' collectives on this
-    process only. Returns this process's share of the step's statistics.
+    process only (DeepSpeed's stages 2-3 likewise). ``backward``: how a loss is
+    backpropagated (DeepSpeed's engine, ``zero.summed_backward``). Returns this process's
+    share of the step's statistics.
     """
     # every statistic present even on a rank with no pair this step: ranks sum them
     totals = dict.fromkeys(STEP_STATISTICS, 0.0)
@@ -245,12 +248,12 @@ def accumulate_step_gradients(
             step_pairs=pairs if step_pairs is None else step_pairs,
         )
         if sharded or torch.isfinite(loss):  # a non-finite one stops the step after sum_stats
-            loss.backward()
+            backward(loss)
         for name, value in stats.items():
             totals[name] += value
     for _ in range(padding):
         chosen, rejected, *_ = batch_logps(model, (step_pairs or pairs)[:1], pad_id)
-        ((chosen.sum() + rejected.sum()) * 0.0).backward()
+        backward((chosen.sum() + rejected.sum()) * 0.0)
     return totals
 
 
@@ -329,7 +332,8 @@ def train_preference_lora(
     writes = rank == 0  # with several processes only rank 0 writes (distributed.py)
     target = launcher_device(pick_device(device))
     model = build_peft_model(model_path, dtype, str(target), config, init_adapter, seed)
-    sharded = world > 1 and parallel is not None and parallel.mode == "fsdp"
+    mode = parallel.mode if world > 1 and parallel is not None else "replicate"
+    sharded = mode == "fsdp"
     if sharded:
         sharding.shard_decoder_layers(model, parallel.reshard_after_forward)  # type: ignore[union-attr]
     has_reference = paths.reference.is_file()
@@ -341,14 +345,25 @@ def train_preference_lora(
         if writes:
             atomic_torch_save(reference, paths.reference)
 
+    has_checkpoint = paths.checkpoint.is_file()
+    barrier()  # every rank has looked before rank 0 may write one
+    checkpoint = _load_checkpoint(paths, mode) if has_checkpoint else None
+    if checkpoint is not None:
+        _load_weights(model, checkpoint)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=config.learning_rate, weight_decay=0.0)
     steps_per_epoch = math.ceil(len(tokenized) / config.pairs_per_step)
     total_steps = steps_per_epoch * config.epochs
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule(total_steps))
-    has_checkpoint = paths.checkpoint.is_file()
-    barrier()  # every rank has looked before rank 0 may write one
-    step = _resume(model, optimizer, scheduler, paths, writes, has_checkpoint, sharded)
+    engine = None
+    if mode == "deepspeed":  # the engine owns the optimiser from here (zero.py)
+        engine = zero.wrap(model, optimizer, parallel.zero_stage, config.max_grad_norm)  # type: ignore[union-attr]
+    step = _resume(checkpoint, optimizer, scheduler, engine)
+    _keep_metrics_up_to(paths, step, writes)
+    backward = torch.Tensor.backward if engine is None else zero.summed_backward(engine, world)
+    written_by = {"mode": mode, "processes": world}
+    if engine is not None:
+        written_by["zero_stage"] = parallel.zero_stage  # type: ignore[union-attr]
 
     model.train()
     with tqdm(
@@ -361,11 +376,12 @@ def train_preference_lora(
             index = order[start : start + config.pairs_per_step]
             batch = [tokenized[i] for i in index]
             mine = shard(index, rank, world)
+            collective = mode != "replicate"  # layers or gradients reduced inside backward
             padding = (
                 sharding.padding_micro_batches(
                     len(batch), world, len(mine), config.micro_batch_pairs
                 )
-                if sharded
+                if collective
                 else 0
             )
             last = accumulate_step_gradients(
@@ -378,28 +394,32 @@ def train_preference_lora(
                 paths,
                 step_pairs=batch,
                 padding=padding,
-                sharded=sharded,
+                sharded=collective,
+                backward=backward,
             )
-            sum_gradients(trainable)
+            if engine is None:
+                sum_gradients(trainable)
             last = sum_stats(last)
             if not math.isfinite(last["loss"]):
                 _diverged(step, f"loss is {last['loss']}", paths)
-            _optimizer_step(trainable, optimizer, scheduler, config, step, paths, sharded)
+            _optimizer_step(trainable, optimizer, scheduler, config, step, paths, mode, engine)
             step += 1
             if writes:
                 with open(paths.metrics, "a") as handle:
                     handle.write(json.dumps({"step": step, "epoch": epoch, **last}) + "\n")
             if step % config.checkpoint_every == 0 or step == total_steps:
-                if not sharding.all_finite(trainable):
-                    _diverged(step - 1, "the LoRA weights are no longer finite", paths)
-                _save_checkpoint(model, optimizer, scheduler, step, paths, writes, sharded)
+                _save_checkpoint(
+                    model, optimizer, scheduler, step, paths, writes, written_by, engine
+                )
                 fault_point(f"{fault_label}:checkpoint{step}")
             progress.update(1)
             progress.set_postfix(loss=f"{last['loss']:.3f}", acc=f"{last['reward_accuracy']:.2f}")
-    _save_adapter(model, paths.adapter, writes, sharded)
+    _save_adapter(model, paths.adapter, writes, sharded, engine)
     barrier()  # the adapter and metrics are on disk for every rank
-    if sharded:  # free the sharded layers (and their hold on the process group) now,
-        del model, optimizer, trainable  # not at interpreter exit
+    if mode != "replicate":  # free the sharded layers or the engine (and their hold on
+        if engine is not None:  # the process group) now, not at interpreter exit
+            engine.destroy()
+        del model, optimizer, trainable, engine
         gc.collect()
     share = saturated_share(paths.metrics, steps_per_epoch)
     warning = saturation_warning(share)
@@ -415,15 +435,20 @@ def train_preference_lora(
     }
 
 
-def _optimizer_step(trainable, optimizer, scheduler, config, step, paths, sharded) -> None:
-    """Clip and step; a non-finite gradient stops before any update."""
-    clip = sharding.clip_gradients if sharded else torch.nn.utils.clip_grad_norm_
-    grad_norm = clip(trainable, config.max_grad_norm)
+def _optimizer_step(trainable, optimizer, scheduler, config, step, paths, mode, engine) -> None:
+    """Clip and step; a non-finite gradient stops before any update (under DeepSpeed, whose
+    norm is known only after its step, before the updated weights are saved)."""
+    if engine is not None:
+        grad_norm = torch.tensor(zero.step(engine))
+    else:
+        clip = sharding.clip_gradients if mode == "fsdp" else torch.nn.utils.clip_grad_norm_
+        grad_norm = clip(trainable, config.max_grad_norm)
     if not torch.isfinite(grad_norm):
         _diverged(step, f"gradient norm is {grad_norm.item()}", paths)
-    optimizer.step()
+    if engine is None:
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
     scheduler.step()
-    optimizer.zero_grad(set_to_none=True)
 
 
 def _diverged(step: int, what: str, paths: TrainPaths) -> None:
@@ -439,12 +464,19 @@ def _diverged(step: int, what: str, paths: TrainPaths) -> None:
     )
 
 
-def _save_checkpoint(model, optimizer, scheduler, step, paths, writes, sharded) -> None:
+def _save_checkpoint(model, optimizer, scheduler, step, paths, writes, written_by, engine) -> None:
     """Rank 0 writes the checkpoint: trainable weights and optimiser state as whole tensors
-    by parameter name (sharded ones gathered first, on every rank), so it resumes in
-    either parallel mode on any number of processes."""
-    weights = sharding.trainable_state(model)
-    optimizer_state = sharding.whole_optimizer_state(optimizer)
+    by parameter name (sharded or partitioned ones gathered first, on every rank), so it
+    resumes in any parallel mode on any number of processes. Weights that are no longer
+    finite stop training instead (every rank holds them whole, so all stop alike)."""
+    if engine is not None:
+        weights = zero.whole_trainable_state(engine)
+        optimizer_state = zero.whole_optimizer_state(engine)
+    else:
+        weights = sharding.trainable_state(model)
+        optimizer_state = sharding.whole_optimizer_state(optimizer)
+    if not all(bool(torch.isfinite(value).all()) for value in weights.values()):
+        _diverged(step - 1, "the LoRA weights are no longer finite", paths)
     if writes:
         atomic_torch_save(
             {
@@ -453,36 +485,50 @@ def _save_checkpoint(model, optimizer, scheduler, step, paths, writes, sharded) 
                 "optimizer": optimizer_state,
                 "scheduler": scheduler.state_dict(),
                 "rng": torch.get_rng_state(),
-                "written_by": {
-                    "mode": "fsdp" if sharded else "replicate",
-                    "processes": rank_and_world()[1],
-                },
+                "written_by": written_by,
             },
             paths.checkpoint,
         )
 
 
-def _resume(model, optimizer, scheduler, paths, writes, has_checkpoint, sharded) -> int:
-    """Load the last checkpoint if any; drop metric rows written after it. Returns its step."""
+def _load_checkpoint(paths: TrainPaths, mode: str) -> dict:
+    state = torch.load(paths.checkpoint, weights_only=False, map_location="cpu")
+    if "trainable" not in state and mode != "replicate":
+        # PEFT-keyed, from before checkpoints were keyed by parameter name
+        raise SelfMoaError(
+            f"{paths.checkpoint} was written by an earlier selfmoa; resume it with "
+            "parallel.mode=replicate, or delete it to train this stage again"
+        )
+    return state
+
+
+def _load_weights(model, state: dict) -> None:
+    """The checkpoint's trainable weights into the model (sharded: each rank its shard)."""
     from peft import set_peft_model_state_dict
 
-    step = 0
-    if has_checkpoint:
-        state = torch.load(paths.checkpoint, weights_only=False, map_location="cpu")
-        if "trainable" in state:
-            sharding.load_trainable_state(model, state["trainable"])
-            sharding.load_whole_optimizer_state(optimizer, state["optimizer"])
-        elif sharded:  # PEFT-keyed, from before checkpoints were keyed by parameter name
-            raise SelfMoaError(
-                f"{paths.checkpoint} was written by an earlier selfmoa; resume it with "
-                "parallel.mode=replicate, or delete it to train this stage again"
-            )
-        else:
-            set_peft_model_state_dict(model, state["adapter"])
-            optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["rng"])
-        step = int(state["step"])
+    if "trainable" in state:
+        sharding.load_trainable_state(model, state["trainable"])
+    else:
+        set_peft_model_state_dict(model, state["adapter"])
+
+
+def _resume(state: dict | None, optimizer, scheduler, engine) -> int:
+    """Optimiser, scheduler and RNG state of the checkpoint, if any. Returns its step."""
+    if state is None:
+        return 0
+    if engine is not None:
+        zero.load_whole_state(engine, state["trainable"], state["optimizer"])
+    elif "trainable" in state:
+        sharding.load_whole_optimizer_state(optimizer, state["optimizer"])
+    else:
+        optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    torch.set_rng_state(state["rng"])
+    return int(state["step"])
+
+
+def _keep_metrics_up_to(paths: TrainPaths, step: int, writes: bool) -> None:
+    """Drop metric rows written after the checkpoint the run resumes from."""
     if writes and paths.metrics.is_file():
         rows = [
             line
@@ -490,7 +536,6 @@ def _resume(model, optimizer, scheduler, paths, writes, has_checkpoint, sharded)
             if line.endswith("\n") and json.loads(line)["step"] <= step
         ]
         atomic_write_text(paths.metrics, "".join(rows))
-    return step
 
 
 def _last_metrics(paths: TrainPaths) -> dict[str, float]:
@@ -502,9 +547,13 @@ def _last_metrics(paths: TrainPaths) -> dict[str, float]:
     return {k: v for k, v in last.items() if k not in ("step", "epoch")}
 
 
-def _save_adapter(model, target: Path, writes: bool, sharded: bool) -> None:
-    """Rank 0 writes the adapter; sharded LoRA weights are first gathered on every rank."""
-    state = sharding.whole_lora_state(model) if sharded else None
+def _save_adapter(model, target: Path, writes: bool, sharded: bool, engine) -> None:
+    """Rank 0 writes the adapter; sharded or partitioned LoRA weights are first gathered
+    on every rank."""
+    if engine is not None:
+        state = zero.whole_lora_state(engine)
+    else:
+        state = sharding.whole_lora_state(model) if sharded else None
     if not writes:
         return
     with atomic_path(target) as staging:

@@ -115,19 +115,6 @@ def clip_gradients(parameters: list[torch.Tensor], max_norm: float) -> torch.Ten
     return norm
 
 
-def all_finite(parameters: list[torch.Tensor]) -> bool:
-    """Whether every parameter is finite on every rank (each rank checks its shards)."""
-    import torch.distributed as dist
-
-    local = all(
-        bool(torch.isfinite(p.to_local() if is_sharded(p) else p).all()) for p in parameters
-    )
-    flag = torch.tensor(1 if local else 0)
-    if dist.is_initialized():
-        dist.all_reduce(flag, op=dist.ReduceOp.MIN)
-    return bool(flag.item())
-
-
 def trainable_state(model: nn.Module) -> dict[str, torch.Tensor]:
     """The trainable parameters by name, whole (a collective)."""
     return whole_state({n: p for n, p in model.named_parameters() if p.requires_grad})
