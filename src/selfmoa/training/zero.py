@@ -81,8 +81,9 @@ def wrap(model: nn.Module, optimizer: torch.optim.Optimizer, stage: int, max_gra
     # The loop runs the decoder stack and the head itself (logprobs.py), not the engine's
     # forward; the per-forward bookkeeping that forward does (without it stage 3
     # overwrites the gradients of earlier micro-batches instead of adding) runs here.
-    decoder = model.get_base_model().base_model
-    decoder.register_forward_pre_hook(lambda *_: engine.optimizer.clear_backward_seen_flag())
+    clear = getattr(engine.optimizer, "clear_backward_seen_flag", None)
+    if clear is not None:  # every ZeRO optimiser (and DeepSpeed's bf16 one) has it
+        model.get_base_model().base_model.register_forward_pre_hook(lambda *_: clear())
     return engine
 
 
