@@ -59,8 +59,15 @@ def test_two_processes_match_one_on_the_same_global_batch(tiny_model, tmp_path):
 
 # parallel.mode=fsdp: decoder layers sharded (sharding.py). 3 pairs a step over 2 ranks:
 # steps of 3 and 1 pairs, so rank 1 runs a zero-weight padding micro-batch in each.
+# Every step's gradient is clipped (its norm is above 0.05 on the tiny model), so the
+# modes' clipping across shards and partitions is compared too.
 ODD = CONFIG.model_copy(
-    update={"pairs_per_step": 3, "micro_batch_pairs": 1, "loss": "weighted_dpo"}
+    update={
+        "pairs_per_step": 3,
+        "micro_batch_pairs": 1,
+        "loss": "weighted_dpo",
+        "max_grad_norm": 0.05,
+    }
 )
 
 
@@ -69,7 +76,7 @@ class Killed(Exception):
 
 
 def odd_step_worker(
-    rank: int, model: str, folder: str, rendezvous: str, die_at: str, parallel: dict
+    rank: int, model: str, folder: str, rendezvous: str, die_at: str, parallel: dict, world: int
 ) -> None:
     import selfmoa.training.loop as loop
 
@@ -78,7 +85,7 @@ def odd_step_worker(
             raise Killed(label)
 
     os.environ["LOCAL_RANK"] = str(rank)  # as torchrun sets it (DeepSpeed reads it)
-    dist.init_process_group("gloo", init_method=f"file://{rendezvous}", rank=rank, world_size=2)
+    dist.init_process_group("gloo", init_method=f"file://{rendezvous}", rank=rank, world_size=world)
     try:
         loop.fault_point = dies
         train_preference_lora(
@@ -99,12 +106,19 @@ def odd_step_worker(
 
 
 def spawn_odd_steps(
-    tiny_model, folder: Path, rendezvous: Path, die_at: str = "", mode: str = "fsdp", **more
+    tiny_model,
+    folder: Path,
+    rendezvous: Path,
+    die_at: str = "",
+    mode: str = "fsdp",
+    world: int = 2,
+    **more,
 ) -> None:
+    parallel = {"mode": mode, **more}
     mp.spawn(
         odd_step_worker,
-        args=(str(tiny_model), str(folder), str(rendezvous), die_at, {"mode": mode, **more}),
-        nprocs=2,
+        args=(str(tiny_model), str(folder), str(rendezvous), die_at, parallel, world),
+        nprocs=world,
         join=True,
     )
 
@@ -235,8 +249,8 @@ def test_deepspeed_zero_two_processes_match_one_process(tiny_model, tmp_path, st
 def test_deepspeed_run_killed_after_a_checkpoint_resumes_in_another_stage_or_one_process(
     tiny_model, tmp_path
 ):
-    # stage 2 writes the checkpoint; stage 3 (weights partitioned) and one plain process
-    # each resume from it to the uninterrupted adapter
+    # ZeRO-1 writes the checkpoint; ZeRO-2 and one plain process each resume from it to
+    # the uninterrupted adapter
     alone = one_process(tiny_model, tmp_path / "alone")
     resumed = TrainPaths(tmp_path / "resumed")
     resumed.root.mkdir()
@@ -247,17 +261,49 @@ def test_deepspeed_run_killed_after_a_checkpoint_resumes_in_another_stage_or_one
             tmp_path / "r1",
             "train:checkpoint2",
             "deepspeed",
-            zero_stage=2,
+            zero_stage=1,
         )
     assert torch.load(resumed.checkpoint, weights_only=False)["step"] == 2
     moved = TrainPaths(tmp_path / "moved")
     shutil.copytree(resumed.root, moved.root)
-    spawn_odd_steps(tiny_model, resumed.root, tmp_path / "r2", mode="deepspeed", zero_stage=3)
+    spawn_odd_steps(tiny_model, resumed.root, tmp_path / "r2", mode="deepspeed", zero_stage=2)
     assert_same_adapter(alone, resumed)
     steps = [json.loads(line)["step"] for line in resumed.metrics.read_text().splitlines()]
     assert steps == [1, 2, 3, 4]
     train_preference_lora(str(tiny_model), pairs(), ODD, moved, device="cpu")
     assert_same_adapter(alone, moved)
+
+
+def test_one_process_checkpoint_resumes_at_zero_3_on_three_processes(
+    tiny_model, tmp_path, monkeypatch
+):
+    # three processes: ZeRO-3 cuts every tensor into padded thirds (the tiny model's LoRA
+    # tensors do not divide by 3), and the AdamW moments come from a plain checkpoint
+    import selfmoa.training.loop as loop
+
+    alone = one_process(tiny_model, tmp_path / "alone")
+    resumed = TrainPaths(tmp_path / "resumed")
+    resumed.root.mkdir()
+
+    def dies(label: str) -> None:
+        if label == "train:checkpoint2":
+            raise Killed(label)
+
+    monkeypatch.setattr(loop, "fault_point", dies)
+    with pytest.raises(Killed):
+        train_preference_lora(str(tiny_model), pairs(), ODD, resumed, device="cpu")
+    monkeypatch.undo()
+    assert torch.load(resumed.checkpoint, weights_only=False)["step"] == 2
+    lora_sizes = [v.numel() for v in adapter_tensors_of_checkpoint(resumed).values()]
+    assert any(size % 3 for size in lora_sizes)
+    spawn_odd_steps(
+        tiny_model, resumed.root, tmp_path / "r", mode="deepspeed", world=3, zero_stage=3
+    )
+    assert_same_adapter(alone, resumed)
+
+
+def adapter_tensors_of_checkpoint(paths: TrainPaths) -> dict[str, torch.Tensor]:
+    return torch.load(paths.checkpoint, weights_only=False)["trainable"]
 
 
 def test_deepspeed_mode_without_deepspeed_says_how_to_install_it(monkeypatch):

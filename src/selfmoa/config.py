@@ -555,7 +555,8 @@ class ParallelConfig(Section):
     zero_stage: Literal[1, 2, 3] = Field(
         2,
         description="deepspeed only: what ZeRO partitions over the processes. 1: the AdamW "
-        "state; 2: also the LoRA gradients; 3: also the weights, frozen and LoRA.",
+        "state; 2: also the LoRA gradients; 3: also the weights (tensors under 1e5 "
+        "elements, most LoRA matrices, stay whole).",
     )
     reshard_after_forward: bool = Field(
         True,

@@ -517,7 +517,7 @@ def _resume(state: dict | None, optimizer, scheduler, engine) -> int:
     if state is None:
         return 0
     if engine is not None:
-        zero.load_whole_state(engine, state["trainable"], state["optimizer"])
+        zero.load_whole_state(engine, state["optimizer"])
     elif "trainable" in state:
         sharding.load_whole_optimizer_state(optimizer, state["optimizer"])
     else:

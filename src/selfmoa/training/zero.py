@@ -2,9 +2,13 @@
 
 The same loop as the other modes (``loop.py``), with DeepSpeed's engine holding the
 optimiser: stage 1 partitions the AdamW state over the processes, stage 2 the LoRA
-gradients as well, stage 3 the weights too (frozen and LoRA alike, gathered layer by
-layer in every forward and backward). DeepSpeed keeps an fp32 master copy of the LoRA
-weights when the model runs in bf16 or fp16.
+gradients as well, stage 3 the weights too (gathered layer by layer in every forward
+and backward; DeepSpeed keeps tensors under ``stage3_param_persistence_threshold``,
+1e5 elements, whole on every rank, which is most LoRA matrices). DeepSpeed's own mixed
+precision is off: as in the other modes the frozen weights stay in the model's dtype
+and PEFT keeps the LoRA weights in fp32, so a bf16 run trains the same adapter (ZeRO-1/2
+exactly, ZeRO-3 within bf16 rounding) and fp16 needs no loss scaling that would skip
+steps.
 
 What the loop needs from DeepSpeed, and how it is kept equal to one process:
 
@@ -12,7 +16,9 @@ What the loop needs from DeepSpeed, and how it is kept equal to one process:
   of the whole step (``losses.py``), and DeepSpeed averages, so each backward scales the
   loss by the number of processes.
 - The loop runs the decoder and the head itself, so the bookkeeping of the engine's
-  forward is hooked onto the decoder (``wrap``).
+  forward that accumulation needs is hooked onto the decoder (``wrap``). Not done:
+  ZeRO-3's parameter prefetch (its trace is reset by a hook on the whole model's
+  forward, which never runs), so every layer is gathered when it is reached.
 - DeepSpeed's own gradient accumulation is off (``managed_gradient_accumulation:
   false``): backward only accumulates, ``step()`` reduces and updates, so a step is
   whatever micro-batches the loop ran. Stages 2 and 3 reduce inside every backward, so
@@ -21,7 +27,8 @@ What the loop needs from DeepSpeed, and how it is kept equal to one process:
   ``clip_grad_norm_``); its global gradient norm is read after the step.
 - Checkpoints hold whole tensors by parameter name, as in the other modes (the weights
   and AdamW moments gathered with DeepSpeed's fragment API), so a run resumes in any
-  mode on any number of processes; loading gives each rank its partition back.
+  mode on any number of processes; loading puts the weights into the model before
+  DeepSpeed partitions it and gives each rank its part of the moments.
 """
 
 from __future__ import annotations
@@ -60,8 +67,6 @@ def engine_config(stage: int, max_grad_norm: float, dtype: torch.dtype) -> dict:
         "managed_gradient_accumulation": False,
         "gradient_clipping": max_grad_norm,
         "zero_optimization": {"stage": stage, "overlap_comm": False},
-        "bf16": {"enabled": dtype == torch.bfloat16},
-        "fp16": {"enabled": dtype == torch.float16},
         "zero_allow_untested_optimizer": True,
         "steps_per_print": 2**31 - 1,
         "wall_clock_breakdown": False,
@@ -104,15 +109,14 @@ def _trainable(engine) -> list[tuple[str, nn.Parameter]]:
 
 
 def whole_trainable_state(engine) -> dict[str, torch.Tensor]:
-    """Every trainable weight whole, by parameter name (a collective: every rank calls it).
-    The fp32 master copy where DeepSpeed keeps one."""
+    """Every trainable weight whole, by parameter name (a collective: every rank calls it)."""
     from deepspeed.utils import safe_get_full_fp32_param
 
     return {name: safe_get_full_fp32_param(p).detach().cpu() for name, p in _trainable(engine)}
 
 
 def whole_lora_state(engine) -> dict[str, torch.Tensor]:
-    """The LoRA weights whole, in the model's dtype, for PEFT's ``save_pretrained``."""
+    """The LoRA weights whole, in their own dtype, for PEFT's ``save_pretrained``."""
     dtypes = {name: p.dtype for name, p in _trainable(engine)}
     return {
         name: value.to(dtypes[name])
@@ -156,15 +160,10 @@ def whole_optimizer_state(engine) -> dict:
     return {"state": state, "param_groups": [group]}
 
 
-def load_whole_state(engine, weights: dict[str, torch.Tensor], optimizer_state: dict) -> None:
-    """Give every rank its partition of whole weights and AdamW state (from any mode's
-    checkpoint). The weights were loaded into the model before wrapping; this restores
-    DeepSpeed's fp32 master copy exactly and the moments."""
-    from deepspeed.utils import safe_set_full_fp32_param, safe_set_full_optimizer_state
-
-    trainable = _trainable(engine)
-    for name, parameter in trainable:
-        safe_set_full_fp32_param(parameter, weights[name].float())
+def load_whole_state(engine, optimizer_state: dict) -> None:
+    """Give every rank its partition of whole AdamW moments (from any mode's checkpoint).
+    The weights were loaded into the model before wrapping, and DeepSpeed took its
+    partitions of them from there."""
     entries = optimizer_state["state"]
     if not entries:
         return
@@ -178,9 +177,27 @@ def load_whole_state(engine, weights: dict[str, torch.Tensor], optimizer_state: 
     link = getattr(engine.optimizer, "_lazy_init_hp_params_optimizer_state", None)
     if link is not None:  # stages 1-2: point every parameter's fragment at the new state
         link()
-    for index, (_, parameter) in enumerate(trainable):
+    for index, (_, parameter) in enumerate(_trainable(engine)):
         for key in ADAM_MOMENTS:
-            safe_set_full_optimizer_state(parameter, entries[index][key].float(), key)
+            _set_whole_moment(parameter, entries[index][key].float(), key)
     if optimizer_state["param_groups"]:
         for group in base.param_groups:
             group["lr"] = optimizer_state["param_groups"][0]["lr"]
+
+
+def _set_whole_moment(parameter: nn.Parameter, value: torch.Tensor, key: str) -> None:
+    """Stages 1-2: DeepSpeed cuts each rank's fragment. Stage 3: a rank's partition is
+    ceil(size / processes) long, the last one zero-padded, which DeepSpeed's whole-tensor
+    setter does not do; so this rank's slice of the padded tensor is set locally."""
+    from deepspeed.utils import safe_set_full_optimizer_state, safe_set_local_optimizer_state
+
+    if not hasattr(parameter, "ds_id"):
+        safe_set_full_optimizer_state(parameter, value, key)
+        return
+    import torch.distributed as dist
+
+    size = parameter.ds_tensor.numel()
+    rank = dist.get_rank() if dist.is_initialized() else 0
+    padded = torch.zeros(size * max(1, dist.get_world_size() if dist.is_initialized() else 1))
+    padded[: value.numel()] = value.flatten()
+    safe_set_local_optimizer_state(parameter, padded.narrow(0, size * rank, size), key)
