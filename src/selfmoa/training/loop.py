@@ -218,7 +218,7 @@ def accumulate_step_gradients(
     paths: TrainPaths,
     step_pairs: list[TokenizedPair] | None = None,
     padding: int = 0,
-    sharded: bool = False,
+    collective: bool = False,
     backward: Callable[[torch.Tensor], object] = torch.Tensor.backward,
 ) -> dict[str, float]:
     """Backward the step's loss in micro-batches of ``train.micro_batch_pairs`` pairs.
@@ -229,11 +229,11 @@ def accumulate_step_gradients(
     not backpropagated and makes the step's summed loss non-finite, which stops
     training before any update on every process alike. ``padding``: micro-batches of
     zero weight run after them, so that sharded layers see as many forwards on every
-    process (``sharding.py``); ``sharded``: every loss is backpropagated, a non-finite
-    one too, since a skipped backward would skip the layers' collectives on this
-    process only (DeepSpeed's stages 2-3 likewise). ``backward``: how a loss is
-    backpropagated (DeepSpeed's engine, ``zero.summed_backward``). Returns this process's
-    share of the step's statistics.
+    process (``sharding.py``); ``collective``: layers are gathered or gradients reduced
+    inside backward (fsdp, DeepSpeed), so every loss is backpropagated, a non-finite one
+    too, since a skipped backward would skip those collectives on this process only.
+    ``backward``: how a loss is backpropagated (DeepSpeed's engine,
+    ``zero.summed_backward``). Returns this process's share of the step's statistics.
     """
     # every statistic present even on a rank with no pair this step: ranks sum them
     totals = dict.fromkeys(STEP_STATISTICS, 0.0)
@@ -247,7 +247,7 @@ def accumulate_step_gradients(
             pad_id,
             step_pairs=pairs if step_pairs is None else step_pairs,
         )
-        if sharded or torch.isfinite(loss):  # a non-finite one stops the step after sum_stats
+        if collective or torch.isfinite(loss):  # a non-finite one stops the step after sum_stats
             backward(loss)
         for name, value in stats.items():
             totals[name] += value
@@ -364,6 +364,7 @@ def train_preference_lora(
     written_by = {"mode": mode, "processes": world}
     if engine is not None:
         written_by["zero_stage"] = parallel.zero_stage  # type: ignore[union-attr]
+    collective = mode != "replicate"  # layers or gradients reduced inside backward
 
     model.train()
     with tqdm(
@@ -376,7 +377,6 @@ def train_preference_lora(
             index = order[start : start + config.pairs_per_step]
             batch = [tokenized[i] for i in index]
             mine = shard(index, rank, world)
-            collective = mode != "replicate"  # layers or gradients reduced inside backward
             padding = (
                 sharding.padding_micro_batches(
                     len(batch), world, len(mine), config.micro_batch_pairs
@@ -394,7 +394,7 @@ def train_preference_lora(
                 paths,
                 step_pairs=batch,
                 padding=padding,
-                sharded=collective,
+                collective=collective,
                 backward=backward,
             )
             if engine is None:
@@ -416,7 +416,7 @@ def train_preference_lora(
             progress.set_postfix(loss=f"{last['loss']:.3f}", acc=f"{last['reward_accuracy']:.2f}")
     _save_adapter(model, paths.adapter, writes, sharded, engine)
     barrier()  # the adapter and metrics are on disk for every rank
-    if mode != "replicate":  # free the sharded layers or the engine (and their hold on
+    if collective:  # free the sharded layers or the engine (and their hold on
         if engine is not None:  # the process group) now, not at interpreter exit
             engine.destroy()
         del model, optimizer, trainable, engine

@@ -40,6 +40,7 @@ import torch
 from torch import nn
 
 from selfmoa.errors import SelfMoaError
+from selfmoa.training.distributed import rank_and_world
 
 ADAM_MOMENTS = ("exp_avg", "exp_avg_sq")
 
@@ -59,7 +60,7 @@ def import_deepspeed(device: torch.device):
     return deepspeed
 
 
-def engine_config(stage: int, max_grad_norm: float, dtype: torch.dtype) -> dict:
+def engine_config(stage: int, max_grad_norm: float) -> dict:
     """The DeepSpeed config of one training stage: ZeRO ``stage``, no accumulation of its own."""
     return {
         "train_micro_batch_size_per_gpu": 1,  # bookkeeping only: the loop feeds the engine
@@ -75,12 +76,11 @@ def engine_config(stage: int, max_grad_norm: float, dtype: torch.dtype) -> dict:
 
 def wrap(model: nn.Module, optimizer: torch.optim.Optimizer, stage: int, max_grad_norm: float):
     """The DeepSpeed engine around ``model`` (a PEFT model) and its AdamW optimiser."""
-    dtype = next(model.parameters()).dtype
     deepspeed = import_deepspeed(next(model.parameters()).device)
     engine, *_ = deepspeed.initialize(
         model=model,
         optimizer=optimizer,
-        config=engine_config(stage, max_grad_norm, dtype),
+        config=engine_config(stage, max_grad_norm),
         dist_init_required=False,
     )
     # The loop runs the decoder stack and the head itself (logprobs.py), not the engine's
@@ -117,10 +117,11 @@ def whole_trainable_state(engine) -> dict[str, torch.Tensor]:
 
 def whole_lora_state(engine) -> dict[str, torch.Tensor]:
     """The LoRA weights whole, in their own dtype, for PEFT's ``save_pretrained``."""
-    dtypes = {name: p.dtype for name, p in _trainable(engine)}
+    from deepspeed.utils import safe_get_full_fp32_param
+
     return {
-        name: value.to(dtypes[name])
-        for name, value in whole_trainable_state(engine).items()
+        name: safe_get_full_fp32_param(p).detach().cpu().to(p.dtype)
+        for name, p in _trainable(engine)
         if "lora_" in name
     }
 
@@ -146,17 +147,18 @@ def whole_optimizer_state(engine) -> dict:
     from deepspeed.utils import safe_get_full_optimizer_state
 
     base = _base_optimizer(engine)
+    trainable = _trainable(engine)
     steps = [entry["step"] for entry in base.state.values() if "step" in entry]
     state = {}
     if steps:  # AdamW creates its state at its first step
-        for index, (_, parameter) in enumerate(_trainable(engine)):
+        for index, (_, parameter) in enumerate(trainable):
             state[index] = {
-                "exp_avg": safe_get_full_optimizer_state(parameter, "exp_avg").detach().cpu(),
-                "exp_avg_sq": safe_get_full_optimizer_state(parameter, "exp_avg_sq").detach().cpu(),
-                "step": steps[0].detach().clone().cpu(),
+                key: safe_get_full_optimizer_state(parameter, key).detach().cpu()
+                for key in ADAM_MOMENTS
             }
+            state[index]["step"] = steps[0].detach().clone().cpu()
     group = {key: value for key, value in base.param_groups[0].items() if key != "params"}
-    group["params"] = list(range(len(_trainable(engine))))
+    group["params"] = list(range(len(trainable)))
     return {"state": state, "param_groups": [group]}
 
 
@@ -194,10 +196,8 @@ def _set_whole_moment(parameter: nn.Parameter, value: torch.Tensor, key: str) ->
     if not hasattr(parameter, "ds_id"):
         safe_set_full_optimizer_state(parameter, value, key)
         return
-    import torch.distributed as dist
-
+    rank, world = rank_and_world()
     size = parameter.ds_tensor.numel()
-    rank = dist.get_rank() if dist.is_initialized() else 0
-    padded = torch.zeros(size * max(1, dist.get_world_size() if dist.is_initialized() else 1))
+    padded = torch.zeros(size * world)
     padded[: value.numel()] = value.flatten()
     safe_set_local_optimizer_state(parameter, padded.narrow(0, size * rank, size), key)
