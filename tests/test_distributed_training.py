@@ -75,19 +75,25 @@ class Killed(Exception):
     pass
 
 
-def odd_step_worker(
-    rank: int, model: str, folder: str, rendezvous: str, die_at: str, parallel: dict, world: int
-) -> None:
-    import selfmoa.training.loop as loop
+def fault_at(die_at: str):
+    """A ``fault_point`` that kills training at the point named ``die_at``."""
 
     def dies(label: str) -> None:
         if label == die_at:
             raise Killed(label)
 
+    return dies
+
+
+def odd_step_worker(
+    rank: int, model: str, folder: str, rendezvous: str, die_at: str, parallel: dict, world: int
+) -> None:
+    import selfmoa.training.loop as loop
+
     os.environ["LOCAL_RANK"] = str(rank)  # as torchrun sets it (DeepSpeed reads it)
     dist.init_process_group("gloo", init_method=f"file://{rendezvous}", rank=rank, world_size=world)
     try:
-        loop.fault_point = dies
+        loop.fault_point = fault_at(die_at)
         train_preference_lora(
             model,
             pairs(),
@@ -123,9 +129,10 @@ def spawn_odd_steps(
     )
 
 
-def one_process(tiny_model, folder: Path) -> TrainPaths:
-    paths = TrainPaths(folder)
-    paths.root.mkdir()
+@pytest.fixture(scope="module")
+def alone(tiny_model, tmp_path_factory) -> TrainPaths:
+    """The uninterrupted one-process run on the odd steps, the reference of every test."""
+    paths = TrainPaths(tmp_path_factory.mktemp("alone"))
     train_preference_lora(str(tiny_model), pairs(), ODD, paths, device="cpu")
     return paths
 
@@ -137,25 +144,32 @@ def assert_same_adapter(a: TrainPaths, b: TrainPaths) -> None:
         assert torch.allclose(one[key], two[key], atol=1e-5), key
 
 
-def test_fsdp_two_processes_match_one_process(tiny_model, tmp_path):
-    alone = one_process(tiny_model, tmp_path / "alone")
-    sharded = TrainPaths(tmp_path / "fsdp")
-    sharded.root.mkdir()
-    spawn_odd_steps(tiny_model, sharded.root, tmp_path / "rendezvous")
-    assert_same_adapter(alone, sharded)
+# fsdp, and DeepSpeed's engine at every ZeRO stage (zero.py), on the same odd steps
+@pytest.mark.parametrize(
+    "parallel",
+    [{"mode": "fsdp"}, *({"mode": "deepspeed", "zero_stage": stage} for stage in (1, 2, 3))],
+    ids=["fsdp", "zero1", "zero2", "zero3"],
+)
+def test_sharded_two_processes_match_one_process(tiny_model, tmp_path, alone, parallel):
+    two = TrainPaths(tmp_path / "two")
+    two.root.mkdir()
+    spawn_odd_steps(tiny_model, two.root, tmp_path / "rendezvous", **parallel)
+    assert_same_adapter(alone, two)
     rows_one = [json.loads(x) for x in alone.metrics.read_text().splitlines()]
-    rows_two = [json.loads(x) for x in sharded.metrics.read_text().splitlines()]
+    rows_two = [json.loads(x) for x in two.metrics.read_text().splitlines()]
     assert len(rows_one) == len(rows_two) == 4
     for a, b in zip(rows_one, rows_two, strict=True):
         assert abs(a["loss"] - b["loss"]) < 1e-5 and abs(a["nll"] - b["nll"]) < 1e-5
     # the checkpoint holds whole tensors: the sharded layout is not on disk
-    state = torch.load(sharded.checkpoint, weights_only=False)
-    assert state["written_by"] == {"mode": "fsdp", "processes": 2}
+    state = torch.load(two.checkpoint, weights_only=False)
+    assert state["written_by"] == {"processes": 2, **parallel}
     assert all(type(value) is torch.Tensor for value in state["trainable"].values())
+    assert len(state["optimizer"]["state"]) == len(state["trainable"])
 
 
-def test_fsdp_run_killed_after_a_checkpoint_resumes_on_two_processes_or_one(tiny_model, tmp_path):
-    alone = one_process(tiny_model, tmp_path / "alone")
+def test_fsdp_run_killed_after_a_checkpoint_resumes_on_two_processes_or_one(
+    tiny_model, tmp_path, alone
+):
     resumed = TrainPaths(tmp_path / "resumed")
     resumed.root.mkdir()
     with pytest.raises(mp.ProcessRaisedException, match="Killed"):
@@ -172,9 +186,10 @@ def test_fsdp_run_killed_after_a_checkpoint_resumes_on_two_processes_or_one(tiny
     assert_same_adapter(alone, moved)
 
 
-def test_replicated_ranks_with_an_empty_share_of_a_step_match_one_process(tiny_model, tmp_path):
+def test_replicated_ranks_with_an_empty_share_of_a_step_match_one_process(
+    tiny_model, tmp_path, alone
+):
     # the 1-pair step leaves rank 1 nothing to train: it still sums its zero statistics
-    alone = one_process(tiny_model, tmp_path / "alone")
     replicated = TrainPaths(tmp_path / "replicated")
     replicated.root.mkdir()
     spawn_odd_steps(tiny_model, replicated.root, tmp_path / "rendezvous", mode="replicate")
@@ -225,33 +240,11 @@ def test_the_documented_accelerate_config_starts_two_sharded_processes(
     assert (out / "adapter" / "adapter_model.safetensors").is_file()
 
 
-# parallel.mode=deepspeed (zero.py): DeepSpeed's engine on the same odd steps, every stage.
-@pytest.mark.parametrize("stage", [1, 2, 3])
-def test_deepspeed_zero_two_processes_match_one_process(tiny_model, tmp_path, stage):
-    alone = one_process(tiny_model, tmp_path / "alone")
-    zero = TrainPaths(tmp_path / "zero")
-    zero.root.mkdir()
-    spawn_odd_steps(
-        tiny_model, zero.root, tmp_path / "rendezvous", mode="deepspeed", zero_stage=stage
-    )
-    assert_same_adapter(alone, zero)
-    rows_one = [json.loads(x) for x in alone.metrics.read_text().splitlines()]
-    rows_two = [json.loads(x) for x in zero.metrics.read_text().splitlines()]
-    assert len(rows_one) == len(rows_two) == 4
-    for a, b in zip(rows_one, rows_two, strict=True):
-        assert abs(a["loss"] - b["loss"]) < 1e-5 and abs(a["nll"] - b["nll"]) < 1e-5
-    state = torch.load(zero.checkpoint, weights_only=False)
-    assert state["written_by"] == {"mode": "deepspeed", "processes": 2, "zero_stage": stage}
-    assert all(type(value) is torch.Tensor for value in state["trainable"].values())
-    assert len(state["optimizer"]["state"]) == len(state["trainable"])
-
-
 def test_deepspeed_run_killed_after_a_checkpoint_resumes_in_another_stage_or_one_process(
-    tiny_model, tmp_path
+    tiny_model, tmp_path, alone
 ):
     # ZeRO-1 writes the checkpoint; ZeRO-2 and one plain process each resume from it to
     # the uninterrupted adapter
-    alone = one_process(tiny_model, tmp_path / "alone")
     resumed = TrainPaths(tmp_path / "resumed")
     resumed.root.mkdir()
     with pytest.raises(mp.ProcessRaisedException, match="Killed"):
@@ -275,35 +268,26 @@ def test_deepspeed_run_killed_after_a_checkpoint_resumes_in_another_stage_or_one
 
 
 def test_one_process_checkpoint_resumes_at_zero_3_on_three_processes(
-    tiny_model, tmp_path, monkeypatch
+    tiny_model, tmp_path, alone, monkeypatch
 ):
     # three processes: ZeRO-3 cuts every tensor into padded thirds (the tiny model's LoRA
     # tensors do not divide by 3), and the AdamW moments come from a plain checkpoint
     import selfmoa.training.loop as loop
 
-    alone = one_process(tiny_model, tmp_path / "alone")
     resumed = TrainPaths(tmp_path / "resumed")
     resumed.root.mkdir()
-
-    def dies(label: str) -> None:
-        if label == "train:checkpoint2":
-            raise Killed(label)
-
-    monkeypatch.setattr(loop, "fault_point", dies)
+    monkeypatch.setattr(loop, "fault_point", fault_at("train:checkpoint2"))
     with pytest.raises(Killed):
         train_preference_lora(str(tiny_model), pairs(), ODD, resumed, device="cpu")
     monkeypatch.undo()
     assert torch.load(resumed.checkpoint, weights_only=False)["step"] == 2
-    lora_sizes = [v.numel() for v in adapter_tensors_of_checkpoint(resumed).values()]
+    trainable = torch.load(resumed.checkpoint, weights_only=False)["trainable"]
+    lora_sizes = [value.numel() for value in trainable.values()]
     assert any(size % 3 for size in lora_sizes)
     spawn_odd_steps(
         tiny_model, resumed.root, tmp_path / "r", mode="deepspeed", world=3, zero_stage=3
     )
     assert_same_adapter(alone, resumed)
-
-
-def adapter_tensors_of_checkpoint(paths: TrainPaths) -> dict[str, torch.Tensor]:
-    return torch.load(paths.checkpoint, weights_only=False)["trainable"]
 
 
 def test_deepspeed_mode_without_deepspeed_says_how_to_install_it(monkeypatch):
