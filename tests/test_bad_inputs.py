@@ -48,6 +48,7 @@ CONFIG_CASES = [
     (["backend.batch_size=-1"], "backend.batch_size"),
     (["redteam.strategies=[]"], "redteam.strategies is empty"),
     (["redteam.strategies=[no_such_strategy]"], "unknown strategy 'no_such_strategy'"),
+    (["redteam.benign_strategies=[paraphrase]"], "'paraphrase' is not a rule strategy"),
     (["models.device=tpu"], "models.device"),
     (["models.policy=/no/such/model"], "models.policy: model path /no/such/model does not exist"),
     (["models.policy={tmp}/a-file"], "is a file"),

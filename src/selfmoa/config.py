@@ -233,6 +233,12 @@ class RedteamConfig(Section):
     benign_per_round: int = Field(
         48, ge=0, description="Benign-but-sensitive training prompts each round."
     )
+    benign_strategies: list[str] = Field(
+        default_factory=lambda: ["direct"],
+        description="Rule strategies cycled over the benign prompts, as 'strategies' are "
+        "over harmful seeds, so a wrapper (fiction frame, prefix injection, ...) says "
+        "nothing about the label. 'direct' leaves the rephrased prompt as it is.",
+    )
     max_new_tokens: int = Field(48, ge=1, description="Attacker tokens per rewrite.")
     temperature: float = Field(0.8, gt=0, description="Attacker sampling temperature.")
 

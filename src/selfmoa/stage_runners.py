@@ -173,7 +173,9 @@ def run_redteam(ctx: StageContext) -> dict[str, Any]:
         attacks, archive, ctx.embedder, cfg.near_duplicate_similarity
     )
     train_split, _ = split_benign(ctx.config.benign_heldout_every)
-    benign = redteam.benign_prompts(train_split, r, cfg.benign_per_round, seed, cfg.forms)
+    benign = redteam.benign_prompts(
+        train_split, r, cfg.benign_per_round, seed, cfg.forms, cfg.benign_strategies
+    )
     prompts = attacks + benign
     write_records(ctx.stage.file("prompts.jsonl"), prompts)
     return redteam.manifest_counts(prompts)

@@ -43,6 +43,24 @@ def _check_strategies(config: Config) -> None:
                 + ", ".join(KNOWN_STRATEGIES)
             )
     _check_forms(config.redteam.forms)
+    _check_benign_strategies(config.redteam.benign_strategies)
+
+
+def _check_benign_strategies(names: list[str]) -> None:
+    from selfmoa.attacks.strategies import STRATEGIES
+
+    rules = [name for name, spec in STRATEGIES.items() if spec.wrap is not None]
+    if not names:
+        raise SelfMoaError(
+            "config error: redteam.benign_strategies is empty; name at least one of: "
+            + ", ".join(rules)
+        )
+    for name in names:
+        if name not in rules:
+            raise SelfMoaError(
+                f"config error: redteam.benign_strategies: '{name}' is not a rule strategy; "
+                "choose from: " + ", ".join(rules)
+            )
 
 
 def _check_forms(forms: list[str]) -> None:

@@ -441,26 +441,37 @@ def benign_prompts(
     count: int,
     seed: int,
     forms: list[str],
+    strategies: list[str] | None = None,
 ) -> list[Prompt]:
-    """This round's benign-but-sensitive training prompts, rewritten into the same forms.
+    """This round's benign-but-sensitive training prompts, rewritten into the same forms
+    and wrapped by the same rule strategies as the attacks.
 
     A rotating slice of the training split; the form of each seed also rotates by
-    round, so every round probes over-refusal on prompts it has not seen.
+    round, so every round probes over-refusal on prompts it has not seen. The rule
+    strategies (``redteam.benign_strategies``) cycle over the forms the way the attacks'
+    do: a benign question inside a fiction frame or a prefix injection is still to be
+    answered, so neither the wrapper nor the form tells the policy the label.
     """
+    names = strategies or ["direct"]
     pool = list(train_split)
     random.Random(f"{seed}-benign").shuffle(pool)
     chosen = take_cycled(pool, round_index * count, min(count, len(pool)))
     prompts = []
     for index, item in enumerate(chosen):
         form = forms[(index + round_index) % len(forms)]
+        name = names[(index // len(forms) + round_index) % len(names)]
+        text = rephrase(item.text, form, f"{item.id}-{form}")
+        wrapped = name != "direct"
         prompts.append(
             Prompt(
-                id=f"r{round_index}-benign-{form}-{item.id}",
+                id=f"r{round_index}-benign-{name}-{form}-{item.id}"
+                if wrapped
+                else f"r{round_index}-benign-{form}-{item.id}",
                 round=round_index,
-                text=rephrase(item.text, form, f"{item.id}-{form}"),
+                text=apply_rule(name, text, f"{item.id}-{name}") if wrapped else text,
                 label="benign",
                 source=item.source,
-                strategy="benign",
+                strategy=f"benign:{name}" if wrapped else "benign",
                 seed_id=item.id,
                 seed_text=item.text,
                 category=item.category,
