@@ -238,16 +238,20 @@ def test_write_attacks_filters_answers_and_off_topic_rewrites(minilm_path):
     assert counts["rejected"] == {"near duplicate": 1}
 
 
-def test_benign_prompts_rotate_through_the_training_split_and_forms():
-    pool = [
+def _benign_pool(count: int) -> list[SeedPrompt]:
+    return [
         SeedPrompt(
             id=f"b{i}",
             text=f"How do I kill process number {i}?",
             label="benign",
             source="benign_sensitive",
         )
-        for i in range(10)
+        for i in range(count)
     ]
+
+
+def test_benign_prompts_rotate_through_the_training_split_and_forms():
+    pool = _benign_pool(10)
     first = benign_prompts(pool, 0, 5, 0, list(FORMS))
     second = benign_prompts(pool, 1, 5, 0, list(FORMS))
     assert all(p.label == "benign" for p in first)
@@ -260,15 +264,7 @@ def test_benign_prompts_rotate_through_the_training_split_and_forms():
 
 
 def test_benign_prompts_take_the_attack_wrappers_in_turn_and_stay_benign():
-    pool = [
-        SeedPrompt(
-            id=f"b{i}",
-            text=f"How do I kill process number {i}?",
-            label="benign",
-            source="benign_sensitive",
-        )
-        for i in range(20)
-    ]
+    pool = _benign_pool(20)
     names = ["direct", "fiction_framing", "prefix_injection"]
     prompts = benign_prompts(pool, 0, 15, 0, list(FORMS), names)
     tags = {"direct": "benign", "fiction_framing": "benign:fiction_framing"}

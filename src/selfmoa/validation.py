@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from collections.abc import Collection
 from pathlib import Path
 
 from selfmoa.config import Config
@@ -28,53 +29,28 @@ def check_config(config: Config) -> None:
 
 
 def _check_strategies(config: Config) -> None:
+    from selfmoa.attacks.forms import FORMS
+    from selfmoa.attacks.strategies import STRATEGIES
     from selfmoa.stages.redteam import KNOWN_STRATEGIES
 
-    strategies = config.redteam.strategies
-    if not strategies:
-        raise SelfMoaError(
-            "config error: redteam.strategies is empty; name at least one of: "
-            + ", ".join(KNOWN_STRATEGIES)
-        )
-    for name in strategies:
-        if name not in KNOWN_STRATEGIES:
-            raise SelfMoaError(
-                f"config error: redteam.strategies: unknown strategy '{name}'; choose from: "
-                + ", ".join(KNOWN_STRATEGIES)
-            )
-    _check_forms(config.redteam.forms)
-    _check_benign_strategies(config.redteam.benign_strategies)
+    red = config.redteam
+    _check_names("redteam.strategies", red.strategies, KNOWN_STRATEGIES, "unknown strategy '{}'")
+    _check_names("redteam.forms", red.forms, FORMS, "unknown phrasing form '{}'")
+    rules = [name for name, spec in STRATEGIES.items() if spec.kind == "rule"]
+    _check_names(
+        "redteam.benign_strategies", red.benign_strategies, rules, "'{}' is not a rule strategy"
+    )
 
 
-def _check_benign_strategies(names: list[str]) -> None:
-    from selfmoa.attacks.strategies import STRATEGIES
-
-    rules = [name for name, spec in STRATEGIES.items() if spec.wrap is not None]
+def _check_names(key: str, names: list[str], allowed: Collection[str], unknown: str) -> None:
+    """One line when ``names`` is empty or holds a name outside ``allowed``."""
+    choices = ", ".join(allowed)
     if not names:
-        raise SelfMoaError(
-            "config error: redteam.benign_strategies is empty; name at least one of: "
-            + ", ".join(rules)
-        )
+        raise SelfMoaError(f"config error: {key} is empty; name at least one of: {choices}")
     for name in names:
-        if name not in rules:
+        if name not in allowed:
             raise SelfMoaError(
-                f"config error: redteam.benign_strategies: '{name}' is not a rule strategy; "
-                "choose from: " + ", ".join(rules)
-            )
-
-
-def _check_forms(forms: list[str]) -> None:
-    from selfmoa.attacks.forms import FORMS
-
-    if not forms:
-        raise SelfMoaError(
-            "config error: redteam.forms is empty; name at least one of: " + ", ".join(FORMS)
-        )
-    for name in forms:
-        if name not in FORMS:
-            raise SelfMoaError(
-                f"config error: redteam.forms: unknown phrasing form '{name}'; choose from: "
-                + ", ".join(FORMS)
+                f"config error: {key}: {unknown.format(name)}; choose from: {choices}"
             )
 
 
