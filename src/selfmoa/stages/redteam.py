@@ -461,17 +461,16 @@ def benign_prompts(
         form = forms[(index + round_index) % len(forms)]
         name = names[(index // len(forms) + round_index) % len(names)]
         text = rephrase(item.text, form, f"{item.id}-{form}")
-        wrapped = name != "direct"
+        # 'direct' keeps the ids and tags of unwrapped benign prompts (and their caches).
+        tag = "" if name == "direct" else f"{name}-"
         prompts.append(
             Prompt(
-                id=f"r{round_index}-benign-{name}-{form}-{item.id}"
-                if wrapped
-                else f"r{round_index}-benign-{form}-{item.id}",
+                id=f"r{round_index}-benign-{tag}{form}-{item.id}",
                 round=round_index,
-                text=apply_rule(name, text, f"{item.id}-{name}") if wrapped else text,
+                text=apply_rule(name, text, f"{item.id}-{name}"),
                 label="benign",
                 source=item.source,
-                strategy=f"benign:{name}" if wrapped else "benign",
+                strategy=f"benign:{name}" if tag else "benign",
                 seed_id=item.id,
                 seed_text=item.text,
                 category=item.category,
