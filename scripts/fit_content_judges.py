@@ -26,27 +26,15 @@ from selfmoa.judges import pyrit_data
 from selfmoa.judges.content import GATE_WIDTH, WEIGHTS_FILE
 from selfmoa.judges.embedder import SentenceEmbedder
 from selfmoa.judges.features import FEATURES, FeatureExtractor
+from selfmoa.logistic import fit_logistic, logits
 from selfmoa.modelpath import resolve_model
 
 L2_GRID = (0.03, 0.1, 0.3, 1.0, 3.0)
 OFF_TOPIC_GRID = (None, 0.1, 0.15, 0.2, 0.25)
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float, steps: int = 60) -> np.ndarray:
-    """Newton's method on the L2-penalised log-loss (the intercept is not penalised)."""
-    xb = np.hstack([x, np.ones((len(x), 1))])
-    w = np.zeros(xb.shape[1])
-    penalty = l2 * np.diag([1.0] * x.shape[1] + [0.0])
-    for _ in range(steps):
-        p = 1 / (1 + np.exp(-xb @ w))
-        hessian = xb.T @ (xb * (p * (1 - p))[:, None]) + penalty
-        w -= np.linalg.solve(hessian, xb.T @ (p - y) + penalty @ w)
-    return w
-
-
 def accuracy(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
-    logits = np.hstack([x, np.ones((len(x), 1))]) @ w
-    return float(((logits >= 0) == (y >= 0.5)).mean())
+    return float(((logits(x, w) >= 0) == (y >= 0.5)).mean())
 
 
 def cv_accuracy(x: np.ndarray, y: np.ndarray, l2: float, folds: int = 5) -> float:
@@ -110,8 +98,8 @@ def main() -> int:
             "fitted_on": f"pyrit scorer_evals {kind}{' + gold' if args.gold else ''}, "
             f"tune split ({int(tune.sum())} rows)",
         }
-        logits = np.hstack([x, np.ones((len(x), 1))]) @ w
-        fitted[measure] = (1 / (1 + np.exp(-logits)), x[:, FEATURES.index("relevance")], y, tune)
+        probability = 1 / (1 + np.exp(-logits(x, w)))
+        fitted[measure] = (probability, x[:, FEATURES.index("relevance")], y, tune)
 
     def tune_correct(off_topic: float | None) -> float:
         total = 0.0
