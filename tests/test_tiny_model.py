@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 import torch
 
 from selfmoa.backends.base import GenerationRequest, SamplingParams
@@ -112,6 +113,12 @@ def test_lora_weights_change_base_weights_do_not(tiny_model, tmp_path):
         str(tiny_model), pairs(), CONFIG, TrainPaths(tmp_path), device="cpu"
     )
     assert stats["steps"] == 4
+    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").open()]
+    last_epoch = [r for r in rows if r["epoch"] == rows[-1]["epoch"]]
+    assert len(last_epoch) < len(rows)  # more than one epoch, so the mean is not over all
+    mean_loss = sum(r["loss"] for r in last_epoch) / len(last_epoch)
+    assert stats["last_epoch_loss"] == pytest.approx(mean_loss, abs=1e-6)
+    assert stats["loss"] == rows[-1]["loss"]
     lora = adapter_tensors(tmp_path / "adapter")
     assert any("lora_B" in k and v.abs().sum() > 0 for k, v in lora.items()), "B starts at 0"
     from peft import PeftModel

@@ -80,7 +80,8 @@ def build_report(
         "## Rounds",
         "",
         "| round | elites re-tested (still unsafe) | attacks kept / written | benign prompts "
-        "| responses | pairs per objective | train steps | final loss | reward accuracy |",
+        "| responses | pairs per objective | train steps | loss, last epoch mean "
+        "| reward accuracy, last epoch mean |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for entry in rounds:
@@ -91,7 +92,7 @@ def build_report(
             f"| {entry['round']} | {retested} | {red['harmful_kept']} / "
             f"{red['harmful_written']} | {red['benign']} | {entry['sample']['responses']} | "
             f"{_pairs_cell(pairs)} | {train.get('steps', 0)} | "
-            f"{train.get('loss', float('nan')):.3f} | {train.get('reward_accuracy', 0):.2f} |"
+            f"{_epoch_mean(train, 'loss'):.3f} | {_epoch_mean(train, 'reward_accuracy'):.2f} |"
         )
     lines += sets_section(baseline, rounds)
     lines += redteam_section(rounds)
@@ -101,6 +102,11 @@ def build_report(
     lines += _capability(baseline.get("capability"), rounds)
     lines += _examples(baseline_items, final_items, examples)
     return "\n".join(lines) + "\n", result
+
+
+def _epoch_mean(train: dict[str, Any], statistic: str) -> float:
+    """Last-epoch mean of a training statistic; the last step's value for older runs."""
+    return train.get(f"last_epoch_{statistic}", train.get(statistic, float("nan")))
 
 
 def _pairs_cell(counts: dict[str, Any]) -> str:

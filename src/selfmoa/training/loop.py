@@ -539,12 +539,21 @@ def _keep_metrics_up_to(paths: TrainPaths, step: int, writes: bool) -> None:
 
 
 def _last_metrics(paths: TrainPaths) -> dict[str, float]:
-    """The last step's metrics, from disk: the same whether or not this process trained."""
+    """The last step's metrics and their means over the last epoch (``last_epoch_*``), from
+    disk: the same whether or not this process trained. One step holds a few pairs, so its
+    loss is noisy; the epoch mean is what the report shows."""
     rows = paths.metrics.read_text().splitlines() if paths.metrics.is_file() else []
     if not rows:
         return {}
-    last = json.loads(rows[-1])
-    return {k: v for k, v in last.items() if k not in ("step", "epoch")}
+    steps = [json.loads(row) for row in rows]
+    last = steps[-1]
+    epoch = [s for s in steps if s.get("epoch") == last.get("epoch")]
+    means = {
+        f"last_epoch_{k}": round(sum(s[k] for s in epoch) / len(epoch), 6)
+        for k in STEP_STATISTICS
+        if all(k in s for s in epoch)
+    }
+    return {**{k: v for k, v in last.items() if k not in ("step", "epoch")}, **means}
 
 
 def _save_adapter(model, target: Path, writes: bool, sharded: bool, engine) -> None:
