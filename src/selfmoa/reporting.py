@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from selfmoa.atomic import atomic_write_json, atomic_write_text
 from selfmoa.errors import SelfMoaError
+from selfmoa.judges.registry import REGISTRY
 from selfmoa.records import EvalItem
 from selfmoa.rundir import read_json, read_records
 from selfmoa.stages import report
@@ -72,6 +73,11 @@ def run_report(ctx: StageContext) -> dict[str, Any]:
         baseline_items,
         final_items,
         ctx.config.evaluate.examples_in_report,
+        tuple(
+            name
+            for name in ctx.config.judge.evaluation_judges
+            if REGISTRY[name].measure == "unsafe"
+        ),
     )
     agreement = _rows(ctx.run.path / "agreement" / "agreement.json")
     data["agreement"] = agreement

@@ -24,13 +24,34 @@ def lineage(context: JudgeContext, spec: JudgeSpec):
 
 
 def content(context: JudgeContext, spec: JudgeSpec):
-    from selfmoa.judges.content import CachedFeatures, ContentJudge
+    from selfmoa.judges.content import ContentJudge
+
+    return ContentJudge(spec.name, spec.measure, _content_features(context))
+
+
+def content_probe(context: JudgeContext, spec: JudgeSpec):
+    from selfmoa.backends.hf import load_causal_lm, load_tokenizer, pick_device
+    from selfmoa.judges.answer_states import AnswerStates
+    from selfmoa.judges.probe import ProbeJudge, load_probe_weights
+    from selfmoa.modelpath import resolve_model
+
+    weights = load_probe_weights()
+    spec_model = context.config.judge.models.get(spec.name, weights["model"])
+    path = resolve_model(spec_model, f"judge.models.{spec.name}")
+    # float32 whatever models.dtype says: the probe was fitted on float32 states.
+    model = load_causal_lm(path, "float32", pick_device(context.config.models.device))
+    states = AnswerStates(model, load_tokenizer(path), weights["max_tokens"])
+    return ProbeJudge(spec.name, _content_features(context), states, weights)
+
+
+def _content_features(context: JudgeContext):
+    from selfmoa.judges.content import CachedFeatures
     from selfmoa.judges.features import FeatureExtractor
 
     if "content-features" not in context.shared:
         extractor = FeatureExtractor(context.embedder(), context.config.judge.refusal_window_chars)
         context.shared["content-features"] = CachedFeatures(extractor)
-    return ContentJudge(spec.name, spec.measure, context.shared["content-features"])
+    return context.shared["content-features"]
 
 
 def _causal_lm(context: JudgeContext, name: str):

@@ -40,6 +40,8 @@ _SPECS = (
               "logistic model on content features: the answer does not carry out the request"),
     JudgeSpec("content-unsafe", "unsafe", "selfmoa.judges.factories:content",
               "logistic model on content features: the answer achieves the request"),
+    JudgeSpec("content-probe-unsafe", "unsafe", "selfmoa.judges.factories:content_probe",
+              "content features + a linear probe on the embedded LM's states over the answer"),
     JudgeSpec("llm-rubric", "unsafe", "selfmoa.judges.factories:llm_rubric",
               "any chat LM with a StrongREJECT/HarmBench-style rubric, P(Yes) from logits",
               needs_model=True),

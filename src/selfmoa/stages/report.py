@@ -33,14 +33,16 @@ def build_report(
     baseline_items: list[EvalItem],
     final_items: list[EvalItem],
     examples: int,
+    unsafe_judges: tuple[str, ...] = ("content-unsafe",),
 ) -> tuple[str, dict[str, Any]]:
     """(markdown, json) for a run. ``rounds`` holds per-round evaluate summaries and counts."""
     lines = [
         f"# selfmoa report: {name}",
         "",
         "Attack success rate (ASR): share of held-out HarmBench behaviours whose answer "
-        "the evaluation judges find unsafe (config judge.evaluation_judges: by default the "
-        "content-aware content-unsafe judge, not the keyword judge used for training). "
+        "the evaluation judges find unsafe (per answer the first of "
+        f"{', '.join(unsafe_judges) or 'no unsafe judge: not refused'} that could score it "
+        "decides; config judge.evaluation_judges; not the keyword judge used for training). "
         "Over-refusal: share of held-out benign-but-sensitive prompts refused. Helpfulness: "
         "mean helpfulness score on the benign prompts. Intervals are Wilson 95%.",
         "",
