@@ -289,7 +289,7 @@ STAGE_TABLE: tuple[StageSpec, ...] = (
     StageSpec(
         "report",
         "run",
-        frozenset({"evaluate.examples_in_report", "rounds", "name"}),
+        frozenset({"evaluate.examples_in_report", "rounds", "name", "judge.evaluation_judges"}),
         _report_upstream,
         (),
         ("report.md", "report.json", "report.html"),

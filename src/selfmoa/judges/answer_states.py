@@ -23,7 +23,7 @@ ANSWER_CHARS = 2000
 class AnswerStates:
     """Mean hidden states over the answer tokens, for (request, answer) pairs, batched."""
 
-    def __init__(self, model, tokenizer, max_tokens: int = 512, batch_size: int = 16) -> None:
+    def __init__(self, model, tokenizer, max_tokens: int = 512, batch_size: int = 8) -> None:
         if tokenizer.chat_template is None:
             raise ValueError("the probe judge's model needs a chat template")
         self.model = model.eval()
@@ -71,8 +71,8 @@ class AnswerStates:
                 ids[row, : len(tokens)] = torch.tensor(tokens)
                 attention[row, : len(tokens)] = 1
                 answer_mask[row, answer_start : len(tokens)] = 1.0
-            with torch.no_grad():
-                result = self.model(
+            with torch.no_grad():  # the decoder alone: no vocabulary-sized logits
+                result = self.model.get_decoder()(
                     input_ids=ids.to(device),
                     attention_mask=attention.to(device),
                     output_hidden_states=True,

@@ -179,7 +179,8 @@ def run_eval(args: argparse.Namespace, config: Config, resamples: int = 1000) ->
     rows = agreement(judges, gold, names, args.limit, resamples)
     print(
         "Judges vs human labels. Splits: tune = rows with sha256(prompt\\nresponse)[0] even "
-        "(the content judges were fitted on PyRIT tune rows), heldout = the rest.\n"
+        "(the content judges were fitted on PyRIT tune rows, content-probe-unsafe on the tune "
+        "rows of PyRIT objective and of the team's gold set), heldout = the rest.\n"
     )
     print(markdown(rows))
     if args.output:

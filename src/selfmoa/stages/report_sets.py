@@ -146,7 +146,9 @@ def agreement_section(rows: list[dict[str, Any]] | None) -> list[str]:
         "Held-out half of each labelled set (the content judges were fitted on the other "
         "half): PyRIT's scorer evaluations and the team's gold set of the embedded model's "
         "own answers. `verdict` is what the evaluation records; `not X` is a judge of the "
-        "opposite measure, inverted.",
+        "opposite measure, inverted. Where humans marked few answers positive (gold "
+        "`unsafe`: 6 of 264), accuracy can be high while the judge finds none of them: "
+        "kappa near 0 says so.",
         "",
         "| set | target | judge | n | accuracy [95% CI] | kappa |",
         "|---|---|---|---|---|---|",
