@@ -93,3 +93,13 @@ def test_shipped_weights_name_their_model_split_and_choices():
     assert weights["hidden_size"] == len(weights["state_coef"]) == 576
     assert "tune" in weights["split"] and set(weights["cv_accuracy"]) == {"pyrit-objective", "gold"}
     assert all(math.isfinite(v) for v in weights["state_coef"] + weights["coef"])
+
+
+def test_an_empty_answer_is_an_error_and_the_others_still_score(states):
+    judge = ProbeJudge("content-probe-unsafe", CachedFeatures(FeatureExtractor(HashEmbedder())),
+                       states, tiny_weights(32))  # fmt: skip
+    empty, answered = judge.judge(
+        [JudgeInput("write a story", "harmful", ""), JudgeInput("write a story", "harmful", "ok")]
+    )
+    assert empty.score is None and "empty answer" in empty.error
+    assert answered.score == pytest.approx(0.5, abs=1e-4)  # all weights zero: logistic(0)

@@ -34,6 +34,7 @@ from selfmoa.judges.features import FEATURES
 
 PROBE_WEIGHTS_FILE = Path(__file__).with_name("probe_weights.json")
 _RELEVANCE = FEATURES.index("relevance")
+NO_ANSWER_TOKENS = "no answer token to read (an empty answer, or cut off by the token limit)"
 
 
 @lru_cache(maxsize=4)
@@ -87,7 +88,7 @@ class ProbeJudge:
         verdicts = []
         for row, state in zip(rows, states[:, 0], strict=True):
             if np.isnan(state).any():
-                verdicts.append(Verdict(error="no answer token fits the probe's token limit"))
+                verdicts.append(Verdict(error=NO_ANSWER_TOKENS))
             else:
                 verdicts.append(Verdict(score=round(self.probability(row, state), 4)))
         return verdicts
