@@ -23,7 +23,7 @@ import sys
 import numpy as np
 
 from selfmoa.judges import pyrit_data
-from selfmoa.judges.content import GATE_WIDTH, WEIGHTS_FILE
+from selfmoa.judges.content import WEIGHTS_FILE, gated
 from selfmoa.judges.embedder import SentenceEmbedder
 from selfmoa.judges.features import FEATURES, FeatureExtractor
 from selfmoa.logistic import fit_logistic, logits
@@ -45,13 +45,6 @@ def cv_accuracy(x: np.ndarray, y: np.ndarray, l2: float, folds: int = 5) -> floa
         train = np.setdiff1d(order, test)
         correct += accuracy(x[test], y[test], fit_logistic(x[train], y[train], l2)) * len(test)
     return correct / len(y)
-
-
-def gated(p: np.ndarray, relevance: np.ndarray, off_topic: float | None, measure: str):
-    if off_topic is None:
-        return p
-    on_topic = 1 / (1 + np.exp(-(relevance - off_topic) / GATE_WIDTH))
-    return p * on_topic if measure == "unsafe" else np.maximum(p, 1 - on_topic)
 
 
 def gold_rows(path: str, field: str) -> list[pyrit_data.GoldRow]:

@@ -31,7 +31,7 @@ import torch
 from selfmoa.backends.hf import load_causal_lm, load_tokenizer
 from selfmoa.judges import pyrit_data
 from selfmoa.judges.answer_states import AnswerStates
-from selfmoa.judges.content import GATE_WIDTH, load_weights
+from selfmoa.judges.content import gated, load_weights
 from selfmoa.judges.embedder import SentenceEmbedder
 from selfmoa.judges.features import FEATURES, FeatureExtractor
 from selfmoa.judges.probe import PROBE_WEIGHTS_FILE
@@ -97,12 +97,6 @@ def load_parts() -> list[Part]:
     return parts
 
 
-def gated(p: np.ndarray, relevance: np.ndarray, off_topic: float | None) -> np.ndarray:
-    if off_topic is None:
-        return p
-    return p / (1 + np.exp(-(relevance - off_topic) / GATE_WIDTH))
-
-
 class Projection:
     """Standardise the states of one layer and keep the first principal components."""
 
@@ -122,7 +116,7 @@ def design(part: Part, layer: int, projection: Projection) -> np.ndarray:
 
 def predict(x: np.ndarray, w: np.ndarray, off_topic: float | None) -> np.ndarray:
     relevance = x[:, FEATURES.index("relevance")]
-    return gated(1 / (1 + np.exp(-logits(x, w))), relevance, off_topic) >= 0.5
+    return gated(1 / (1 + np.exp(-logits(x, w))), relevance, off_topic, "unsafe") >= 0.5
 
 
 def cv_accuracy(parts, layer, components, l2, off_topic) -> list[float]:

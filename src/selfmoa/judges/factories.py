@@ -38,7 +38,9 @@ def content_probe(context: JudgeContext, spec: JudgeSpec):
     weights = load_probe_weights()
     spec_model = context.config.judge.models.get(spec.name, weights["model"])
     path = resolve_model(spec_model, f"judge.models.{spec.name}")
-    # float32 whatever models.dtype says: the probe was fitted on float32 states.
+    # float32 whatever models.dtype says: the probe was fitted on float32 states. Not kept
+    # in context.shared: a stage that judges loads it once (about a second) and frees it
+    # after, so training never holds a second copy of the model.
     model = load_causal_lm(path, "float32", pick_device(context.config.models.device))
     states = AnswerStates(model, load_tokenizer(path), weights["max_tokens"])
     return ProbeJudge(spec.name, _content_features(context), states, weights)

@@ -21,7 +21,6 @@ A failure (the model, a too-long prompt) is an error per item, never a score.
 from __future__ import annotations
 
 import json
-import math
 from functools import lru_cache
 from pathlib import Path
 
@@ -29,11 +28,10 @@ import numpy as np
 
 from selfmoa.judges.answer_states import AnswerStates
 from selfmoa.judges.base import JudgeInput, Verdict
-from selfmoa.judges.content import GATE_WIDTH, CachedFeatures
+from selfmoa.judges.content import CachedFeatures, gated_probability
 from selfmoa.judges.features import FEATURES
 
 PROBE_WEIGHTS_FILE = Path(__file__).with_name("probe_weights.json")
-_RELEVANCE = FEATURES.index("relevance")
 NO_ANSWER_TOKENS = "no answer token to read (an empty answer, or cut off by the token limit)"
 
 
@@ -73,10 +71,7 @@ class ProbeJudge:
 
     def probability(self, row: list[float], state: np.ndarray) -> float:
         logit = self.intercept + float(self.coef @ np.array(row)) + float(self.state_coef @ state)
-        p = 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, logit))))
-        if self.off_topic is None:
-            return p
-        return p / (1.0 + math.exp(-(row[_RELEVANCE] - self.off_topic) / GATE_WIDTH))
+        return gated_probability(logit, row, self.off_topic, self.measure)
 
     def judge(self, items: list[JudgeInput]) -> list[Verdict]:
         pairs = [(i.prompt_text, i.response_text) for i in items]
