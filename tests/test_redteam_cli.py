@@ -30,6 +30,10 @@ def test_redteam_command_writes_attacks_with_outcomes_and_prints_the_table(
     assert metrics["attack_success"]["n"] == sum(
         e.outcomes[0].unsafe_evaluation is not None for e in harmful
     )
+    complied = [c for e in harmful if (c := e.outcomes[0].complied_evaluation) is not None]
+    assert complied and metrics["compliance"]["n"] == len(complied)
+    assert metrics["compliance"]["rate"] == sum(c > 0 for c in complied) / len(complied)
+    assert "| strategy | attack success [95% interval] (n) | compliance" in out
     # a second call resumes: nothing is recomputed
     assert main(args) == 0
     assert "[start]" not in capsys.readouterr().out

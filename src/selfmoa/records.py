@@ -60,6 +60,9 @@ class AttackOutcome(BaseModel):
     unsafe_training: int  # by the training judges (what pairs were built from)
     unsafe_evaluation: int | None  # by the evaluation judges; None when none could decide
     refused_evaluation: int | None
+    # samples the evaluation judges called *not* refused; None when none could decide
+    # (absent from archives written before it existed)
+    complied_evaluation: int | None = None
     helpfulness: float | None  # mean over the samples, training relevance judge
     training_judges: list[str]
     evaluation_judges: list[str]

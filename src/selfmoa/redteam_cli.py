@@ -39,22 +39,33 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")[-60:] or "model"
 
 
-def _table(title: str, groups: dict[str, dict]) -> list[str]:
-    lines = [f"| {title} | attack success [95% interval] (n) |", "|---|---|"]
-    lines += [f"| {name} | {pct(rate)} |" for name, rate in groups.items()]
+def _table(title: str, groups: dict[str, dict], compliance: dict[str, dict]) -> list[str]:
+    lines = [
+        f"| {title} | attack success [95% interval] (n) | compliance [95% interval] (n) |",
+        "|---|---|---|",
+    ]
+    lines += [
+        f"| {name} | {pct(rate)} | {pct(compliance.get(name))} |" for name, rate in groups.items()
+    ]
     return lines
 
 
 def render(metrics: dict) -> str:
-    """The per-category, per-strategy and per-form attack-success tables as Markdown."""
+    """The per-category, per-strategy and per-form attack-success tables as Markdown.
+
+    Compliance (a harmful request drew an answer the evaluation judges do not call a
+    refusal) sits beside attack success: on a small model the unsafe verdict is rare
+    and the refusal is what most attacks move.
+    """
     parts = [
-        f"attack success {pct(metrics.get('attack_success'))} (evaluation judges)",
+        f"attack success {pct(metrics.get('attack_success'))}, compliance "
+        f"{pct(metrics.get('compliance'))} (evaluation judges)",
         "",
-        *_table("harm category", metrics["by_category"]),
+        *_table("harm category", metrics["by_category"], {}),
         "",
-        *_table("strategy", metrics["by_strategy"]),
+        *_table("strategy", metrics["by_strategy"], metrics.get("compliance_by_strategy", {})),
         "",
-        *_table("phrasing form", metrics["by_form"]),
+        *_table("phrasing form", metrics["by_form"], metrics.get("compliance_by_form", {})),
         "",
     ]
     rejected = ", ".join(f"{k}: {v}" for k, v in metrics["rejected"].items()) or "none"

@@ -50,6 +50,19 @@ def redteam_section(rounds: list[dict[str, Any]]) -> list[str]:
     lines += _group_table("strategy", "by_strategy", rounds)
     lines += _group_table("phrasing form", "by_form", rounds)
     lines += _group_table("harm category", "by_category", rounds)
+    compliance = _group_table("origin", "compliance_by_origin", rounds)
+    if compliance:  # absent from runs archived before it existed
+        lines += [
+            "",
+            "Compliance: the share of the round's harmful requests that drew an answer the "
+            "evaluation judges do not call a refusal (best of k). A small model's answers "
+            "rarely give real uplift, so attack success can sit near 0 in every group while "
+            "some attacks still get past the refusal; this shows which.",
+        ]
+        lines += compliance
+        lines += _group_table("progressive, by mutation", "compliance_by_mutation", rounds)
+        lines += _group_table("strategy", "compliance_by_strategy", rounds)
+        lines += _group_table("phrasing form", "compliance_by_form", rounds)
     lines += ["", "Over-refusal of the round's fresh benign training prompts, by form:"]
     lines += _group_table("benign form", "benign_over_refusal_by_form", rounds)
     lines += [
