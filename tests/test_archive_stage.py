@@ -106,5 +106,6 @@ def test_report_shows_compliance_only_where_archived():
     assert "Compliance:" in text
     # unsafe 0 in both groups, while the progressive attack got an answer
     assert "| progressive | 0.0%" in text and "| progressive | 100.0%" in text
+    assert "| phrasing form (compliance) |" in text and "| command | 100.0%" in text
     old = {k: v for k, v in metrics.items() if not k.startswith("compliance")}
     assert "Compliance:" not in "\n".join(redteam_section([{"round": 1, "redteam_metrics": old}]))

@@ -2,8 +2,9 @@
 
 Runs round 0's redteam, sample, judge and archive stages of the loop on the given
 model (and adapter), in a resumable run directory of its own, then prints attack
-success per harm category and per strategy, judged by the config's evaluation
-judges. The attacks with their lineage and outcomes are in the archive file.
+success and compliance (the harmful request answered rather than refused) per harm
+category, strategy and phrasing form, judged by the config's evaluation judges. The
+attacks with their lineage and outcomes are in the archive file.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def render(metrics: dict) -> str:
         f"attack success {pct(metrics.get('attack_success'))}, compliance "
         f"{pct(metrics.get('compliance'))} (evaluation judges)",
         "",
-        *_table("harm category", metrics["by_category"], {}),
+        *_table("harm category", metrics["by_category"], metrics.get("compliance_by_category", {})),
         "",
         *_table("strategy", metrics["by_strategy"], metrics.get("compliance_by_strategy", {})),
         "",

@@ -2,7 +2,8 @@
 
 Attack success of the round's new attacks against the policy that answered them,
 by origin (fresh seed, jailbreak template, progressive mutation of an archived
-success), strategy, phrasing form and harm category; over-refusal of the round's
+success), strategy, phrasing form and harm category; compliance (harmful requests
+answered rather than refused) by the same groups; over-refusal of the round's
 fresh benign prompts by form; diversity, intent preservation and filter rejections.
 """
 
@@ -50,7 +51,7 @@ def redteam_section(rounds: list[dict[str, Any]]) -> list[str]:
     lines += _group_table("strategy", "by_strategy", rounds)
     lines += _group_table("phrasing form", "by_form", rounds)
     lines += _group_table("harm category", "by_category", rounds)
-    compliance = _group_table("origin", "compliance_by_origin", rounds)
+    compliance = _group_table("origin (compliance)", "compliance_by_origin", rounds)
     if compliance:  # absent from runs archived before it existed
         lines += [
             "",
@@ -60,9 +61,12 @@ def redteam_section(rounds: list[dict[str, Any]]) -> list[str]:
             "some attacks still get past the refusal; this shows which.",
         ]
         lines += compliance
-        lines += _group_table("progressive, by mutation", "compliance_by_mutation", rounds)
-        lines += _group_table("strategy", "compliance_by_strategy", rounds)
-        lines += _group_table("phrasing form", "compliance_by_form", rounds)
+        lines += _group_table(
+            "progressive, by mutation (compliance)", "compliance_by_mutation", rounds
+        )
+        lines += _group_table("strategy (compliance)", "compliance_by_strategy", rounds)
+        lines += _group_table("phrasing form (compliance)", "compliance_by_form", rounds)
+        lines += _group_table("harm category (compliance)", "compliance_by_category", rounds)
     lines += ["", "Over-refusal of the round's fresh benign training prompts, by form:"]
     lines += _group_table("benign form", "benign_over_refusal_by_form", rounds)
     lines += [
