@@ -91,3 +91,27 @@ def test_cache_scores_each_answer_once_and_never_caches_errors(tmp_path):
     assert CachedJudge(Failing(), cache, "s").judge(items)[0].error == "model failed"
     assert len(cache.scores) == before == 4, "errors are not cached"
     assert len(read_records(tmp_path / "scores.jsonl", CachedScore)) == 4
+
+
+def test_refitted_weights_are_not_served_old_scores(tmp_path, monkeypatch):
+    """A content judge's fitted numbers join the key: after a refit it scores again."""
+    from selfmoa.judges import content
+
+    class Rows:
+        def rows(self, pairs):
+            return [[0.5] * len(content.FEATURES) for _ in pairs]
+
+    cache = JudgeCache(tmp_path / "scores.jsonl")
+    items = [JudgeInput("q", "harmful", "answer")]
+    fitted = content.ContentJudge("content-unsafe", "unsafe", Rows())
+    first = CachedJudge(fitted, cache, "settings").judge(items)[0].score
+    assert CachedJudge(fitted, cache, "settings").judge(items)[0].score == first
+
+    weights = content.load_weights()
+    refit = {**weights, "unsafe": {**weights["unsafe"], "intercept": 5.0}}
+    monkeypatch.setattr(content, "load_weights", lambda: refit)
+    again = content.ContentJudge("content-unsafe", "unsafe", Rows())
+    assert again.parameters_digest != fitted.parameters_digest
+    expected = round(again.probability([0.5] * len(content.FEATURES)), 4)
+    assert expected != first
+    assert CachedJudge(again, cache, "settings").judge(items)[0].score == expected

@@ -22,6 +22,14 @@ class CachedScore(Record):
     score: float
 
 
+def parameters_digest(*parameters: object) -> str:
+    """A short digest of a judge's fitted numbers. A judge that has them sets
+    ``parameters_digest`` to this; it joins the cache key, so scores cached before a refit
+    of its weights file are not reused after it."""
+    blob = json.dumps(parameters, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
 def cache_key(judge: str, settings: str, item: JudgeInput) -> str:
     blob = json.dumps([judge, settings, item.prompt_text, item.prompt_label, item.response_text])
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
@@ -44,7 +52,8 @@ class CachedJudge:
     def __init__(self, inner: Judge, cache: JudgeCache, settings: str) -> None:
         self.inner = inner
         self.cache = cache
-        self.settings = settings
+        digest = getattr(inner, "parameters_digest", "")
+        self.settings = f"{settings}|{digest}" if digest else settings
         self.name = inner.name
         self.measure = inner.measure
 

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from selfmoa.judges.base import JudgeInput, Verdict
+from selfmoa.judges.cache import parameters_digest
 from selfmoa.judges.features import FEATURES, FeatureExtractor
 
 GATE_WIDTH = 0.02
@@ -70,10 +71,12 @@ class ContentJudge:
         self.name = name
         self.measure = measure
         self.features = features
-        model = load_weights()[measure]
+        weights = load_weights()
+        model = weights[measure]
         self.coef: list[float] = model["coef"]
         self.intercept: float = model["intercept"]
-        self.off_topic: float | None = load_weights().get("off_topic_relevance")
+        self.off_topic: float | None = weights.get("off_topic_relevance")
+        self.parameters_digest = parameters_digest(self.coef, self.intercept, self.off_topic)
 
     def probability(self, row: list[float]) -> float:
         logit = self.intercept + sum(c * x for c, x in zip(self.coef, row, strict=True))

@@ -28,6 +28,7 @@ import numpy as np
 
 from selfmoa.judges.answer_states import AnswerStates
 from selfmoa.judges.base import JudgeInput, Verdict
+from selfmoa.judges.cache import parameters_digest
 from selfmoa.judges.content import CachedFeatures, gated_probability
 from selfmoa.judges.features import FEATURES
 
@@ -68,6 +69,9 @@ class ProbeJudge:
         self.state_coef = np.array(weights["state_coef"], dtype=np.float64)
         self.intercept: float = weights["intercept"]
         self.off_topic: float | None = weights.get("off_topic_relevance")
+        self.parameters_digest = parameters_digest(
+            self.layer, weights["coef"], weights["state_coef"], self.intercept, self.off_topic
+        )
 
     def probability(self, row: list[float], state: np.ndarray) -> float:
         logit = self.intercept + float(self.coef @ np.array(row)) + float(self.state_coef @ state)
