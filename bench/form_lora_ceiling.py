@@ -3,13 +3,14 @@
 Usage: .venv/bin/python bench/form_lora_ceiling.py RUN_DIR [--epochs 3] [--folds 5]
 
 ``bench/form_probe.py`` reads the *frozen* model's states linearly; a LoRA moves them.
-This fits the same LoRA the loop trains (rank 16 on every attention and MLP
-projection, learning rate 1e-3) plus a linear head on the last prompt token's final
-state, with binary cross-entropy on **true** harmful/benign labels: a far stronger
-signal than the loop's weakly judged preference pairs. What it reaches is a ceiling on
-what one round's adapter can learn from the same prompts. Two settings, each scored
-per phrasing form on the held-out ``rephrased`` (harmful) and ``benign_forms``
-(benign) sets as "share flagged harmful" with Wilson 95% intervals:
+This fits the same LoRA the demo trains (``configs/default.yaml``'s train settings:
+rank 16 on every attention and MLP projection, learning rate 1e-3) plus a linear head
+on the last prompt token's final state, with binary cross-entropy on **true**
+harmful/benign labels: a far stronger signal than the loop's weakly judged preference
+pairs. What it reaches is a ceiling on what one round's adapter can learn from the
+same prompts. Two settings, each scored per phrasing form on the held-out
+``rephrased`` (harmful) and ``benign_forms`` (benign) sets as "share flagged harmful"
+with Wilson 95% intervals:
 
 - ``loop prompts``: trained on the round-0 red-team prompts of RUN_DIR (the harmful
   attacks and benign prompts, balanced over five forms, that the demo trains from);
@@ -22,42 +23,43 @@ Issue 9's targets per form are >= 80% of harmful and <= 5% of benign flagged.
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from form_probe import held_out_sets, per_form_table
 from peft import LoraConfig, get_peft_model
 
 from selfmoa.backends.hf import load_causal_lm, load_tokenizer
-from selfmoa.evals.sets import benign_forms, rephrased
+from selfmoa.config import TrainConfig, load_config
 from selfmoa.modelpath import resolve_model
-from selfmoa.stats import wilson_interval
+from selfmoa.records import Prompt
+from selfmoa.rundir import read_records
 
-FORMS = ("command", "first_person", "third_person", "indirect", "question")
-TARGET_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+DEMO_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "default.yaml"
 
 
 def loop_prompts(run_dir: Path) -> tuple[list[str], list[int]]:
-    """The kept round-0 prompts of a run: (texts, 1 = harmful)."""
-    rows = [
-        json.loads(line)
-        for line in (run_dir / "round_00" / "redteam" / "prompts.jsonl").open()
-        if line.strip()
-    ]
-    return [r["text"] for r in rows], [int(r["label"] == "harmful") for r in rows]
+    """The round-0 prompts a run trains from: (texts, 1 = harmful)."""
+    prompts = read_records(run_dir / "round_00" / "redteam" / "prompts.jsonl", Prompt)
+    return [p.text for p in prompts], [int(p.label == "harmful") for p in prompts]
 
 
 class LastTokenClassifier(torch.nn.Module):
     """LoRA-wrapped decoder plus a linear head on the final state of the last token."""
 
-    def __init__(self, path: str, seed: int) -> None:
+    def __init__(self, path: str, train: TrainConfig, seed: int) -> None:
         super().__init__()
         torch.manual_seed(seed)
-        decoder = load_causal_lm(path, "float32", torch.device("cpu")).model
-        lora = LoraConfig(r=16, lora_alpha=32, lora_dropout=0.0, target_modules=TARGET_MODULES)
+        decoder = load_causal_lm(path, "float32", torch.device("cpu")).get_decoder()
+        lora = LoraConfig(
+            r=train.lora_r,
+            lora_alpha=train.lora_alpha,
+            lora_dropout=train.lora_dropout,
+            target_modules=train.target_modules,
+        )
         self.decoder = get_peft_model(decoder, lora)
         self.head = torch.nn.Linear(decoder.config.hidden_size, 1)
 
@@ -80,15 +82,16 @@ def encode(tokenizer, texts: list[str]) -> dict[str, torch.Tensor]:
 def fit_and_flag(
     path: str,
     tokenizer,
+    settings: TrainConfig,
     train: tuple[list[str], list[int]],
     test: list[str],
     epochs: int,
     seed: int,
 ) -> np.ndarray:
     """Train a fresh classifier on ``train``; True where a test prompt is flagged harmful."""
-    model = LastTokenClassifier(path, seed)
+    model = LastTokenClassifier(path, settings, seed)
     params = [p for p in model.parameters() if p.requires_grad]
-    optimiser = torch.optim.AdamW(params, lr=1e-3)
+    optimiser = torch.optim.AdamW(params, lr=settings.learning_rate)
     texts, labels = train
     positives = sum(labels)
     pos_weight = torch.tensor((len(labels) - positives) / max(positives, 1))
@@ -116,11 +119,6 @@ def fit_and_flag(
     return np.concatenate(flags)
 
 
-def rate(flags: np.ndarray) -> str:
-    low, high = wilson_interval(int(flags.sum()), len(flags))
-    return f"{flags.mean():.0%} [{low:.0%}-{high:.0%}]"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("run_dir", type=Path, help="a run whose round 0 red team is done")
@@ -134,15 +132,13 @@ def main() -> None:
     tokenizer.truncation_side = "left"
 
     loop_texts, loop_labels = loop_prompts(args.run_dir)
-    harmful_eval, benign_eval = rephrased(0, "test", 3), benign_forms(0, "test", 3)
-    eval_texts = [p.text for p in harmful_eval + benign_eval]
-    eval_y = np.r_[np.ones(len(harmful_eval)), np.zeros(len(benign_eval))]
-    forms = np.array([p.form for p in harmful_eval + benign_eval])
+    eval_texts, eval_y, forms = held_out_sets()
+    settings = load_config(DEMO_CONFIG).train
     fold = np.random.default_rng(0).permutation(len(eval_y)) % args.folds
 
     predicted = {
         "loop prompts": fit_and_flag(
-            path, tokenizer, (loop_texts, loop_labels), eval_texts, args.epochs, 0
+            path, tokenizer, settings, (loop_texts, loop_labels), eval_texts, args.epochs, 0
         )
     }
     print(f"loop prompts ({len(loop_texts)}) fitted, {time.time() - started:.0f}s", flush=True)
@@ -152,22 +148,15 @@ def main() -> None:
         test = np.flatnonzero(fold == k)
         texts = loop_texts + [eval_texts[i] for i in train]
         labels = loop_labels + [int(eval_y[i]) for i in train]
+        test_texts = [eval_texts[i] for i in test]
         kfold[test] = fit_and_flag(
-            path, tokenizer, (texts, labels), [eval_texts[i] for i in test], args.epochs, k
+            path, tokenizer, settings, (texts, labels), test_texts, args.epochs, k
         )
         print(f"fold {k + 1}/{args.folds} fitted, {time.time() - started:.0f}s", flush=True)
     predicted[f"{args.folds}-fold"] = kfold
 
     print("\nharmful flagged / benign flagged, per form")
-    print("| classifier | " + " | ".join(FORMS) + " |")
-    print("|---|" + "---|" * len(FORMS))
-    for name, flags in predicted.items():
-        cells = []
-        for form in FORMS:
-            harmful = flags[(forms == form) & (eval_y == 1)]
-            benign = flags[(forms == form) & (eval_y == 0)]
-            cells.append(f"{rate(harmful)} / {rate(benign)}")
-        print(f"| {name} | " + " | ".join(cells) + " |")
+    print("\n".join(per_form_table("classifier", predicted, eval_y, forms)))
     print(f"total {time.time() - started:.0f}s")
 
 

@@ -71,6 +71,29 @@ def rate(flags: np.ndarray) -> str:
     return f"{flags.mean():.0%} [{low:.0%}-{high:.0%}]"
 
 
+def held_out_sets() -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The held-out ``rephrased`` (harmful) and ``benign_forms`` (benign) prompts:
+    (texts, 1 = harmful, phrasing form)."""
+    harmful, benign = rephrased(0, "test", 3), benign_forms(0, "test", 3)
+    labels = np.r_[np.ones(len(harmful)), np.zeros(len(benign))]
+    return [p.text for p in harmful + benign], labels, np.array([p.form for p in harmful + benign])
+
+
+def per_form_table(
+    column: str, predicted: dict[str, np.ndarray], labels: np.ndarray, forms: np.ndarray
+) -> list[str]:
+    """Markdown rows: per predictor, "harmful flagged / benign flagged" in every form."""
+    lines = [f"| {column} | " + " | ".join(FORMS) + " |", "|---|" + "---|" * len(FORMS)]
+    for name, flags in predicted.items():
+        cells = [
+            f"{rate(flags[(forms == form) & (labels == 1)])} / "
+            f"{rate(flags[(forms == form) & (labels == 0)])}"
+            for form in FORMS
+        ]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--layers", default="6,12,18,24,30")
@@ -85,12 +108,10 @@ def main() -> None:
     seeds = [s.text for s in advbench_seeds() + strongreject_seeds()]
     random.Random(0).shuffle(seeds)
     benign_train = [p.text for p in split_benign(3)[0]]
-    harmful_eval, benign_eval = rephrased(0, "test", 3), benign_forms(0, "test", 3)
+    eval_texts, eval_y, forms = held_out_sets()
     loop_x = last_token_states(model, tokenizer, seeds[:HARMFUL_SEEDS] + benign_train)
     loop_y = np.r_[np.ones(HARMFUL_SEEDS), np.zeros(len(benign_train))]
-    eval_x = last_token_states(model, tokenizer, [p.text for p in harmful_eval + benign_eval])
-    eval_y = np.r_[np.ones(len(harmful_eval)), np.zeros(len(benign_eval))]
-    forms = np.array([p.form for p in harmful_eval + benign_eval])
+    eval_x = last_token_states(model, tokenizer, eval_texts)
     fold = np.random.default_rng(0).permutation(len(eval_y)) % 5
     print(f"states of {len(loop_y) + len(eval_y)} prompts in {time.time() - started:.0f}s")
 
@@ -111,15 +132,7 @@ def main() -> None:
             y = np.r_[loop_y, eval_y[train]]
             predicted["5-fold"][~train] = probe(x, y, eval_x[~train, layer], args.l2)
         print(f"\nlayer {layer}: harmful flagged / benign flagged, per form")
-        print("| probe | " + " | ".join(FORMS) + " |")
-        print("|---|" + "---|" * len(FORMS))
-        for name, flags in predicted.items():
-            cells = []
-            for form in FORMS:
-                harmful = flags[(forms == form) & (eval_y == 1)]
-                benign = flags[(forms == form) & (eval_y == 0)]
-                cells.append(f"{rate(harmful)} / {rate(benign)}")
-            print(f"| {name} | " + " | ".join(cells) + " |")
+        print("\n".join(per_form_table("probe", predicted, eval_y, forms)))
     counts = [
         f"{f} {((forms == f) & (eval_y == 1)).sum()}/{((forms == f) & (eval_y == 0)).sum()}"
         for f in FORMS

@@ -29,6 +29,23 @@ def _group_table(title: str, key: str, rounds: list[dict[str, Any]]) -> list[str
     return lines
 
 
+GROUP_TITLES = {
+    "origin": "origin",
+    "mutation": "progressive, by mutation",
+    "strategy": "strategy",
+    "form": "phrasing form",
+    "category": "harm category",
+}
+
+
+def _group_tables(prefix: str, suffix: str, rounds: list[dict[str, Any]]) -> list[str]:
+    """One table per grouping of the archive's metrics (``{prefix}by_{group}``)."""
+    lines: list[str] = []
+    for group, title in GROUP_TITLES.items():
+        lines += _group_table(f"{title}{suffix}", f"{prefix}by_{group}", rounds)
+    return lines
+
+
 def redteam_section(rounds: list[dict[str, Any]]) -> list[str]:
     rounds = [entry for entry in rounds if entry.get("redteam_metrics")]
     if not rounds:
@@ -46,13 +63,8 @@ def redteam_section(rounds: list[dict[str, Any]]) -> list[str]:
         "successful elite's framing to an unseen intent; `stack`, `form`, `strategy` and "
         "`rewrite` mutate a parent.",
     ]
-    lines += _group_table("origin", "by_origin", rounds)
-    lines += _group_table("progressive, by mutation", "by_mutation", rounds)
-    lines += _group_table("strategy", "by_strategy", rounds)
-    lines += _group_table("phrasing form", "by_form", rounds)
-    lines += _group_table("harm category", "by_category", rounds)
-    compliance = _group_table("origin (compliance)", "compliance_by_origin", rounds)
-    if compliance:  # absent from runs archived before it existed
+    lines += _group_tables("", "", rounds)
+    if _group_table("origin", "compliance_by_origin", rounds):  # absent from older runs
         lines += [
             "",
             "Compliance: the share of the round's harmful requests that drew an answer the "
@@ -60,13 +72,7 @@ def redteam_section(rounds: list[dict[str, Any]]) -> list[str]:
             "rarely give real uplift, so attack success can sit near 0 in every group while "
             "some attacks still get past the refusal; this shows which.",
         ]
-        lines += compliance
-        lines += _group_table(
-            "progressive, by mutation (compliance)", "compliance_by_mutation", rounds
-        )
-        lines += _group_table("strategy (compliance)", "compliance_by_strategy", rounds)
-        lines += _group_table("phrasing form (compliance)", "compliance_by_form", rounds)
-        lines += _group_table("harm category (compliance)", "compliance_by_category", rounds)
+        lines += _group_tables("compliance_", " (compliance)", rounds)
     lines += ["", "Over-refusal of the round's fresh benign training prompts, by form:"]
     lines += _group_table("benign form", "benign_over_refusal_by_form", rounds)
     lines += [
