@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import pickle
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +57,29 @@ class Part:
     y: np.ndarray
     tune: np.ndarray
     benign_heldout: int = 0  # benign-prompt rows: always "not unsafe", counted as correct
+
+
+def write_parts(parts: list[Part], path: Path) -> None:
+    """The computed parts as plain arrays in one .npz (names and counts as arrays too)."""
+    arrays = {"names": np.array([p.name for p in parts])}
+    for index, part in enumerate(parts):
+        for field in ("features", "states", "y", "tune"):
+            arrays[f"{index}.{field}"] = getattr(part, field)
+        arrays[f"{index}.benign_heldout"] = np.array(part.benign_heldout)
+    with open(path, "wb") as handle:
+        np.savez(handle, **arrays)
+
+
+def read_parts(path: Path) -> list[Part]:
+    with np.load(path, allow_pickle=False) as data:
+        return [
+            Part(
+                str(name),
+                *(data[f"{index}.{field}"] for field in ("features", "states", "y", "tune")),
+                benign_heldout=int(data[f"{index}.benign_heldout"]),
+            )
+            for index, name in enumerate(data["names"])
+        ]
 
 
 def load_parts() -> list[Part]:
@@ -140,15 +162,17 @@ def cv_accuracy(parts, layer, components, l2, off_topic) -> list[float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--write", action="store_true", help="write probe_weights.json")
-    parser.add_argument("--cache", help="pickle of the computed features and states (reused)")
+    parser.add_argument(
+        "--cache", help=".npz of the computed features and states (reused; never a pickle)"
+    )
     args = parser.parse_args()
     off_topic = load_weights()["off_topic_relevance"]  # the content judges' gate
     if args.cache and Path(args.cache).is_file():
-        parts = pickle.loads(Path(args.cache).read_bytes())
+        parts = read_parts(Path(args.cache))
     else:
         parts = load_parts()
         if args.cache:
-            Path(args.cache).write_bytes(pickle.dumps(parts))
+            write_parts(parts, Path(args.cache))
     grid = []
     for (slot, layer), components, l2 in itertools.product(enumerate(LAYERS), COMPONENTS, L2_GRID):
         accuracies = cv_accuracy(parts, slot, components, l2, off_topic)

@@ -16,6 +16,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from selfmoa.config import ParallelConfig
+from selfmoa.tensor_state import load_state
 from selfmoa.training.loop import TrainPaths, train_preference_lora
 from test_tiny_model import CONFIG, adapter_tensors, pairs
 
@@ -161,7 +162,7 @@ def test_sharded_two_processes_match_one_process(tiny_model, tmp_path, alone, pa
     for a, b in zip(rows_one, rows_two, strict=True):
         assert abs(a["loss"] - b["loss"]) < 1e-5 and abs(a["nll"] - b["nll"]) < 1e-5
     # the checkpoint holds whole tensors: the sharded layout is not on disk
-    state = torch.load(two.checkpoint, weights_only=False)
+    state = load_state(two.checkpoint)
     assert state["written_by"] == {"processes": 2, **parallel}
     assert all(type(value) is torch.Tensor for value in state["trainable"].values())
     assert len(state["optimizer"]["state"]) == len(state["trainable"])
@@ -174,7 +175,7 @@ def test_fsdp_run_killed_after_a_checkpoint_resumes_on_two_processes_or_one(
     resumed.root.mkdir()
     with pytest.raises(mp.ProcessRaisedException, match="Killed"):
         spawn_odd_steps(tiny_model, resumed.root, tmp_path / "r1", die_at="train:checkpoint2")
-    assert torch.load(resumed.checkpoint, weights_only=False)["step"] == 2
+    assert load_state(resumed.checkpoint)["step"] == 2
     assert not resumed.adapter.exists()
     moved = TrainPaths(tmp_path / "moved")  # the same checkpoint, resumed in one process
     shutil.copytree(resumed.root, moved.root)
@@ -194,7 +195,7 @@ def test_replicated_ranks_with_an_empty_share_of_a_step_match_one_process(
     replicated.root.mkdir()
     spawn_odd_steps(tiny_model, replicated.root, tmp_path / "rendezvous", mode="replicate")
     assert_same_adapter(alone, replicated)
-    written_by = torch.load(replicated.checkpoint, weights_only=False)["written_by"]
+    written_by = load_state(replicated.checkpoint)["written_by"]
     assert written_by == {"mode": "replicate", "processes": 2}
 
 
@@ -236,7 +237,7 @@ def test_the_documented_accelerate_config_starts_two_sharded_processes(
         timeout=300,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    assert torch.load(out / "checkpoint.pt", weights_only=False)["written_by"] == written_by
+    assert load_state(out / "checkpoint.safetensors")["written_by"] == written_by
     assert (out / "adapter" / "adapter_model.safetensors").is_file()
 
 
@@ -256,7 +257,7 @@ def test_deepspeed_run_killed_after_a_checkpoint_resumes_in_another_stage_or_one
             "deepspeed",
             zero_stage=1,
         )
-    assert torch.load(resumed.checkpoint, weights_only=False)["step"] == 2
+    assert load_state(resumed.checkpoint)["step"] == 2
     moved = TrainPaths(tmp_path / "moved")
     shutil.copytree(resumed.root, moved.root)
     spawn_odd_steps(tiny_model, resumed.root, tmp_path / "r2", mode="deepspeed", zero_stage=2)
@@ -280,8 +281,8 @@ def test_one_process_checkpoint_resumes_at_zero_3_on_three_processes(
     with pytest.raises(Killed):
         train_preference_lora(str(tiny_model), pairs(), ODD, resumed, device="cpu")
     monkeypatch.undo()
-    assert torch.load(resumed.checkpoint, weights_only=False)["step"] == 2
-    trainable = torch.load(resumed.checkpoint, weights_only=False)["trainable"]
+    assert load_state(resumed.checkpoint)["step"] == 2
+    trainable = load_state(resumed.checkpoint)["trainable"]
     lora_sizes = [value.numel() for value in trainable.values()]
     assert any(size % 3 for size in lora_sizes)
     spawn_odd_steps(

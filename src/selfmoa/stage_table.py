@@ -239,7 +239,7 @@ STAGE_TABLE: tuple[StageSpec, ...] = (
         ("adapter", "metrics.jsonl"),
         runners.run_train,
         uses_device=True,
-        scratch=("checkpoint.pt", "reference_logps.pt"),
+        scratch=("checkpoint.safetensors", "reference_logps.safetensors"),
     ),
     StageSpec(
         "evaluate",

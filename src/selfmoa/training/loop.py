@@ -29,6 +29,7 @@ from selfmoa.config import ParallelConfig, TrainConfig
 from selfmoa.errors import SelfMoaError
 from selfmoa.faults import fault_point
 from selfmoa.records import PreferencePair
+from selfmoa.tensor_state import load_state, save_state
 from selfmoa.training import sharding, zero
 from selfmoa.training.collate import TokenizedPair, build_batch, pair_sequences, tokenize_pair
 from selfmoa.training.distributed import (
@@ -59,11 +60,11 @@ class TrainPaths:
 
     @property
     def checkpoint(self) -> Path:
-        return self.root / "checkpoint.pt"
+        return self.root / "checkpoint.safetensors"
 
     @property
     def reference(self) -> Path:
-        return self.root / "reference_logps.pt"
+        return self.root / "reference_logps.safetensors"
 
     @property
     def metrics(self) -> Path:
@@ -76,11 +77,6 @@ class TrainPaths:
 
 class TrainingDiverged(SelfMoaError):
     """A non-finite loss or gradient: training stops, the last good checkpoint stays."""
-
-
-def atomic_torch_save(obj: object, path: Path) -> None:
-    with atomic_path(path) as staging:
-        torch.save(obj, staging)
 
 
 def build_peft_model(
@@ -339,15 +335,15 @@ def train_preference_lora(
     has_reference = paths.reference.is_file()
     barrier()  # every rank has looked before rank 0 may write it
     if has_reference:
-        reference = torch.load(paths.reference)
+        reference = _load_reference(paths, len(tokenized))
     else:
         reference = reference_logps(model, tokenized, pad_id, config.pairs_per_step)
         if writes:
-            atomic_torch_save(reference, paths.reference)
+            save_state(reference, paths.reference)
 
     has_checkpoint = paths.checkpoint.is_file()
     barrier()  # every rank has looked before rank 0 may write one
-    checkpoint = _load_checkpoint(paths, mode) if has_checkpoint else None
+    checkpoint = _load_checkpoint(paths) if has_checkpoint else None
     if checkpoint is not None:
         _load_weights(model, checkpoint)
     trainable = [p for p in model.parameters() if p.requires_grad]
@@ -452,11 +448,7 @@ def _optimizer_step(trainable, optimizer, scheduler, config, step, paths, mode, 
 
 
 def _diverged(step: int, what: str, paths: TrainPaths) -> None:
-    kept = (
-        torch.load(paths.checkpoint, weights_only=False, map_location="cpu")["step"]
-        if paths.checkpoint.is_file()
-        else 0
-    )
+    kept = _load_checkpoint(paths)["step"] if paths.checkpoint.is_file() else 0
     raise TrainingDiverged(
         f"training diverged at step {step + 1}: {what}; no adapter was saved and the last good "
         f"checkpoint (step {kept}) is kept. Lower train.learning_rate or train.nll_weight, "
@@ -478,7 +470,7 @@ def _save_checkpoint(model, optimizer, scheduler, step, paths, writes, written_b
     if not all(bool(torch.isfinite(value).all()) for value in weights.values()):
         _diverged(step - 1, "the LoRA weights are no longer finite", paths)
     if writes:
-        atomic_torch_save(
+        save_state(
             {
                 "step": step,
                 "trainable": weights,
@@ -491,25 +483,41 @@ def _save_checkpoint(model, optimizer, scheduler, step, paths, writes, written_b
         )
 
 
-def _load_checkpoint(paths: TrainPaths, mode: str) -> dict:
-    state = torch.load(paths.checkpoint, weights_only=False, map_location="cpu")
-    if "trainable" not in state and mode != "replicate":
-        # PEFT-keyed, from before checkpoints were keyed by parameter name
+def _load_checkpoint(paths: TrainPaths) -> dict:
+    """The checkpoint as written by ``_save_checkpoint`` (safetensors, never a pickle); one
+    whose fields are missing or of the wrong type is refused with one line."""
+    state = load_state(paths.checkpoint)
+    fields = {
+        "step": int,
+        "trainable": dict,
+        "optimizer": dict,
+        "scheduler": dict,
+        "rng": torch.Tensor,
+        "written_by": dict,
+    }
+    if not isinstance(state, dict) or any(
+        not isinstance(state.get(name), kind) for name, kind in fields.items()
+    ):
         raise SelfMoaError(
-            f"{paths.checkpoint} was written by an earlier selfmoa; resume it with "
-            "parallel.mode=replicate, or delete it to train this stage again"
+            f"{paths.checkpoint} is not a checkpoint this selfmoa wrote; delete it to train "
+            "this stage again"
         )
     return state
 
 
+def _load_reference(paths: TrainPaths, pairs: int) -> torch.Tensor:
+    reference = load_state(paths.reference)
+    if not isinstance(reference, torch.Tensor) or reference.shape[:1] != (pairs,):
+        raise SelfMoaError(
+            f"{paths.reference} does not hold reference log-probs for these {pairs} pairs; "
+            "delete it to compute it again"
+        )
+    return reference
+
+
 def _load_weights(model, state: dict) -> None:
     """The checkpoint's trainable weights into the model (sharded: each rank its shard)."""
-    from peft import set_peft_model_state_dict
-
-    if "trainable" in state:
-        sharding.load_trainable_state(model, state["trainable"])
-    else:
-        set_peft_model_state_dict(model, state["adapter"])
+    sharding.load_trainable_state(model, state["trainable"])
 
 
 def _resume(state: dict | None, optimizer, scheduler, engine) -> int:
@@ -518,10 +526,8 @@ def _resume(state: dict | None, optimizer, scheduler, engine) -> int:
         return 0
     if engine is not None:
         zero.load_whole_state(engine, state["optimizer"])
-    elif "trainable" in state:
-        sharding.load_whole_optimizer_state(optimizer, state["optimizer"])
     else:
-        optimizer.load_state_dict(state["optimizer"])
+        sharding.load_whole_optimizer_state(optimizer, state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
     torch.set_rng_state(state["rng"])
     return int(state["step"])
