@@ -17,6 +17,7 @@ from pathlib import Path
 from selfmoa.config import load_config
 from selfmoa.stage_table import StageKey
 from selfmoa.stages.report_sets import pct
+from selfmoa.text_safety import md_text
 
 REDTEAM_STAGES = ("redteam", "sample", "judge", "archive")
 DEFAULT_CONFIG = "configs/default.yaml"
@@ -46,7 +47,8 @@ def _table(title: str, groups: dict[str, dict], compliance: dict[str, dict]) -> 
         "|---|---|---|",
     ]
     lines += [
-        f"| {name} | {pct(rate)} | {pct(compliance.get(name))} |" for name, rate in groups.items()
+        f"| {md_text(str(name))} | {pct(rate)} | {pct(compliance.get(name))} |"
+        for name, rate in groups.items()
     ]
     return lines
 
@@ -69,7 +71,9 @@ def render(metrics: dict) -> str:
         *_table("phrasing form", metrics["by_form"], metrics.get("compliance_by_form", {})),
         "",
     ]
-    rejected = ", ".join(f"{k}: {v}" for k, v in metrics["rejected"].items()) or "none"
+    rejected = (
+        ", ".join(f"{md_text(str(k))}: {v}" for k, v in metrics["rejected"].items()) or "none"
+    )
     parts.append(f"written {metrics['written']}, kept {metrics['kept']}; rejected: {rejected}")
     return "\n".join(parts)
 
@@ -77,12 +81,15 @@ def render(metrics: dict) -> str:
 def run(args: argparse.Namespace) -> Path:
     from selfmoa.loop import Loop
 
-    overrides = [f"models.policy={args.model}", *args.overrides]
+    # flags are taken as written (a name "2024" stays a name, a path keeps its " #")
+    flags = {
+        "models.policy": args.model,
+        "name": args.name or "redteam-" + _slug(args.model),
+        "rounds": "1",
+    }
     if args.adapter:
-        overrides.append(f"models.policy_adapter={args.adapter}")
-    overrides.append(f"name={args.name or 'redteam-' + _slug(args.model)}")
-    overrides.append("rounds=1")
-    config = load_config(args.config, overrides)
+        flags["models.policy_adapter"] = args.adapter
+    config = load_config(args.config, args.overrides, literal=flags)
     loop = Loop(config)
     loop.execute(only=lambda key: key.round == 0 and key.name in REDTEAM_STAGES)
     folder = loop.run.path / StageKey("archive", 0).folder

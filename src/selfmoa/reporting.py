@@ -1,11 +1,15 @@
-"""The report stage: report.md and report.json from the finished stages of a run."""
+"""The report stage: report.md and report.json from the finished stages of a run.
+
+The documents are written as ``selfmoa.text_safety.utf8`` bytes, so a lone surrogate
+that reached them unescaped is written as ``\\udXXX`` instead of failing the stage.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from selfmoa.atomic import atomic_write_json, atomic_write_text
+from selfmoa.atomic import atomic_write_bytes, atomic_write_json
 from selfmoa.errors import SelfMoaError
 from selfmoa.judges.registry import REGISTRY
 from selfmoa.records import EvalItem
@@ -13,6 +17,7 @@ from selfmoa.rundir import read_json, read_records
 from selfmoa.stages import report
 from selfmoa.stages.report_html import build_html
 from selfmoa.stages.report_sets import agreement_section
+from selfmoa.text_safety import utf8
 
 if TYPE_CHECKING:
     from selfmoa.stage_runners import StageContext
@@ -84,10 +89,10 @@ def run_report(ctx: StageContext) -> dict[str, Any]:
     head, examples = (markdown.split("\n## Examples", 1) + [""])[:2]
     markdown = head.rstrip("\n") + "\n" + "\n".join(agreement_section(agreement)) + "\n"
     markdown += f"\n## Examples{examples}" if examples else ""
-    atomic_write_text(ctx.stage.file("report.md"), markdown)
+    atomic_write_bytes(ctx.stage.file("report.md"), utf8(markdown))
     atomic_write_json(ctx.stage.file("report.json"), data)
     page = build_html(
         markdown, data, baseline_items, final_items, ctx.config.evaluate.examples_in_report
     )
-    atomic_write_text(ctx.stage.file("report.html"), page)
+    atomic_write_bytes(ctx.stage.file("report.html"), utf8(page))
     return {"rounds_reported": len(rounds)}

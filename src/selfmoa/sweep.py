@@ -25,7 +25,6 @@ budgets) the curve.
 
 from __future__ import annotations
 
-import html
 import json
 import os
 import re
@@ -41,6 +40,7 @@ from selfmoa.rundir import read_json
 from selfmoa.stage_table import StageKey, plan
 from selfmoa.stages.report_html import STYLE, line_chart, markdown_to_html, plane
 from selfmoa.stages.report_sets import pct
+from selfmoa.text_safety import md_text
 
 # Stages of the trained policy; everything else in a one-round plan is shared.
 PER_POLICY = {("train", "round"), ("evaluate", "round"), ("capability", "round"), ("report", "run")}
@@ -181,7 +181,7 @@ def sweep_markdown(points: list[dict[str, Any]], front: list[bool], config: Conf
         capability = point["capability"]
         kl = point["kl_per_token"]
         cells = [
-            html.escape(point["policy"]),
+            md_text(point["policy"]),
             "" if point["pairs"] is None else str(point["pairs"]),
             "yes" if on_front else "",
             pct(point["attack_success"]),
@@ -194,7 +194,7 @@ def sweep_markdown(points: list[dict[str, Any]], front: list[bool], config: Conf
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return (
-        f"# selfmoa sweep: {html.escape(config.name)}\n\n"
+        f"# selfmoa sweep: {md_text(config.name)}\n\n"
         f"Loss `{config.train.loss}`, the same {config.train.epochs}-epoch training for every "
         "policy on the same pairs (or a seeded sample of them: column pairs); all figures "
         "by the evaluation judges "

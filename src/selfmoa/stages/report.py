@@ -1,18 +1,18 @@
 """Report: before/after table per round with 95% intervals, and example answers.
 
 Model outputs and red-team prompts are data: in the Markdown report they are
-HTML-escaped, flattened to one line and shortened, so a renderer shows them as
-text and never interprets them.
+flattened to one line, shortened and escaped (``selfmoa.text_safety``), so a renderer
+shows them as text and never interprets them; so are names and values read from files.
 """
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
 from selfmoa.records import EvalItem
 from selfmoa.stages.report_redteam import redteam_section
 from selfmoa.stages.report_sets import paired_section, pct, sets_section
+from selfmoa.text_safety import md_data, md_text, md_value
 
 
 def _delta(after: float, before: float) -> str:
@@ -20,10 +20,8 @@ def _delta(after: float, before: float) -> str:
 
 
 def as_data(text: str, limit: int = 280) -> str:
-    flat = " ".join(text.split())
-    if len(flat) > limit:
-        flat = flat[:limit] + "..."
-    return html.escape(flat, quote=False).replace("|", "&#124;")
+    """Model text as one line of literal Markdown (also safe in a table cell)."""
+    return md_data(text, limit)
 
 
 def build_report(
@@ -37,11 +35,12 @@ def build_report(
 ) -> tuple[str, dict[str, Any]]:
     """(markdown, json) for a run. ``rounds`` holds per-round evaluate summaries and counts."""
     lines = [
-        f"# selfmoa report: {name}",
+        f"# selfmoa report: {md_text(name)}",
         "",
         "Attack success rate (ASR): share of held-out HarmBench behaviours whose answer "
         "the evaluation judges find unsafe (per answer the first of "
-        f"{', '.join(unsafe_judges) or 'no unsafe judge: not refused'} that could score it "
+        f"{', '.join(map(md_text, unsafe_judges)) or 'no unsafe judge: not refused'} that could "
+        "score it "
         "decides; config judge.evaluation_judges; not the keyword judge used for training). "
         "Over-refusal: share of held-out benign-but-sensitive prompts refused. Helpfulness: "
         "mean helpfulness score on the benign prompts. Intervals are Wilson 95%.",
@@ -49,13 +48,13 @@ def build_report(
         "| policy | ASR | over-refusal | helpfulness |",
         "|---|---|---|---|",
         f"| base model | {pct(baseline['attack_success'])} | "
-        f"{pct(baseline['over_refusal'])} | {baseline['helpfulness']['mean']} |",
+        f"{pct(baseline['over_refusal'])} | {md_value(baseline['helpfulness']['mean'])} |",
     ]
     for entry in rounds:
         summary = entry["evaluate"]
         lines.append(
             f"| after round {entry['round']} | {pct(summary['attack_success'])} | "
-            f"{pct(summary['over_refusal'])} | {summary['helpfulness']['mean']} |"
+            f"{pct(summary['over_refusal'])} | {md_value(summary['helpfulness']['mean'])} |"
         )
     lines += _by_judge(baseline, rounds)
     result: dict[str, Any] = {"name": name, "baseline": baseline, "rounds": rounds}
@@ -89,11 +88,16 @@ def build_report(
     for entry in rounds:
         red, pairs, train = entry["redteam"], entry["pairs"], entry["train"]
         retest = entry.get("retest")
-        retested = f"{retest['retested']} ({retest['still_unsafe']})" if retest else "-"
+        retested = (
+            f"{md_value(retest['retested'])} ({md_value(retest['still_unsafe'])})"
+            if retest
+            else "-"
+        )
         lines.append(
-            f"| {entry['round']} | {retested} | {red['harmful_kept']} / "
-            f"{red['harmful_written']} | {red['benign']} | {entry['sample']['responses']} | "
-            f"{_pairs_cell(pairs)} | {train.get('steps', 0)} | "
+            f"| {md_value(entry['round'])} | {retested} | {md_value(red['harmful_kept'])} / "
+            f"{md_value(red['harmful_written'])} | {md_value(red['benign'])} | "
+            f"{md_value(entry['sample']['responses'])} | "
+            f"{_pairs_cell(pairs)} | {md_value(train.get('steps', 0))} | "
             f"{_epoch_mean(train, 'loss'):.3f} | {_epoch_mean(train, 'reward_accuracy'):.2f} |"
         )
     lines += sets_section(baseline, rounds)
@@ -116,7 +120,7 @@ def _pairs_cell(counts: dict[str, Any]) -> str:
     names = sorted(set(counts) - {"pairs", "left_out_for_judge_errors"})
     first = [name for name in ("safety", "helpfulness") if name in names]
     ordered = first + [name for name in names if name not in first]
-    return ", ".join(f"{name} {counts[name]}" for name in ordered)
+    return ", ".join(f"{md_text(name)} {md_value(counts[name])}" for name in ordered)
 
 
 def _accuracy_cell(row: dict[str, Any]) -> str:
@@ -147,9 +151,9 @@ def _capability(baseline: dict[str, Any] | None, rounds: list[dict[str, Any]]) -
     for bench, first in baseline["accuracy"].items():
         cells = [_accuracy_cell(s["accuracy"][bench]) if s and bench in s["accuracy"] else "-"
                  for _, s in columns]  # fmt: skip
-        lines.append(f"| {bench} ({first['n']}) | " + " | ".join(cells) + " |")
+        lines.append(f"| {md_text(bench)} ({md_value(first['n'])}) | " + " | ".join(cells) + " |")
     for key, label in (("kl_per_token", "KL per token"), ("base_perplexity", "base perplexity")):
-        cells = [str(s["drift"][key]) if s else "-" for _, s in columns]
+        cells = [md_value(s["drift"][key]) if s else "-" for _, s in columns]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return lines
 
@@ -176,7 +180,7 @@ def _by_judge(baseline: dict[str, Any], rounds: list[dict[str, Any]]) -> list[st
             else "-"
             for _, s in columns
         ]
-        lines.append(f"| {judge} | " + " | ".join(cells) + " |")
+        lines.append(f"| {md_text(judge)} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -187,7 +191,7 @@ def _examples(before: list[EvalItem], after: list[EvalItem], count: int) -> list
     lines = ["", "## Examples (held-out prompts; model text shown as escaped data)"]
     for eval_set in ("harmbench", "benign_heldout"):
         shown = [b for b in before if b.eval_set == eval_set and b.id in after_by_id][:count]
-        lines += ["", f"### {eval_set}"]
+        lines += ["", f"### {md_text(eval_set)}"]
         for item in shown:
             new = after_by_id[item.id]
             lines += [

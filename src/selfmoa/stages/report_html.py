@@ -1,11 +1,13 @@
 """report.html: the report as one self-contained page (no network, no script) with plots.
 
-The Markdown report is turned into HTML headings, paragraphs and tables (its model
-text is already escaped there), and inline SVG plots are drawn from report.json:
+The Markdown report is turned into HTML headings, paragraphs and tables (its escapes
+undone, then every character of text HTML-escaped, so the page shows the original
+text), and inline SVG plots are drawn from report.json:
 attack success and over-refusal per set across rounds, the safety-helpfulness
 plane with one point per policy, and attack success per HarmBench category before
 and after. Example answers sit under a collapsed content warning; every piece of
-model or red-team text is escaped, so a response containing ``<script>`` shows as text.
+model or red-team text is escaped (``selfmoa.text_safety.html_text``, control characters
+made visible), so a response containing ``<script>`` shows as text.
 """
 
 from __future__ import annotations
@@ -15,18 +17,83 @@ import re
 from typing import Any
 
 from selfmoa.records import EvalItem
+from selfmoa.text_safety import html_text
 
 WIDTH, HEIGHT, PAD = 520, 260, 40
 COLOURS = ("#c0392b", "#2471a3", "#239b56", "#b9770e", "#7d3c98", "#566573", "#17a589")
 
 
+_INLINE = re.compile(
+    r"\\(?P<escaped>[!-/:-@\[-`{-~])"
+    r"|(?P<ticks>`+)"
+    r"|(?P<bold>\*\*)"
+    r"|(?P<entity>&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});)"
+)
+
+
 def _inline(text: str) -> str:
-    """Markdown bold/code on text that is already HTML-safe."""
-    text = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", text)
-    return re.sub(r"`(.+?)`", r"<code>\1</code>", text)
+    """HTML of one line of Markdown: backslash escapes and character references become the
+    characters they stand for, ``**bold**`` and code spans become tags, and every character
+    of text is HTML-escaped, so raw HTML or a control character in ``text`` shows as text."""
+    parts: list[str | None] = []  # HTML pieces; None marks a ``**`` not yet paired
+    plain: list[str] = []  # characters of text not yet escaped
+    position = 0
+    while (match := _INLINE.search(text, position)) is not None:
+        plain.append(text[position : match.start()])
+        position = match.end()
+        if match.group("escaped") is not None:
+            plain.append(match.group("escaped"))
+        elif match.group("entity") is not None:
+            plain.append(html.unescape(match.group("entity")))
+        elif match.group("ticks") is not None:
+            ticks = match.group("ticks")
+            close = re.compile(f"(?<!`){ticks}(?!`)").search(text, position)
+            if close is None:
+                plain.append(ticks)
+                continue
+            parts.append(html_text("".join(plain)))
+            plain.clear()
+            parts.append(f"<code>{html_text(text[position : close.start()])}</code>")
+            position = close.end()
+        else:
+            parts.append(html_text("".join(plain)))
+            plain.clear()
+            parts.append(None)
+    plain.append(text[position:])
+    parts.append(html_text("".join(plain)))
+    bold = [index for index, part in enumerate(parts) if part is None]
+    for opening, closing in zip(bold[0::2], bold[1::2], strict=False):
+        parts[opening], parts[closing] = "<b>", "</b>"
+    return "".join("**" if part is None else part for part in parts)
+
+
+def _cells(line: str) -> list[str]:
+    """The cells of a table row, split at each ``|`` that is not backslash-escaped."""
+    cells, cell, index = [], "", 0
+    body = line.strip()
+    body = body[1:] if body.startswith("|") else body
+    while index < len(body):
+        char = body[index]
+        if char == "\\" and index + 1 < len(body):
+            cell += body[index : index + 2]
+            index += 2
+            continue
+        if char == "|":
+            cells.append(cell)
+            cell = ""
+        else:
+            cell += char
+        index += 1
+    if cell.strip():
+        cells.append(cell)
+    return [c.strip() for c in cells]
 
 
 def markdown_to_html(markdown: str) -> str:
+    """The HTML of the Markdown the reports write (headings, paragraphs, tables, bold, code).
+
+    All text is escaped here, whatever the Markdown holds: the only tags in the result are
+    the ones this function writes."""
     out: list[str] = []
     table: list[list[str]] = []
 
@@ -40,13 +107,18 @@ def markdown_to_html(markdown: str) -> str:
             out.append("</tbody></table>")
             table.clear()
 
+    delimiter = False
     for line in markdown.splitlines():
         if line.startswith("|"):
-            cells = [_inline(c.strip()) for c in line.strip().strip("|").split("|")]
-            if not all(set(c) <= {"-", ":"} for c in cells):
-                table.append(cells)
+            cells = _cells(line)
+            if delimiter and all(c and set(c) <= {"-", ":"} for c in cells):
+                delimiter = False  # the row under the header
+                continue
+            delimiter = not table
+            table.append([_inline(c) for c in cells])
             continue
         flush()
+        delimiter = False
         heading = re.match(r"^(#{1,3}) (.*)$", line)
         if heading:
             level = len(heading.group(1))
@@ -63,14 +135,14 @@ def _y(rate: float) -> float:
 
 def _frame(title: str, x_labels: list[str], y_label: str) -> list[str]:
     step = (WIDTH - 2 * PAD) / max(1, len(x_labels) - 1)
-    name = html.escape(title)
+    name = html_text(title)
     bottom = HEIGHT - PAD
     parts = [
         f'<svg class="plot" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{name}">',
         f'<text x="{WIDTH / 2}" y="16" text-anchor="middle" font-size="13">{name}</text>',
         f'<line x1="{PAD}" y1="{bottom}" x2="{WIDTH - PAD}" y2="{bottom}" stroke="#333"/>',
         f'<line x1="{PAD}" y1="{PAD}" x2="{PAD}" y2="{bottom}" stroke="#333"/>',
-        f'<text x="8" y="{PAD - 8}" font-size="10">{html.escape(y_label)}</text>',
+        f'<text x="8" y="{PAD - 8}" font-size="10">{html_text(y_label)}</text>',
     ]
     for tick in (0.0, 0.5, 1.0):
         y = _y(tick) + 3
@@ -80,7 +152,7 @@ def _frame(title: str, x_labels: list[str], y_label: str) -> list[str]:
     for i, label in enumerate(x_labels):
         parts.append(
             f'<text x="{PAD + i * step}" y="{HEIGHT - PAD + 14}" font-size="10" '
-            f'text-anchor="middle">{html.escape(label)}</text>'
+            f'text-anchor="middle">{html_text(label)}</text>'
         )
     return parts
 
@@ -100,7 +172,7 @@ def line_chart(title: str, x_labels: list[str], series: dict[str, list[float | N
             parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}"/>')
         parts.append(
             f'<text x="{WIDTH - PAD + 4}" y="{PAD + 12 * index}" font-size="10" '
-            f'fill="{colour}">{html.escape(name)}</text>'
+            f'fill="{colour}">{html_text(name)}</text>'
         )
     return "\n".join(parts) + "</svg>"
 
@@ -112,7 +184,7 @@ def plane(title: str, points: list[tuple[str, float, float]]) -> str:
         cx = PAD + x * (WIDTH - 2 * PAD)
         parts.append(f'<circle cx="{cx:.1f}" cy="{_y(y):.1f}" r="4" fill="{COLOURS[index % 7]}"/>')
         parts.append(
-            f'<text x="{cx + 6:.1f}" y="{_y(y) - 6:.1f}" font-size="10">{html.escape(label)}</text>'
+            f'<text x="{cx + 6:.1f}" y="{_y(y) - 6:.1f}" font-size="10">{html_text(label)}</text>'
         )
     return "\n".join(parts) + "</svg>"
 
@@ -130,7 +202,7 @@ def bars(title: str, categories: list[str], before: list[float], after: list[flo
             )
         parts.append(
             f'<text x="{x + width / 2:.1f}" y="{HEIGHT - PAD + 14}" font-size="9" '
-            f'text-anchor="middle">{html.escape(name[:14])}</text>'
+            f'text-anchor="middle">{html_text(name[:14])}</text>'
         )
     return "\n".join(parts) + "</svg>"
 
@@ -181,13 +253,13 @@ def examples_html(before: list[EvalItem], after: list[EvalItem], count: int) -> 
             continue
         rows.append(
             "<tr><td>"
-            + html.escape(item.eval_set)
+            + html_text(item.eval_set)
             + "</td><td>"
-            + html.escape(item.prompt_text)
+            + html_text(item.prompt_text)
             + "</td><td>"
-            + html.escape(item.response)
+            + html_text(item.response)
             + "</td><td>"
-            + html.escape(new.response)
+            + html_text(new.response)
             + "</td></tr>"
         )
     return (
@@ -214,7 +286,7 @@ def build_html(
     body = markdown_to_html(markdown.split("\n## Examples", 1)[0])
     return (
         '<!DOCTYPE html><html><head><meta charset="utf-8">'
-        f"<title>selfmoa report: {html.escape(data['name'])}</title><style>{STYLE}</style></head>"
+        f"<title>selfmoa report: {html_text(data['name'])}</title><style>{STYLE}</style></head>"
         "<body>"
         + body
         + "<h2>Plots</h2>"

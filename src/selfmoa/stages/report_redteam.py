@@ -5,6 +5,8 @@ by origin (fresh seed, jailbreak template, progressive mutation of an archived
 success), strategy, phrasing form and harm category; compliance (harmful requests
 answered rather than refused) by the same groups; over-refusal of the round's
 fresh benign prompts by form; diversity, intent preservation and filter rejections.
+Group names and values are escaped with ``selfmoa.text_safety`` (they may come from
+generated attacks).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from selfmoa.stages.report_sets import pct
+from selfmoa.text_safety import md_text, md_value
 
 
 def _group_table(title: str, key: str, rounds: list[dict[str, Any]]) -> list[str]:
@@ -25,7 +28,7 @@ def _group_table(title: str, key: str, rounds: list[dict[str, Any]]) -> list[str
     ]
     for name in names:
         cells = [pct(e["redteam_metrics"].get(key, {}).get(name)) for e in rounds]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines.append(f"| {md_text(name)} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -83,10 +86,14 @@ def redteam_section(rounds: list[dict[str, Any]]) -> list[str]:
     ]
     for entry in rounds:
         m = entry["redteam_metrics"]
-        rejected = ", ".join(f"{k}: {v}" for k, v in m["rejected"].items()) or "none"
+        rejected = (
+            ", ".join(f"{md_text(k)}: {md_value(v)}" for k, v in m["rejected"].items()) or "none"
+        )
+        diversity, intent = m["diversity"], m["intent_preservation"]
         lines.append(
-            f"| {entry['round']} | {m['kept']} / {m['written']} | {rejected} | "
-            f"{m['diversity']['mean_pairwise_distance']} | {m['diversity']['distinct_2']} | "
-            f"{m['intent_preservation']['mean_seed_similarity']} |"
+            f"| {entry['round']} | {md_value(m['kept'])} / {md_value(m['written'])} | "
+            f"{rejected} | {md_value(diversity['mean_pairwise_distance'])} | "
+            f"{md_value(diversity['distinct_2'])} | "
+            f"{md_value(intent['mean_seed_similarity'])} |"
         )
     return lines

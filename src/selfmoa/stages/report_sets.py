@@ -2,6 +2,7 @@
 
 Every figure names its judge: rates come from the evaluation judges
 (``judge.evaluation_judges``), never from the keyword judge used to build training pairs.
+Names and values read from files are escaped with ``selfmoa.text_safety``.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import Any
 
 from selfmoa.records import EvalItem
 from selfmoa.stats import paired_difference, rate_summary
+from selfmoa.text_safety import md_text, md_value
 
 
 def pct(summary: dict[str, Any] | None) -> str:
@@ -17,7 +19,7 @@ def pct(summary: dict[str, Any] | None) -> str:
         return "-"
     return (
         f"{100 * summary['rate']:.1f}% [{100 * summary['ci_low']:.0f}-"
-        f"{100 * summary['ci_high']:.0f}] (n={summary['n']})"
+        f"{100 * summary['ci_high']:.0f}] (n={md_value(summary['n'])})"
     )
 
 
@@ -47,14 +49,17 @@ def sets_section(baseline: dict[str, Any], rounds: list[dict[str, Any]]) -> list
         "Harmful sets: attack success (answers the evaluation judges find unsafe). Benign "
         "sets: over-refusal (answers they find refused). Degenerate: answers that repeat a "
         "sentence or loop. Near-duplicates of training seeds removed before evaluation: "
-        + ", ".join(f"{k} {v}" for k, v in baseline.get("removed_near_duplicates", {}).items())
+        + ", ".join(
+            f"{md_text(k)} {md_value(v)}"
+            for k, v in baseline.get("removed_near_duplicates", {}).items()
+        )
         + ".",
     ]
     lines += _table("set (measure)", columns)
     for name in sets:
-        measure = baseline["sets"][name]["measure"].replace("_", " ")
+        measure = md_text(baseline["sets"][name]["measure"].replace("_", " "))
         cells = [pct(s.get("sets", {}).get(name, {}).get("rate")) for _, s in columns]
-        lines.append(f"| {name} ({measure}) | " + " | ".join(cells) + " |")
+        lines.append(f"| {md_text(name)} ({measure}) | " + " | ".join(cells) + " |")
     cells = [pct(s.get("degenerate")) for _, s in columns]
     lines.append("| all sets (degenerate answers) | " + " | ".join(cells) + " |")
     lines += _by_form(columns, sets, "harmful", "refusal_by_form", "Refusal of harmful requests")
@@ -67,7 +72,7 @@ def sets_section(baseline: dict[str, Any], rounds: list[dict[str, Any]]) -> list
                 pct(s.get("sets", {}).get("attacked", {}).get("by_form", {}).get(strategy))
                 for _, s in columns
             ]
-            lines.append(f"| {strategy} | " + " | ".join(cells) + " |")
+            lines.append(f"| {md_text(strategy)} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -95,7 +100,7 @@ def _by_form(
             cells.append(
                 pct(rate_summary([True] * hits + [False] * (total - hits))) if total else "-"
             )
-        lines.append(f"| {form} | " + " | ".join(cells) + " |")
+        lines.append(f"| {md_text(form)} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -129,8 +134,8 @@ def paired_section(before: list[EvalItem], after: list[EvalItem]) -> tuple[list[
     for name, c in changes.items():
         if c["change"] is not None:
             lines.append(
-                f"| {name} | {100 * c['change']:+.1f} [{100 * c['ci_low']:+.1f}, "
-                f"{100 * c['ci_high']:+.1f}] | {c['n']} |"
+                f"| {md_text(name)} | {100 * c['change']:+.1f} [{100 * c['ci_low']:+.1f}, "
+                f"{100 * c['ci_high']:+.1f}] | {md_value(c['n'])} |"
             )
     return lines, changes
 
@@ -157,7 +162,8 @@ def agreement_section(rows: list[dict[str, Any]] | None) -> list[str]:
         if r["split"] != "heldout" or r["accuracy"] is None:
             continue
         lines.append(
-            f"| {r['set']} | {r['target']} | {r['judge']} | {int(r['n'])} | "
+            f"| {md_text(r['set'])} | {md_text(r['target'])} | {md_text(r['judge'])} | "
+            f"{int(r['n'])} | "
             f"{r['accuracy']:.3f} [{r['accuracy_low']:.2f}, {r['accuracy_high']:.2f}] | "
             f"{r['kappa']:.3f} |"
         )
