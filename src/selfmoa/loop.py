@@ -9,7 +9,6 @@ that changes.
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -46,9 +45,9 @@ class Loop:
     def execute(self, only: Callable[[StageKey], bool] | None = None) -> Path:
         """Run every stage (or those ``only`` selects, in order); returns the report path."""
         check_config(self.config)
+        self.run.check_schema(create=True)  # refuses a folder selfmoa did not make
         lock = self.run.lock()
         try:
-            self.run.check_schema(create=True)
             atomic_write_text(self.run.path / "config.yaml", dump_config(self.config))
             self.run.log_event("run_start", rounds=self.config.rounds)
             for key in plan(self.config):
@@ -121,5 +120,6 @@ class Loop:
             return
         stage = self.run.stage(key.folder, key.label)
         if stage.path.exists():
-            shutil.rmtree(stage.path)
+            stage.clear()
+        stage.mark_started(None)
         spec_of(key).run(self.context(key, stage))

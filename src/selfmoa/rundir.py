@@ -3,26 +3,34 @@
 A stage is *done* when its ``manifest.json`` exists (written last, atomically)
 and carries the fingerprint the current inputs ask for. A stage folder with a
 matching ``started.json`` but no manifest is *partial* and is resumed; a folder
-with any other fingerprint is *stale* and is wiped before the stage runs again.
-A manifest also records the sha256 of each output the stage declares, so that
-the stages reading it can fingerprint its content, not only its config.
+with any other fingerprint is *stale* and its files are removed before the
+stage runs again. A manifest also records the sha256 of each output the stage
+declares, so that the stages reading it can fingerprint its content, not only
+its config.
+
+What selfmoa trusts: a run directory is selfmoa's only when it carries the
+marker ``selfmoa.json`` (written when selfmoa created the folder, or found it
+empty); any other existing folder is refused, never written to or cleaned. A
+stale stage removes only the files it wrote: those its manifest lists, or, for
+a stage that never finished, those written since it started; files that were
+there before it started (``started.json``'s ``kept``) stay. The lock file is
+opened without following symbolic links and is never truncated.
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
-import shutil
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import PydanticSerializationError
 
-from selfmoa.atomic import atomic_write_json, atomic_write_text, disk_error
+from selfmoa.atomic import atomic_write_json, atomic_write_text, disk_error, hold_lock
 from selfmoa.errors import SelfMoaError
 from selfmoa.faults import fault_point, kill_requested
 from selfmoa.records import SCHEMA_VERSION
@@ -34,9 +42,28 @@ OLDER_RUN = "this run directory was written by an older selfmoa; use a new run n
 
 def read_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise SelfMoaError(f"cannot read {path}: {error}") from None
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        raise SelfMoaError(f"cannot read {path}: {_reason(error)}") from None
+
+
+def read_json_object(path: Path, what: str) -> dict[str, Any]:
+    """A JSON file that must hold an object; anything else is one line naming the file."""
+    data = read_json(path)
+    if not isinstance(data, dict):
+        raise SelfMoaError(
+            f"{path} is not a {what} selfmoa wrote (it holds a JSON {type(data).__name__}); "
+            "delete it, or the run directory, and run again"
+        )
+    return data
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, OSError):
+        return error.strerror or str(error)
+    if isinstance(error, RecursionError):
+        return "nested too deeply"
+    return str(error)
 
 
 def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
@@ -86,7 +113,7 @@ def append_records(path: Path, records: Iterable[BaseModel], label: str = "") ->
     """Append whole lines and fsync, after cutting any torn last line."""
     path.parent.mkdir(parents=True, exist_ok=True)
     _cut_torn_tail(path)
-    data = "".join(record.model_dump_json() + "\n" for record in records).encode()
+    data = "".join(record_line(record) for record in records).encode()
     if not data:
         return
     size = path.stat().st_size if path.exists() else 0
@@ -107,7 +134,17 @@ def append_records(path: Path, records: Iterable[BaseModel], label: str = "") ->
 
 
 def write_records(path: Path, records: Iterable[BaseModel]) -> None:
-    atomic_write_text(path, "".join(record.model_dump_json() + "\n" for record in records))
+    atomic_write_text(path, "".join(record_line(record) for record in records))
+
+
+def record_line(record: BaseModel) -> str:
+    """One JSONL line. Model text may hold a lone surrogate (a cut emoji), which UTF-8
+    cannot encode: such a record is written with ASCII escapes (``\\ud83d``), which reads
+    back as the same text."""
+    try:
+        return record.model_dump_json() + "\n"
+    except PydanticSerializationError:
+        return json.dumps(record.model_dump(mode="json"), ensure_ascii=True) + "\n"
 
 
 def _cut_torn_tail(path: Path) -> None:
@@ -145,28 +182,80 @@ class StageDir:
 
     def manifest(self) -> dict[str, Any] | None:
         path = self.file("manifest.json")
-        return read_json(path) if path.is_file() else None
+        return read_json_object(path, "stage manifest") if path.is_file() else None
+
+    def started(self) -> dict[str, Any] | None:
+        path = self.file("started.json")
+        return read_json_object(path, "stage start record") if path.is_file() else None
 
     def state(self, fingerprint: str | None) -> StageState:
         """State against the expected fingerprint (None: an upstream is not done yet)."""
         manifest = self.manifest()
         if manifest is not None:
             return "done" if manifest.get("fingerprint") == fingerprint else "stale"
-        started = self.file("started.json")
-        if started.is_file():
-            return "partial" if read_json(started).get("fingerprint") == fingerprint else "stale"
+        started = self.started()
+        if started is not None:
+            return "partial" if started.get("fingerprint") == fingerprint else "stale"
         return "stale" if self.path.exists() and any(self.path.iterdir()) else "pending"
 
     def begin(self, fingerprint: str) -> StageState:
-        """Prepare to run: wipe a stale folder, keep a partial one. Returns the prior state."""
+        """Prepare to run: clear a stale folder, keep a partial one. Returns the prior state."""
         state = self.state(fingerprint)
         if state == "stale":
-            shutil.rmtree(self.path)
+            self.clear()
         if state in ("stale", "pending"):
-            atomic_write_json(
-                self.file("started.json"), {"fingerprint": fingerprint, "started": time.time()}
-            )
+            self.mark_started(fingerprint)
         return state
+
+    def mark_started(self, fingerprint: str | None) -> None:
+        """Record the start; files already here are ``kept``: never listed, never removed."""
+        kept = sorted(self.files())
+        atomic_write_json(
+            self.file("started.json"),
+            {"fingerprint": fingerprint, "started": time.time(), "kept": kept},
+        )
+
+    def files(self) -> set[str]:
+        """Relative paths of the files under the folder (symbolic links count as files)."""
+        if not self.path.is_dir():
+            return set()
+        return {
+            p.relative_to(self.path).as_posix()
+            for p in self.path.rglob("*")
+            if p.is_symlink() or p.is_file()
+        }
+
+    def written_files(self) -> set[str]:
+        """The files this stage wrote: those its manifest lists, or, when it never finished,
+        those changed since it started; never those it found there (``kept``)."""
+        manifest, started = self.manifest(), self.started()
+        present = self.files()
+        own = {"manifest.json", "started.json"} & present
+        if manifest is not None and isinstance(manifest.get("files"), list):
+            return own | (present & set(map(str, manifest["files"])))
+        kept = set(map(str, (started or {}).get("kept", [])))
+        since = float((started or {}).get("started", 0.0)) if started else None
+        for name in present - kept - own:
+            path = self.path / name
+            if since is not None and path.lstat().st_mtime >= since - 1.0:
+                own.add(name)
+        return own
+
+    def clear(self) -> None:
+        """Remove the files this stage wrote, then the folders they leave empty."""
+        if self.path.is_symlink():
+            raise SelfMoaError(
+                f"{self.path} is a symbolic link, not a folder selfmoa made; remove the link"
+            )
+        for name in sorted(self.written_files()):
+            (self.path / name).unlink(missing_ok=True)
+        for folder in sorted(
+            (p for p in self.path.rglob("*") if p.is_dir() and not p.is_symlink()),
+            key=lambda p: len(p.parts),
+            reverse=True,
+        ):
+            if not any(folder.iterdir()):
+                folder.rmdir()
 
     def output_hashes(self, outputs: Iterable[str]) -> dict[str, str]:
         hashes = {}
@@ -200,11 +289,14 @@ class StageDir:
         seconds: float,
         device: str | None = None,
     ) -> None:
+        kept = set(map(str, (self.started() or {}).get("kept", [])))
+        written = sorted(self.files() - kept - {"manifest.json"})
         atomic_write_json(
             self.file("manifest.json"),
             {
                 "stage": self.label,
                 "fingerprint": fingerprint,
+                "files": written,
                 "inputs": inputs,
                 "outputs": outputs,
                 "counts": counts,
@@ -229,29 +321,36 @@ class RunDir:
         return self.path / "selfmoa.json"
 
     def check_schema(self, create: bool) -> None:
-        """Refuse a run directory written with another record schema."""
-        if self.stamp.is_file():
-            found = read_json(self.stamp).get("schema")
+        """Refuse a folder selfmoa did not create, or a run written with another record
+        schema. ``create``: make the folder (or claim an empty one) and mark it as a run."""
+        if self.stamp.is_file() or self.stamp.is_symlink():
+            found = read_json_object(self.stamp, "run marker").get("schema")
             if found != SCHEMA_VERSION:
                 raise SelfMoaError(f"{self.path}: {OLDER_RUN}")
             return
         if self.path.is_dir() and any(self.path.glob("*/*/manifest.json")):
             raise SelfMoaError(f"{self.path}: {OLDER_RUN}")
-        if create:
-            atomic_write_json(self.stamp, {"schema": SCHEMA_VERSION})
+        if self.path.exists() and not self.path.is_dir():
+            raise SelfMoaError(f"{self.path} is a file, not a run directory; choose another name")
+        if self.path.is_dir() and any(self.path.iterdir()):
+            raise SelfMoaError(
+                f"{self.path} exists and was not made by selfmoa (no selfmoa.json), so selfmoa "
+                "will not write to it or clean it; choose another name or output_dir"
+            )
+        if not create:
+            raise SelfMoaError(f"{self.path} is not a selfmoa run directory (no selfmoa.json)")
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise SelfMoaError(
+                f"cannot create run directory {self.path}: {_reason(error)}"
+            ) from None
+        atomic_write_json(self.stamp, {"schema": SCHEMA_VERSION})
 
     def lock(self) -> Any:
-        """Hold an exclusive lock on the run for this process (freed when it exits or dies)."""
-        self.path.mkdir(parents=True, exist_ok=True)
-        handle = open(self.path / ".lock", "w")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            raise SelfMoaError(
-                f"another selfmoa process is running on {self.path}; wait for it or stop it"
-            ) from None
-        return handle
+        """Hold an exclusive lock on the run for this process (freed when it exits or dies).
+        The run must be selfmoa's (``check_schema`` first)."""
+        return hold_lock(self.path / ".lock", f"another selfmoa process is running on {self.path}")
 
     def log_event(self, event: str, **fields: Any) -> None:
         self.path.mkdir(parents=True, exist_ok=True)

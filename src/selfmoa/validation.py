@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import tempfile
 from collections.abc import Collection
 from pathlib import Path
 
@@ -26,6 +27,7 @@ def check_config(config: Config) -> None:
     _check_strategies(config)
     _check_sizes(config)
     _check_backend(config)
+    _check_run_folder(config.run_dir)
 
 
 def _check_strategies(config: Config) -> None:
@@ -97,3 +99,24 @@ def _check_backend(config: Config) -> None:
             "config error: backend.kind=vllm needs vLLM, which is not installed; run: "
             "pip install 'selfmoa[vllm]'"
         )
+
+
+def _check_run_folder(run_dir: Path) -> None:
+    """The run folder exists as a folder, or can be made: its nearest existing ancestor is
+    a folder where a subfolder can really be created (tried, then removed)."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise SelfMoaError(f"config error: run directory {run_dir} is a file; change name")
+    ancestor = run_dir
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise SelfMoaError(
+            f"config error: output_dir: {ancestor} is a file, so {run_dir} cannot be made"
+        )
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".selfmoa-check-", dir=ancestor))
+    except OSError as error:
+        raise SelfMoaError(
+            f"config error: output_dir: cannot create {run_dir} ({error.strerror or error}); "
+            "choose a writable folder"
+        ) from None
