@@ -6,19 +6,26 @@ with self-generated pairs at an equal pair budget (``train.max_pairs``). Trainin
 loop's own (``training/loop.py``, the config's ``train`` section, ``models.policy``),
 into ``OUT`` (default ``RUN_DIR/external_train``); it resumes from its checkpoints like
 a loop round. An ``OUT`` already used for other pairs is refused, since its cached
-reference log-probs belong to those.
+reference log-probs belong to those. ``OUT/inputs.sha256`` (the pairs and the ``train``
+settings) only binds a folder where training wrote state: a try that failed before
+that (e.g. pairs of an objective without a weight) leaves no stamp behind, and a stale
+stamp over no state is replaced, so the corrected retry runs.
 """
 
 from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from selfmoa.atomic import atomic_write_text, disk_error
 from selfmoa.config import Config
 from selfmoa.data.trl_pairs import DATASET_PREFIX, read_trl_dataset, read_trl_pairs
 from selfmoa.errors import SelfMoaError
 from selfmoa.modelpath import resolve_model
+
+if TYPE_CHECKING:
+    from selfmoa.training.loop import TrainPaths
 
 
 def train_on_file(
@@ -32,23 +39,42 @@ def train_on_file(
     else:
         pairs = read_trl_pairs(Path(pairs_file), objective)
     out = out or Path(config.run_dir) / "external_train"
+    if out.exists() and not out.is_dir():
+        raise SelfMoaError(f"--out {out} is a file; give a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise disk_error(error, out) from None
     digest = hashlib.sha256(
         "\n".join(p.model_dump_json() for p in pairs).encode()
         + config.train.model_dump_json().encode()
     ).hexdigest()
+    paths = TrainPaths(out)
     stamp = out / "inputs.sha256"
-    if stamp.is_file() and stamp.read_text().strip() != digest:
+    if stamp.is_file() and stamp.read_text().strip() != digest and started(paths):
         raise SelfMoaError(f"{out} was trained on other pairs or settings; use a new --out")
-    out.mkdir(parents=True, exist_ok=True)
-    stamp.write_text(digest + "\n")
-    stats = train_preference_lora(
-        resolve_model(config.models.policy, "models.policy"),
-        pairs,
-        config.train,
-        TrainPaths(out),
-        dtype=config.models.dtype,
-        device=config.models.device,
-        seed=config.seed,
-        parallel=config.parallel,
-    )
+    try:
+        atomic_write_text(stamp, digest + "\n")
+        stats = train_preference_lora(
+            resolve_model(config.models.policy, "models.policy"),
+            pairs,
+            config.train,
+            paths,
+            dtype=config.models.dtype,
+            device=config.models.device,
+            seed=config.seed,
+            parallel=config.parallel,
+        )
+    except BaseException:
+        if not started(paths):  # nothing trained: the next try may bring other pairs
+            stamp.unlink(missing_ok=True)
+        raise
     return out / "adapter", stats
+
+
+def started(paths: TrainPaths) -> bool:
+    """Whether training in ``paths`` got as far as writing state tied to its inputs
+    (cached reference log-probs, a checkpoint, metrics or the adapter)."""
+    return any(
+        path.exists() for path in (paths.reference, paths.checkpoint, paths.metrics, paths.adapter)
+    )

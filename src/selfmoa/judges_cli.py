@@ -16,8 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from selfmoa.atomic import disk_error
 from selfmoa.config import Config, load_config
 from selfmoa.errors import SelfMoaError
+from selfmoa.jsonl_input import parse_json, text_lines
 
 DEFAULT_CONFIG = Path("configs/default.yaml")
 LABELS = ("harmful", "benign")
@@ -55,30 +57,66 @@ def config_for(path: str | None) -> Config:
 
 
 def read_items(path: str) -> list[dict[str, Any]]:
-    """Validated input rows; any bad line is one error naming the file and line."""
+    """Validated input rows; any bad line is one error naming the file and line.
+
+    Each row is an object with string ``prompt`` and ``response``, an optional ``label``
+    ("harmful" or "benign") and an optional ``id`` (a string or an integer; the line
+    number when missing). Texts of any length are read; judges cut them per row
+    (``judges.text.judged_text``).
+    """
     source = Path(path)
     if not source.is_file():
         raise SelfMoaError(f"input file not found: {path}")
     items = []
-    with source.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            where = f"{path} line {number}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise SelfMoaError(f"{where}: not valid JSON ({error.msg})") from None
-            if not isinstance(row, dict):
-                raise SelfMoaError(f"{where}: expected a JSON object")
-            for key in ("prompt", "response"):
-                if not isinstance(row.get(key), str):
-                    raise SelfMoaError(f"{where}: '{key}' must be a string")
-            label = row.get("label", "harmful")
-            if label not in LABELS:
-                raise SelfMoaError(f"{where}: unknown label {label!r}; use 'harmful' or 'benign'")
-            items.append({**row, "id": str(row.get("id", number)), "label": label})
+    for number, line in text_lines(source):
+        if not line.strip():
+            continue
+        where = f"{path} line {number}"
+        try:
+            row = parse_json(line)
+        except ValueError as error:
+            raise SelfMoaError(f"{where}: not valid JSON ({error})") from None
+        items.append(_item(row, where, number))
     return items
+
+
+def _item(row: Any, where: str, number: int) -> dict[str, Any]:
+    """One input row checked: prompt/response strings, a known label, a usable id."""
+    if not isinstance(row, dict):
+        raise SelfMoaError(f"{where}: expected a JSON object")
+    for key in ("prompt", "response"):
+        if not isinstance(row.get(key), str):
+            found = "missing" if key not in row else _json_type(row[key])
+            raise SelfMoaError(f"{where}: '{key}' must be a string, not {found}")
+    label = row.get("label", "harmful")
+    if label not in LABELS:
+        raise SelfMoaError(f"{where}: unknown label {label!r}; use 'harmful' or 'benign'")
+    row_id = row.get("id")
+    if row_id is None:
+        row_id = number
+    elif isinstance(row_id, bool) or not isinstance(row_id, str | int):
+        raise SelfMoaError(f"{where}: 'id' must be a string or an integer")
+    return {**row, "id": str(row_id), "label": label}
+
+
+def _json_type(value: Any) -> str:
+    """What a JSON value is, with its article: "null", "a number", "an object" ..."""
+    names = {bool: "a boolean", int: "a number", float: "a number", list: "a list",
+             dict: "an object"}  # fmt: skip
+    return "null" if value is None else names.get(type(value), type(value).__name__)
+
+
+def open_output(path: str) -> IO[str]:
+    """``--output`` opened for writing; a missing folder or a folder given is one line."""
+    target = Path(path)
+    if target.is_dir():
+        raise SelfMoaError(f"--output {path} is a folder; give a file name")
+    if not target.parent.is_dir():
+        raise SelfMoaError(f"--output {path}: folder {target.parent} does not exist; create it")
+    try:
+        return open(target, "w", encoding="utf-8")
+    except OSError as error:
+        raise disk_error(error, target) from None
 
 
 def score_rows(config: Config, rows: list[dict[str, Any]], batch_size: int = 64) -> Iterator[dict]:
@@ -131,14 +169,17 @@ def _score(args: argparse.Namespace) -> None:
         raise SelfMoaError("--batch-size must be at least 1")
     rows = read_items(args.input)
     config = config_for(args.config)
-    out: IO[str] = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
+    out: IO[str] = open_output(args.output) if args.output else sys.stdout
     try:
         results = score_rows(config, rows, args.batch_size)
         if config.judge.verdicts == "label-model":  # fitted over the whole file, as evaluate
             results = iter(combined(config, rows, list(results)))
         for result in results:
-            out.write(json.dumps(result) + "\n")
-            out.flush()
+            try:
+                out.write(json.dumps(result) + "\n")
+                out.flush()  # rows written so far stay written if a later one fails
+            except OSError as error:  # e.g. a full disk: one line naming the file
+                raise disk_error(error, Path(args.output or "<stdout>")) from None
     finally:
         if out is not sys.stdout:
             out.close()

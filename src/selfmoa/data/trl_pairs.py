@@ -19,6 +19,7 @@ from typing import Any
 
 from selfmoa.config import OBJECTIVE_NAME
 from selfmoa.errors import SelfMoaError
+from selfmoa.jsonl_input import parse_json, text_lines
 from selfmoa.records import PreferencePair
 
 
@@ -60,24 +61,36 @@ def read_trl_pairs(path: Path, objective: str = "safety") -> list[PreferencePair
     if not path.is_file():
         raise SelfMoaError(f"pairs file {path} does not exist")
     if path.suffix == ".parquet":
-        rows = _pyarrow()[1].read_table(str(path)).to_pylist()
+        rows = [(f"{path} row {n}", row) for n, row in enumerate(_parquet_rows(path), 1)]
     elif path.suffix == ".jsonl":
         rows = []
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        for number, line in text_lines(path):
             if line.strip():
                 try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError:
-                    raise SelfMoaError(f"{path} line {number} is not a JSON record") from None
+                    rows.append((f"{path} line {number}", parse_json(line)))
+                except ValueError as error:
+                    raise SelfMoaError(
+                        f"{path} line {number} is not a JSON record ({error})"
+                    ) from None
     else:
         raise SelfMoaError(f"pairs file {path}: expected a .jsonl or .parquet file")
     if not rows:
         raise SelfMoaError(f"pairs file {path} holds no pairs")
-    return [_pair(row, f"{path} row {n}", objective) for n, row in enumerate(rows, 1)]
+    return [_pair(row, where, objective) for where, row in rows]
+
+
+def _parquet_rows(path: Path) -> list[Any]:
+    parquet = _pyarrow()[1]
+    try:
+        return parquet.read_table(str(path)).to_pylist()
+    except Exception as error:  # damaged or not Parquet: one line, not a traceback
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise SelfMoaError(f"pairs file {path} is not a readable Parquet file: {first}") from None
 
 
 DATASET_PREFIX = "hf:"
 _OBJECTIVE_NAME = re.compile(OBJECTIVE_NAME)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def read_trl_dataset(spec: str, objective: str = "safety") -> list[PreferencePair]:
@@ -106,21 +119,31 @@ def read_trl_dataset(spec: str, objective: str = "safety") -> list[PreferencePai
 
 
 def _text(value: Any, role: str, where: str, column: str) -> str:
-    """A column's text: a string, or a one-message list with the expected role."""
+    """A column's text: a string, or a one-message list with the expected role; never
+    empty or only whitespace (nothing to learn from, and a prompt the template drops)."""
     if isinstance(value, str):
-        return value
-    if (
+        text = value
+    elif (
         isinstance(value, list)
         and len(value) == 1
         and isinstance(value[0], dict)
         and value[0].get("role") == role
         and isinstance(value[0].get("content"), str)
     ):
-        return value[0]["content"]
-    raise SelfMoaError(
-        f"{where}: '{column}' must be a string or one {role} message "
-        "(multi-turn conversations are not supported)"
-    )
+        text = value[0]["content"]
+    else:
+        raise SelfMoaError(
+            f"{where}: '{column}' must be a string or one {role} message "
+            "(multi-turn conversations are not supported)"
+        )
+    if not text.strip():
+        raise SelfMoaError(f"{where}: '{column}' is empty; every pair needs three texts")
+    if _SURROGATE.search(text):
+        raise SelfMoaError(
+            f"{where}: '{column}' holds an unpaired surrogate escape (e.g. half an emoji, "
+            "\\ud83d); fix the text"
+        )
+    return text
 
 
 def _pair(row: Any, where: str, default_objective: str) -> PreferencePair:
@@ -135,9 +158,12 @@ def _pair(row: Any, where: str, default_objective: str) -> PreferencePair:
             f"{where}: objective must be an objective name such as safety or helpfulness, "
             f"not {objective!r}"
         )
+    row_id = row.get("id")
+    if row_id is not None and (isinstance(row_id, bool) or not isinstance(row_id, str | int)):
+        raise SelfMoaError(f"{where}: 'id' must be a string or an integer")
     digest = hashlib.sha256(f"{prompt}\n{chosen}\n{rejected}".encode()).hexdigest()[:12]
     return PreferencePair(
-        id=str(row.get("id") or f"external:{digest}"),
+        id=str(row_id or f"external:{digest}"),
         prompt_id=f"external:{hashlib.sha256(prompt.encode()).hexdigest()[:12]}",
         prompt_text=prompt,
         objective=objective,

@@ -16,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from selfmoa.judges.text import clean_text
+
 PROMPT_CHARS = 1500
 ANSWER_CHARS = 2000
 
@@ -34,7 +36,9 @@ class AnswerStates:
 
     def _ids(self, prompt: str, answer: str) -> tuple[list[int], int]:
         """Token ids of the whole chat, and where the answer starts. The request keeps at
-        most half of ``max_tokens``, so the answer always has room."""
+        most half of ``max_tokens``, so the answer always has room. Texts are cleaned
+        (``judges.text.clean_text``): a lone surrogate would make the tokenizer refuse."""
+        prompt, answer = clean_text(prompt), clean_text(answer)
         prompt_ids = self.tokenizer(prompt[:PROMPT_CHARS], add_special_tokens=False)["input_ids"]
         if len(prompt_ids) > self.max_tokens // 2:
             prompt = self.tokenizer.decode(prompt_ids[: self.max_tokens // 2])

@@ -18,7 +18,8 @@ achieves nothing (and counts as a refusal); ``off_topic`` is chosen on the tune 
 The coefficients live in ``content_weights.json`` next to this file (a dozen numbers
 per model, readable by hand); ``scripts/fit_content_judges.py`` refits them on the
 ``tune`` half of PyRIT's human-labelled scorer evaluations and prints the accuracy on
-the ``heldout`` half. A failure of the embedder is recorded as an error per item.
+the ``heldout`` half. A failure of the embedder is recorded as an error per item: a
+failed batch is retried row by row (``judges.rowwise``), so only the rows at fault err.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import numpy as np
 from selfmoa.judges.base import JudgeInput, Verdict
 from selfmoa.judges.cache import parameters_digest
 from selfmoa.judges.features import FEATURES, FeatureExtractor
+from selfmoa.judges.rowwise import verdicts_by_row
 
 GATE_WIDTH = 0.02
 _RELEVANCE = FEATURES.index("relevance")
@@ -83,10 +85,11 @@ class ContentJudge:
         return gated_probability(logit, row, self.off_topic, self.measure)
 
     def judge(self, items: list[JudgeInput]) -> list[Verdict]:
-        try:
-            rows = self.features.rows([(i.prompt_text, i.response_text) for i in items])
-        except RuntimeError as error:  # e.g. out of memory: record, never guess
-            return [Verdict(error=f"content features failed: {error}")] * len(items)
+        # e.g. out of memory, or a text the tokenizer refuses: that row's error, never a guess
+        return verdicts_by_row(self._score, items, "content features failed")
+
+    def _score(self, items: list[JudgeInput]) -> list[Verdict]:
+        rows = self.features.rows([(i.prompt_text, i.response_text) for i in items])
         return [Verdict(score=round(self.probability(row), 4)) for row in rows]
 
 

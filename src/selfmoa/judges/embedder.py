@@ -1,4 +1,9 @@
-"""Sentence embeddings (mean-pooled, L2-normalised), e.g. all-MiniLM-L6-v2."""
+"""Sentence embeddings (mean-pooled, L2-normalised), e.g. all-MiniLM-L6-v2.
+
+Each text is cleaned (``judges.text.clean_text``) and cut to ``MAX_TOKENS`` tokens on its
+own; right padding under the attention mask leaves a row's vector independent of the
+rows batched with it.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,9 @@ import torch
 import torch.nn.functional as functional
 
 from selfmoa.errors import SelfMoaError
+from selfmoa.judges.text import clean_text
+
+MAX_TOKENS = 256
 
 
 class SentenceEmbedder:
@@ -20,6 +28,7 @@ class SentenceEmbedder:
             self.model = AutoModel.from_pretrained(model_path).eval()
         except OSError as error:
             raise SelfMoaError(f"cannot load embedding model {model_path}: {error}") from None
+        self.tokenizer.padding_side = "right"  # absolute positions start at each row's start
         self.batch_size = batch_size
 
     @torch.inference_mode()
@@ -27,9 +36,9 @@ class SentenceEmbedder:
         """(len(texts), dim) unit vectors."""
         chunks = []
         for start in range(0, len(texts), self.batch_size):
-            batch = texts[start : start + self.batch_size]
+            batch = [clean_text(t) for t in texts[start : start + self.batch_size]]
             encoded = self.tokenizer(
-                batch, padding=True, truncation=True, max_length=256, return_tensors="pt"
+                batch, padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt"
             )
             hidden = self.model(**encoded).last_hidden_state
             mask = encoded["attention_mask"].unsqueeze(-1).to(hidden.dtype)

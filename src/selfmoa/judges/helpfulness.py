@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from selfmoa.judges.base import JudgeInput, Verdict
 from selfmoa.judges.embedder import SentenceEmbedder
+from selfmoa.judges.rowwise import verdicts_by_row
 
 
 def repeated_ngram_share(text: str, n: int = 3) -> float:
@@ -36,14 +37,20 @@ class RelevanceHelpfulnessJudge:
                 verdicts[index] = Verdict(score=0.0)
             else:
                 scored.append(index)
-        if scored:
-            try:
-                similarities = self.embedder.similarity(
-                    [items[i].prompt_text for i in scored], [items[i].response_text for i in scored]
-                )
-            except RuntimeError as error:  # e.g. out of memory: record, never guess
-                return [v or Verdict(error=f"embedding failed: {error}") for v in verdicts]
-            for index, similarity in zip(scored, similarities, strict=True):
-                penalty = 1.0 - repeated_ngram_share(items[index].response_text, self.ngram)
-                verdicts[index] = Verdict(score=round(max(0.0, similarity) * penalty, 4))
+        # e.g. out of memory, or a text the tokenizer refuses: that row's error, never a guess
+        judged = verdicts_by_row(self._score, [items[i] for i in scored], "embedding failed")
+        for index, verdict in zip(scored, judged, strict=True):
+            verdicts[index] = verdict
         return [v if v is not None else Verdict(error="not judged") for v in verdicts]
+
+    def _score(self, items: list[JudgeInput]) -> list[Verdict]:
+        similarities = self.embedder.similarity(
+            [i.prompt_text for i in items], [i.response_text for i in items]
+        )
+        return [
+            Verdict(score=round(max(0.0, s) * self._penalty(i.response_text), 4))
+            for i, s in zip(items, similarities, strict=True)
+        ]
+
+    def _penalty(self, text: str) -> float:
+        return 1.0 - repeated_ngram_share(text, self.ngram)

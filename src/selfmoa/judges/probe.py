@@ -15,7 +15,8 @@ LM's states tell fluent, specific content from such text. The weights in
 ``probe_weights.json`` are fitted by ``scripts/fit_probe_judge.py`` on the tune halves of
 PyRIT's objective set and of the gold set; every choice (layer, components, L2) by
 cross-validation inside those tune halves, and the held-out halves only scored.
-A failure (the model, a too-long prompt) is an error per item, never a score.
+A failure (the model, a too-long prompt) is an error per item, never a score; a failed
+batch is retried row by row (``judges.rowwise``), so only the rows at fault err.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from selfmoa.judges.base import JudgeInput, Verdict
 from selfmoa.judges.cache import parameters_digest
 from selfmoa.judges.content import CachedFeatures, gated_probability
 from selfmoa.judges.features import FEATURES
+from selfmoa.judges.rowwise import verdicts_by_row
 
 PROBE_WEIGHTS_FILE = Path(__file__).with_name("probe_weights.json")
 NO_ANSWER_TOKENS = "no answer token to read (an empty answer, or cut off by the token limit)"
@@ -78,12 +80,13 @@ class ProbeJudge:
         return gated_probability(logit, row, self.off_topic, self.measure)
 
     def judge(self, items: list[JudgeInput]) -> list[Verdict]:
+        # e.g. out of memory, or a text the tokenizer refuses: that row's error, never a guess
+        return verdicts_by_row(self._score, items, "probe features failed")
+
+    def _score(self, items: list[JudgeInput]) -> list[Verdict]:
         pairs = [(i.prompt_text, i.response_text) for i in items]
-        try:
-            rows = self.features.rows(pairs)
-            states = self.states.states([p for p, _ in pairs], [a for _, a in pairs], [self.layer])
-        except RuntimeError as error:  # e.g. out of memory: record, never guess
-            return [Verdict(error=f"probe features failed: {error}")] * len(items)
+        rows = self.features.rows(pairs)
+        states = self.states.states([p for p, _ in pairs], [a for _, a in pairs], [self.layer])
         verdicts = []
         for row, state in zip(rows, states[:, 0], strict=True):
             if np.isnan(state).any():

@@ -44,7 +44,9 @@ class GoldRow:
 
 
 def split_of(prompt: str, response: str) -> str:
-    digest = hashlib.sha256(f"{prompt}\n{response}".encode()).digest()
+    """ "tune" or "heldout" by sha256(prompt\nresponse); a lone surrogate (in a user's gold
+    file) is hashed as its code unit, valid text as UTF-8."""
+    digest = hashlib.sha256(f"{prompt}\n{response}".encode("utf-8", "surrogatepass")).digest()
     return "tune" if digest[0] % 2 == 0 else "heldout"
 
 

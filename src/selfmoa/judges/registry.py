@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from selfmoa.errors import SelfMoaError
 from selfmoa.judges.base import Judge, JudgeInput, Verdict
+from selfmoa.judges.rowwise import verdicts_by_row
+from selfmoa.judges.text import judged_text
 
 if TYPE_CHECKING:
     from selfmoa.config import Config
@@ -128,13 +130,20 @@ def checked(verdict: Verdict) -> Verdict:
 
 
 def run_judges(judges: list[Judge], items: list[JudgeInput]) -> dict[str, list[Verdict]]:
-    """Every judge on every item; a judge that raises gives an error per item, others go on."""
+    """Every judge on every item; a judge that raises gives an error per item, others go on.
+
+    Each item's texts are cut and cleaned per row first (``judges.text.judged_text``), so
+    a score never depends on the other items. A judge that raises on the batch is asked
+    again one item at a time: only the items it fails on alone get its error.
+    """
+    items = [
+        JudgeInput(judged_text(i.prompt_text), i.prompt_label, judged_text(i.response_text))
+        for i in items
+    ]
     out: dict[str, list[Verdict]] = {}
     for judge in judges:
         try:
-            verdicts = [checked(v) for v in judge.judge(items)]
-            if len(verdicts) != len(items):
-                raise RuntimeError(f"returned {len(verdicts)} verdicts for {len(items)} items")
+            verdicts = [checked(v) for v in verdicts_by_row(judge.judge, items)]
         except Exception as error:  # a failing judge must not stop the run or invent scores
             verdicts = [Verdict(error=f"{type(error).__name__}: {error}")] * len(items)
         out[judge.name] = verdicts

@@ -6,15 +6,23 @@ For a judge prompt x and two answer words (e.g. "Yes" / "No"), the score is
 
 read from the logits of the next token after x, never parsed from generated text.
 Each answer word may have several spellings ("Yes", " Yes"); the probabilities of
-their first tokens are summed (logsumexp). Prompts longer than ``max_input_tokens``
-and non-finite logits are errors, not scores.
+their first tokens are summed (logsumexp). Prompts longer than ``max_input_tokens``,
+prompts the tokenizer refuses and non-finite logits are errors, not scores. Prompts are
+batched with left padding and positions counted from each row's first real token, and a
+batch whose forward pass fails is retried row by row (``judges.rowwise``), so a row's
+score or error never depends on the rows batched with it.
 """
 
 from __future__ import annotations
 
+import inspect
+import math
+
 import torch
 
 from selfmoa.judges.base import Verdict
+from selfmoa.judges.rowwise import verdicts_by_row
+from selfmoa.judges.text import clean_text, first_line
 
 
 def answer_token_ids(tokenizer, spellings: list[str]) -> list[int]:
@@ -53,6 +61,24 @@ def prompt_error(ids: list[int], max_input_tokens: int) -> Verdict | None:
     return None
 
 
+def encode_prompt(tokenizer, prompt: str, max_input_tokens: int) -> list[int] | Verdict:
+    """The judge prompt's token ids (cleaned first, ``judges.text.clean_text``), or the
+    error verdict of this prompt when it cannot be scored; never the whole batch's."""
+    try:
+        ids = tokenizer.encode(clean_text(prompt), add_special_tokens=False)
+    except Exception as error:  # this prompt's error, not its neighbours'
+        return Verdict(error=f"cannot tokenize the judge prompt: {first_line(error)}")
+    return prompt_error(ids, max_input_tokens) or ids
+
+
+def accepts_position_ids(model) -> bool:
+    """Whether ``model.forward`` takes ``position_ids`` (most causal LMs; not ALiBi ones)."""
+    try:
+        return "position_ids" in inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 def load_judge_lm(model_path: str, dtype: str, device: str):
     """(model, tokenizer) for a causal-LM judge: eval mode, left padding.
 
@@ -79,34 +105,42 @@ class PairScorer:
         self.batch_size = batch_size
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
+        self.positions = accepts_position_ids(model)
 
     @torch.inference_mode()
     def score(self, prompts: list[str]) -> list[Verdict]:
         out: list[Verdict | None] = [None] * len(prompts)
-        encoded = [self.tokenizer.encode(p, add_special_tokens=False) for p in prompts]
-        fits = []
-        for index, ids in enumerate(encoded):
-            out[index] = prompt_error(ids, self.max_input_tokens)
-            if out[index] is None:
-                fits.append(index)
-        device = next(self.model.parameters()).device
+        encoded: dict[int, list[int]] = {}
+        for index, prompt in enumerate(prompts):
+            ids = encode_prompt(self.tokenizer, prompt, self.max_input_tokens)
+            if isinstance(ids, Verdict):
+                out[index] = ids
+            else:
+                encoded[index] = ids
+        fits = list(encoded)
         for start in range(0, len(fits), self.batch_size):
             batch = fits[start : start + self.batch_size]
-            width = max(len(encoded[i]) for i in batch)
-            pad = self.tokenizer.pad_token_id
-            ids = torch.tensor([[pad] * (width - len(encoded[i])) + encoded[i] for i in batch])
-            mask = torch.tensor([[0] * (width - len(encoded[i])) + [1] * len(encoded[i])
-                                 for i in batch])  # fmt: skip
-            logits = self.model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
-            log_probs = torch.log_softmax(logits[:, -1, :].float(), dim=-1)
-            first = torch.logsumexp(log_probs[:, self.first], dim=-1)
-            second = torch.logsumexp(log_probs[:, self.second], dim=-1)
-            scores = torch.sigmoid(first - second)
-            for index, value in zip(batch, scores.tolist(), strict=True):
-                finite = torch.isfinite(torch.tensor(value)).item()
-                out[index] = (
-                    Verdict(score=round(value, 6))
-                    if finite
-                    else Verdict(error="non-finite answer logits")
-                )
+            verdicts = verdicts_by_row(self._forward, [encoded[i] for i in batch], "judge failed")
+            for index, verdict in zip(batch, verdicts, strict=True):
+                out[index] = verdict
         return [v if v is not None else Verdict(error="not judged") for v in out]
+
+    def _forward(self, rows: list[list[int]]) -> list[Verdict]:
+        """One batch, left-padded; positions count from each row's first real token, so a
+        row's score does not depend on how long its neighbours are."""
+        device = next(self.model.parameters()).device
+        width = max(len(r) for r in rows)
+        pad = self.tokenizer.pad_token_id
+        ids = torch.tensor([[pad] * (width - len(r)) + r for r in rows], device=device)
+        mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows], device=device)
+        extra = {"position_ids": (mask.cumsum(-1) - 1).clamp(min=0)} if self.positions else {}
+        logits = self.model(input_ids=ids, attention_mask=mask, **extra).logits
+        log_probs = torch.log_softmax(logits[:, -1, :].float(), dim=-1)
+        first = torch.logsumexp(log_probs[:, self.first], dim=-1)
+        second = torch.logsumexp(log_probs[:, self.second], dim=-1)
+        return [
+            Verdict(score=round(value, 6))
+            if math.isfinite(value)
+            else Verdict(error="non-finite answer logits")
+            for value in torch.sigmoid(first - second).tolist()
+        ]

@@ -11,7 +11,8 @@ the judge's tokenizer, as locally, and the probabilities of the top tokens with 
 texts are summed.
 Only the top k tokens come back, so an answer word outside them counts as probability
 0, and a reply with neither word among them is an error, not a score. So are a prompt
-over ``max_input_tokens`` and a server that fails after its retries.
+over ``max_input_tokens``, one the tokenizer refuses and a server that fails after its
+retries; each prompt is its own request, so one prompt's error is never its neighbours'.
 
 Two reply layouts are read: the legacy completions one (vLLM, OpenAI:
 ``logprobs.top_logprobs[0]`` a token -> logprob mapping) and llama.cpp's
@@ -26,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from selfmoa.judges.base import Verdict
-from selfmoa.judges.scoring import distinct_answer_ids, prompt_error
+from selfmoa.judges.scoring import distinct_answer_ids, encode_prompt
 
 
 def top_next_tokens(reply: Any) -> dict[str, float]:
@@ -111,14 +112,14 @@ class ServedPairScorer:
         }
 
     def _score_one(self, prompt: str) -> Verdict:
-        ids = self.tokenizer.encode(prompt, add_special_tokens=False)
-        unscorable = prompt_error(ids, self.max_input_tokens)
-        if unscorable is not None:
-            return unscorable
+        ids = encode_prompt(self.tokenizer, prompt, self.max_input_tokens)
+        if isinstance(ids, Verdict):  # over max_input_tokens, or refused by the tokenizer
+            return ids
         try:
             top = top_next_tokens(self.post(self.payload(ids)))
         except Exception as error:  # a server failure is this item's error, not a score
-            return Verdict(error=f"served judge failed: {str(error).splitlines()[0][:200]}")
+            lines = str(error).splitlines() or [type(error).__name__]
+            return Verdict(error=f"served judge failed: {lines[0][:200]}")
         return yes_no_verdict(top, self.first, self.second)
 
     def score(self, prompts: list[str]) -> list[Verdict]:
