@@ -17,7 +17,7 @@ from selfmoa.data.trl_pairs import (
     write_trl_parquet,
 )
 from selfmoa.errors import SelfMoaError
-from selfmoa.records import PreferencePair
+from selfmoa.records import SCHEMA_VERSION, PreferencePair
 
 
 def fixture_rows(i: int) -> list[dict]:
@@ -142,7 +142,8 @@ def test_train_on_a_pairs_file_then_export(tiny_model, tmp_path, capsys):
     assert main(["train", str(config_path), "--pairs", str(other), "--out", str(train_dir)]) == 2
     assert "trained on other pairs" in capsys.readouterr().err
 
-    # make it look like a finished loop round, then export it
+    # make it look like a finished loop round (marked as selfmoa's), then export it
+    (run_dir / "selfmoa.json").write_text(json.dumps({"schema": SCHEMA_VERSION}))
     (run_dir / "config.yaml").write_text(config_path.read_text())
     (train_dir / "manifest.json").write_text("{}")
     (run_dir / "round_00" / "pairs").mkdir(parents=True)

@@ -129,6 +129,7 @@ def test_atomic_path_replaces_a_folder_and_cleans_up_on_error(tmp_path):
 
 
 def test_a_run_directory_takes_one_process_at_a_time(tmp_path):
+    RunDir(tmp_path / "run").check_schema(create=True)  # a run selfmoa made
     held = RunDir(tmp_path / "run").lock()
     with pytest.raises(SelfMoaError, match="another selfmoa process is running"):
         RunDir(tmp_path / "run").lock()

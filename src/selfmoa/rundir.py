@@ -70,15 +70,15 @@ def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
     """Rows of a JSONL file; a torn last line (killed mid-write) is ignored."""
     if not path.is_file():
         return
-    with open(path, encoding="utf-8", errors="strict") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.endswith("\n"):
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.endswith(b"\n"):
                 return  # torn write: the rest of this line never landed
-            if not line.strip():
+            if not raw.strip():
                 continue
             try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
+                row = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
                 row = None
             if not isinstance(row, dict):
                 raise SelfMoaError(

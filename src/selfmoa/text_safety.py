@@ -51,7 +51,7 @@ def md_text(text: str) -> str:
 
 def md_data(text: str, limit: int = 280) -> str:
     """Model output as one line of literal Markdown, cut after ``limit`` characters."""
-    flat = " ".join(text.split())
+    flat = " ".join(visible(text).split())  # visible first: split() eats \x1c-\x1f
     if len(flat) > limit:
         return md_text(flat[:limit]) + "..."
     return md_text(flat)
