@@ -141,6 +141,10 @@ def test_train_on_a_pairs_file_then_export(tiny_model, tmp_path, capsys):
     other.write_text(json.dumps(FIXTURE[1]) + "\n")
     assert main(["train", str(config_path), "--pairs", str(other), "--out", str(train_dir)]) == 2
     assert "trained on other pairs" in capsys.readouterr().err
+    # ... and so is the same folder with another policy dtype (other reference log-probs)
+    argv = ["train", str(config_path), "models.dtype=bfloat16", "--pairs", str(pairs_path)]
+    assert main([*argv, "--out", str(train_dir)]) == 2
+    assert "trained on other pairs or settings" in capsys.readouterr().err
 
     # make it look like a finished loop round (marked as selfmoa's), then export it
     (run_dir / "selfmoa.json").write_text(json.dumps({"schema": SCHEMA_VERSION}))

@@ -6,8 +6,8 @@ with self-generated pairs at an equal pair budget (``train.max_pairs``). Trainin
 loop's own (``training/loop.py``, the config's ``train`` section, ``models.policy``),
 into ``OUT`` (default ``RUN_DIR/external_train``); it resumes from its checkpoints like
 a loop round. An ``OUT`` already used for other pairs is refused, since its cached
-reference log-probs belong to those. ``OUT/inputs.sha256`` (the pairs and the ``train``
-settings) only binds a folder where training wrote state: a try that failed before
+reference log-probs belong to those. ``OUT/inputs.sha256`` (the pairs, the ``train``
+settings, the policy model, its dtype and the seed) only binds a folder where training wrote state: a try that failed before
 that (e.g. pairs of an objective without a weight) leaves no stamp behind, and a stale
 stamp over no state is replaced, so the corrected retry runs.
 """
@@ -45,9 +45,12 @@ def train_on_file(
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise disk_error(error, out) from None
+    # the policy, its dtype and the seed decide the reference log-probs as much as the pairs
+    model = f"{config.models.policy}\n{config.models.dtype}\n{config.seed}\n"
     digest = hashlib.sha256(
         "\n".join(p.model_dump_json() for p in pairs).encode()
         + config.train.model_dump_json().encode()
+        + model.encode()
     ).hexdigest()
     paths = TrainPaths(out)
     stamp = out / "inputs.sha256"
