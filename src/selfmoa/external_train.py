@@ -7,9 +7,10 @@ loop's own (``training/loop.py``, the config's ``train`` section, ``models.polic
 into ``OUT`` (default ``RUN_DIR/external_train``); it resumes from its checkpoints like
 a loop round. An ``OUT`` already used for other pairs is refused, since its cached
 reference log-probs belong to those. ``OUT/inputs.sha256`` (the pairs, the ``train``
-settings, the policy model, its dtype and the seed) only binds a folder where training wrote state: a try that failed before
-that (e.g. pairs of an objective without a weight) leaves no stamp behind, and a stale
-stamp over no state is replaced, so the corrected retry runs.
+settings, the policy model, its dtype and the seed) only binds a folder where training
+wrote state: a try that failed before that (e.g. pairs of an objective without a
+weight) leaves no stamp behind, and a stale stamp over no state is replaced, so the
+corrected retry runs.
 """
 
 from __future__ import annotations
