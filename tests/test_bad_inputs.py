@@ -130,15 +130,29 @@ def tiny_mock_config(tmp_path: Path, tiny_model: Path, **train: object) -> Path:
 
 
 @pytest.mark.slow
-def test_run_time_faults_end_in_one_line_and_keep_finished_work(capsys, tmp_path, tiny_model):
+def test_run_time_faults_end_in_one_line_and_keep_finished_work(
+    capsys, tmp_path, tiny_model, monkeypatch
+):
     config = tiny_mock_config(tmp_path, tiny_model)
     run_dir = tmp_path / "bad"
     assert main(["run", str(config)]) == 0
     capsys.readouterr()
 
     # A non-finite loss stops training: nothing NaN is saved, earlier stages stay done.
-    diverging = tiny_mock_config(tmp_path, tiny_model, learning_rate=1e30, max_grad_norm=1e30)
+    # (The config's bounds refuse a learning rate that would blow up, so the loss of the
+    # retrained stage is made non-finite directly.)
+    import selfmoa.training.loop as training_loop
+
+    finite_loss = training_loop.step_loss
+
+    def non_finite_loss(*args, **kwargs):
+        loss, stats = finite_loss(*args, **kwargs)
+        return loss * float("nan"), {**stats, "loss": float("nan")}
+
+    monkeypatch.setattr(training_loop, "step_loss", non_finite_loss)
+    diverging = tiny_mock_config(tmp_path, tiny_model, learning_rate=0.5)
     one_line_error(capsys, ["run", str(diverging)], "training diverged at step")
+    monkeypatch.setattr(training_loop, "step_loss", finite_loss)
     train = run_dir / "round_00" / "train"
     assert not (train / "adapter").exists() and not (train / "manifest.json").exists()
     assert (run_dir / "round_00" / "pairs" / "manifest.json").is_file()
