@@ -316,3 +316,127 @@ def test_a_record_with_a_lone_surrogate_is_written_and_reads_back(tmp_path):
     )  # fmt: skip
     append_records(tmp_path / "prompts.jsonl", [prompt])
     assert read_records(tmp_path / "prompts.jsonl", type(prompt))[0].text == text
+
+
+# --- links, FIFOs and other planted files (found in review) ------------------------------
+
+
+@pytest.mark.parametrize("planted", ["events.jsonl", "round_00", "cache/judge_scores.jsonl"])
+def test_a_symbolic_link_inside_a_run_is_refused_before_anything_is_written(
+    capsys, tmp_path, planted
+):
+    run = make_run(tmp_path)
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "keep.txt").write_text('{"secret": "token"}')  # no final newline
+    target = run / planted
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.symlink_to(victim if planted == "round_00" else victim / "keep.txt")
+    for command in (["report", str(run)], ["status", str(run)], ["export", str(run)]):
+        one_line_error(capsys, command, "is a symbolic link inside the run directory")
+    one_line_error(
+        capsys,
+        ["run", str(run / "config.yaml"), f"output_dir={tmp_path}", "name=run"],
+        "is a symbolic link inside the run directory",
+    )
+    assert (victim / "keep.txt").read_text() == '{"secret": "token"}'
+    assert sorted(p.name for p in victim.iterdir()) == ["keep.txt"]
+
+
+def test_appends_never_follow_a_link_or_block_on_a_fifo(tmp_path):
+    from selfmoa.records import Prompt
+    from selfmoa.rundir import append_records
+
+    victim = tmp_path / "victim.json"
+    victim.write_text('{"secret": 1}')
+    (tmp_path / "linked.jsonl").symlink_to(victim)
+    os.mkfifo(tmp_path / "fifo.jsonl")
+    prompt = Prompt(
+        id="p", round=0, text="t", label="benign", source="s", strategy="direct",
+        seed_id="s", seed_text="s",
+    )  # fmt: skip
+    for name in ("linked.jsonl", "fifo.jsonl"):
+        with pytest.raises(SelfMoaError, match="remove it"):
+            append_records(tmp_path / name, [prompt])
+    assert victim.read_text() == '{"secret": 1}'
+
+
+def test_a_lock_that_is_a_fifo_does_not_hang(capsys, tmp_path):
+    run = make_run(tmp_path)
+    os.mkfifo(run / ".lock")  # opened for writing without a reader: refused at once
+    one_line_error(capsys, ["report", str(run)], "cannot use the lock file")
+
+
+def test_a_planted_staging_link_is_removed_not_followed(tmp_path):
+    from selfmoa.atomic import atomic_path
+
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "adapter_config.json").write_text("mine")
+    stage = tmp_path / "stage"
+    stage.mkdir()
+    (stage / f".adapter.tmp-{os.getpid()}").symlink_to(victim)
+    with atomic_path(stage / "adapter") as staging:
+        staging.mkdir()
+        (staging / "adapter_config.json").write_text("{}")
+    assert (victim / "adapter_config.json").read_text() == "mine"
+    assert not (stage / "adapter").is_symlink()
+
+
+def test_yaml_aliases_and_odd_keys_are_one_line(capsys, tmp_path):
+    laughs = ["a: &a [x, x, x, x, x, x, x, x, x]"]
+    laughs += [f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}] " for i in range(9)]
+    (tmp_path / "lol.yaml").write_text("\n".join(laughs) + "\n")
+    one_line_error(capsys, ["validate", str(tmp_path / "lol.yaml")], "aliases (*name)")
+    (tmp_path / "set.yaml").write_text("? !!set {a: null}\n: 1\n")
+    one_line_error(capsys, ["validate", str(tmp_path / "set.yaml")], "is not valid YAML")
+
+
+def test_error_lines_show_control_characters_as_text(capsys, tmp_path):
+    (tmp_path / "esc.yaml").write_text('"\\e]0;PWNED\\a\\e[2J": 1\n')
+    code = main(["validate", str(tmp_path / "esc.yaml")])
+    err = capsys.readouterr().err
+    assert code == 2 and "\x1b" not in err and "\\x1b]0;PWNED" in err
+
+
+def test_train_into_a_folder_it_did_not_make_is_refused(capsys, tmp_path, tiny_model):
+    from test_export import write_train_inputs
+
+    config, pairs = write_train_inputs(tiny_model, tmp_path)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "adapter").mkdir()
+    (mine / "adapter" / "my_weights.bin").write_bytes(b"w")
+    argv = ["train", str(config), "--pairs", str(pairs)]
+    one_line_error(capsys, [*argv, "--out", str(mine)], "did not write")
+    assert (mine / "adapter" / "my_weights.bin").read_bytes() == b"w"
+
+
+def test_a_pickled_adapter_is_refused(capsys, tmp_path):
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text("{}")
+    (adapter / "adapter_model.bin").write_bytes(b"a pickle")
+    one_line_error(
+        capsys,
+        ["validate", DEFAULT, f"models.policy_adapter={adapter}"],
+        "no adapter_model.safetensors",
+    )
+
+
+def test_a_checkpoint_of_the_right_shape_but_foreign_contents_is_one_line(tiny_model, tmp_path):
+    import torch
+
+    from selfmoa.tensor_state import save_state
+    from selfmoa.training.loop import TrainPaths, train_preference_lora
+    from test_tiny_model import CONFIG, pairs
+
+    paths = TrainPaths(tmp_path / "train")
+    paths.root.mkdir()
+    save_state(
+        {"step": 1, "trainable": {"no.such.weight": torch.zeros(2)}, "optimizer": {},
+         "scheduler": {}, "rng": torch.zeros(4, dtype=torch.uint8), "written_by": {}},
+        paths.checkpoint,
+    )  # fmt: skip
+    with pytest.raises(SelfMoaError, match="does not fit this model"):
+        train_preference_lora(str(tiny_model), pairs(), CONFIG, paths, device="cpu")

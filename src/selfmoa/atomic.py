@@ -16,6 +16,7 @@ import fcntl
 import json
 import os
 import shutil
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -45,7 +46,8 @@ def _fsync_tree(path: Path) -> None:
 
 
 def _remove(path: Path) -> None:
-    if path.is_dir():
+    """Remove a file or folder; a symbolic link is removed itself, never followed."""
+    if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path, ignore_errors=True)
     else:
         path.unlink(missing_ok=True)
@@ -93,16 +95,28 @@ def atomic_write_json(path: Path, data: Any) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
+def open_regular(path: Path, mode: int, what: str) -> int:
+    """A descriptor on ``path`` (created if missing), refusing anything but a regular file:
+    a symbolic link is not followed (O_NOFOLLOW) and a FIFO or device neither blocks
+    (O_NONBLOCK) nor is used. ``mode``: os.O_WRONLY, os.O_RDWR, with os.O_APPEND etc."""
+    flags = mode | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        descriptor = os.open(path, flags, 0o644)
+    except OSError as error:
+        found = "a symbolic link" if path.is_symlink() else error.strerror or str(error)
+        raise SelfMoaError(f"cannot use {what} {path} ({found}); remove it") from None
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        os.close(descriptor)
+        raise SelfMoaError(f"{what} {path} is not a regular file; remove it")
+    os.set_blocking(descriptor, True)
+    return descriptor
+
+
 def hold_lock(path: Path, busy: str, wait: bool = False) -> Any:
     """An exclusive ``flock`` on ``path``, created if missing. The file is opened without
     following a symbolic link and never truncated, so a planted link harms nothing. With
     ``wait=False`` a lock held elsewhere is the one-line error ``busy``."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
-    try:
-        descriptor = os.open(path, flags, 0o644)
-    except OSError as error:
-        what = "a symbolic link" if path.is_symlink() else error.strerror or str(error)
-        raise SelfMoaError(f"cannot use the lock file {path} ({what}); remove it") from None
+    descriptor = open_regular(path, os.O_WRONLY, "the lock file")
     handle = os.fdopen(descriptor, "w")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)

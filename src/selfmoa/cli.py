@@ -12,6 +12,7 @@ from pathlib import Path
 
 from selfmoa.config import Config, load_config
 from selfmoa.errors import SelfMoaError
+from selfmoa.text_safety import visible
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -102,6 +103,12 @@ def _run_config(run_dir: str) -> Config:
     )
 
 
+def _one_line(text: str) -> str:
+    """An error for the terminal: one line (library messages may span several), control
+    characters from file contents or names shown as text, never replayed."""
+    return " ".join(visible(text).split())
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -163,22 +170,22 @@ def main(argv: list[str] | None = None) -> int:
 
             run_judges_command(args)
     except SelfMoaError as error:
-        one_line = " ".join(str(error).split())  # library messages may span lines
-        print(f"selfmoa: error: {one_line}", file=sys.stderr)
+        print(f"selfmoa: error: {_one_line(str(error))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("\nselfmoa: interrupted; run the same command again to continue", file=sys.stderr)
         return 130
     except OSError as error:  # a file or folder the command needed: name it, in one line
         where = f" {error.filename}" if error.filename else ""
-        print(f"selfmoa: error: cannot use{where}: {error.strerror or error}", file=sys.stderr)
+        reason = _one_line(f"cannot use{where}: {error.strerror or error}")
+        print(f"selfmoa: error: {reason}", file=sys.stderr)
         return 2
     except Exception as error:  # a bug: one line, exit 1; SELFMOA_DEBUG=1 shows the traceback
         if os.environ.get("SELFMOA_DEBUG"):
             raise
-        one_line = " ".join(str(error).split())[:300]
         print(
-            f"selfmoa: internal error: {type(error).__name__}: {one_line} (run again with "
+            f"selfmoa: internal error: {type(error).__name__}: {_one_line(str(error))[:300]} "
+            "(run again with "
             "SELFMOA_DEBUG=1 for the traceback, and please report it)",
             file=sys.stderr,
         )

@@ -773,11 +773,19 @@ class _StrictLoader(yaml.SafeLoader):
     """PyYAML's safe loader that refuses a key given twice in one mapping (PyYAML keeps
     the last silently) and nesting deeper than ``MAX_NESTING``."""
 
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        # an alias repeats a node without its size: nested aliases are a billion laughs
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed", self.peek_event().start_mark
+            )
+        return super().compose_node(parent, index)
+
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         seen: set[Any] = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=True)
-            if isinstance(key, list | dict):
+            if not isinstance(key, str | int | float | bool | None):
                 raise yaml.constructor.ConstructorError(
                     None, None, "a key must be a plain value", key_node.start_mark
                 )
@@ -824,7 +832,7 @@ def parse_yaml(text: str, where: str) -> Any:
         mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
         line = f" line {mark.line + 1}" if mark else ""
         problem = getattr(error, "problem", None)
-        detail = f": {problem}" if problem and "twice" in problem else ""
+        detail = f": {problem}" if problem and ("twice" in problem or "alias" in problem) else ""
         raise SelfMoaError(f"config error: {where}{line} is not valid YAML{detail}") from None
 
 

@@ -25,7 +25,7 @@ from selfmoa.config import Config
 from selfmoa.data.trl_pairs import write_trl_jsonl, write_trl_parquet
 from selfmoa.errors import SelfMoaError
 from selfmoa.judges.text import first_line
-from selfmoa.modelpath import resolve_model
+from selfmoa.modelpath import resolve_model, safetensors_adapter
 from selfmoa.records import PreferencePair
 from selfmoa.rundir import read_records
 from selfmoa.stage_runners import training_rounds
@@ -103,9 +103,7 @@ def check_adapter(adapter: Path) -> None:
     if not isinstance(data, dict):
         raise SelfMoaError(f"{config} is damaged (not a JSON object); {RETRAIN}")
     weights = adapter / "adapter_model.safetensors"
-    if not weights.is_file():
-        if (adapter / "adapter_model.bin").is_file():
-            return
+    if not weights.is_file():  # never adapter_model.bin: a pickle
         raise SelfMoaError(f"{adapter} has no adapter_model.safetensors; {RETRAIN}")
     from safetensors import safe_open
 
@@ -168,7 +166,9 @@ def merge_adapter(model_path: str, adapter: Path, target: Path) -> None:
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    base = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
-    merged = PeftModel.from_pretrained(base, str(adapter)).merge_and_unload()
+    base = AutoModelForCausalLM.from_pretrained(
+        model_path, dtype=torch.float32, use_safetensors=True
+    )
+    merged = PeftModel.from_pretrained(base, safetensors_adapter(adapter)).merge_and_unload()
     merged.save_pretrained(str(target))
     AutoTokenizer.from_pretrained(model_path).save_pretrained(str(target))

@@ -24,6 +24,7 @@ from selfmoa.config import Config
 from selfmoa.data.trl_pairs import DATASET_PREFIX, read_trl_dataset, read_trl_pairs
 from selfmoa.errors import SelfMoaError
 from selfmoa.modelpath import resolve_model
+from selfmoa.rundir import RunDir
 
 if TYPE_CHECKING:
     from selfmoa.training.loop import TrainPaths
@@ -39,9 +40,18 @@ def train_on_file(
         pairs = read_trl_dataset(str(pairs_file), objective)
     else:
         pairs = read_trl_pairs(Path(pairs_file), objective)
-    out = out or Path(config.run_dir) / "external_train"
+    if out is None:  # inside the config's run directory: a run of selfmoa's like any other
+        run = RunDir(Path(config.run_dir))
+        run.check_schema(create=True)
+        out = run.path / "external_train"
+    if out.is_symlink():
+        raise SelfMoaError(f"--out {out} is a symbolic link; give a folder")
     if out.exists() and not out.is_dir():
         raise SelfMoaError(f"--out {out} is a file; give a folder")
+    if out.is_dir() and any(out.iterdir()) and not (out / "inputs.sha256").is_file():
+        raise SelfMoaError(
+            f"--out {out} holds files selfmoa train did not write; give a new or empty folder"
+        )
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:

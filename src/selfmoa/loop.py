@@ -24,6 +24,7 @@ from selfmoa.memory import release_free_memory
 from selfmoa.rundir import RunDir, StageDir
 from selfmoa.stage_runners import Resources, StageContext
 from selfmoa.stage_table import StageKey, plan, spec_of
+from selfmoa.text_safety import visible
 from selfmoa.validation import check_config
 
 
@@ -39,7 +40,7 @@ class Loop:
     def __init__(self, config: Config, log: Callable[[str], None] = print) -> None:
         self.config = config
         self.run = RunDir(config.run_dir)
-        self.log = log
+        self.log = lambda text: log(visible(text))  # counts and devices come from files
         self.resources = Resources()
 
     def execute(self, only: Callable[[StageKey], bool] | None = None) -> Path:

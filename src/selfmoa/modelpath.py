@@ -55,3 +55,15 @@ def resolve_model(spec: str, key: str) -> str:
         return str(embedded_model_path(spec.removeprefix("embedded:")))
     path = Path(spec).expanduser()
     return str(path) if path.is_dir() else spec
+
+
+def safetensors_adapter(folder: Path | str) -> str:
+    """A PEFT adapter folder whose weights are safetensors. PEFT would otherwise fall back
+    to ``adapter_model.bin``, a pickle; selfmoa reads none (README, Security)."""
+    path = Path(folder)
+    if not (path / "adapter_model.safetensors").is_file():
+        raise SelfMoaError(
+            f"{path} has no adapter_model.safetensors; selfmoa loads no pickled weights "
+            "(adapter_model.bin): save the adapter with safe_serialization=True"
+        )
+    return str(path)

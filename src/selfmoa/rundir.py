@@ -30,7 +30,13 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ValidationError
 from pydantic_core import PydanticSerializationError
 
-from selfmoa.atomic import atomic_write_json, atomic_write_text, disk_error, hold_lock
+from selfmoa.atomic import (
+    atomic_write_json,
+    atomic_write_text,
+    disk_error,
+    hold_lock,
+    open_regular,
+)
 from selfmoa.errors import SelfMoaError
 from selfmoa.faults import fault_point, kill_requested
 from selfmoa.records import SCHEMA_VERSION
@@ -56,6 +62,11 @@ def read_json_object(path: Path, what: str) -> dict[str, Any]:
             "delete it, or the run directory, and run again"
         )
     return data
+
+
+def _names(value: Any) -> set[str]:
+    """File names listed in a bookkeeping file; anything but a list of strings is none."""
+    return {v for v in value if isinstance(v, str)} if isinstance(value, list) else set()
 
 
 def _reason(error: BaseException) -> str:
@@ -112,13 +123,13 @@ def read_records(path: Path, kind: type[RecordT]) -> list[RecordT]:
 def append_records(path: Path, records: Iterable[BaseModel], label: str = "") -> None:
     """Append whole lines and fsync, after cutting any torn last line."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    _cut_torn_tail(path)
     data = "".join(record_line(record) for record in records).encode()
     if not data:
         return
+    _cut_torn_tail(path)
     size = path.stat().st_size if path.exists() else 0
     try:
-        with open(path, "ab") as handle:
+        with os.fdopen(open_regular(path, os.O_WRONLY | os.O_APPEND, "the file"), "ab") as handle:
             if kill_requested(f"{label}:torn"):
                 handle.write(data[: len(data) // 2 + 1])
                 handle.flush()
@@ -128,8 +139,8 @@ def append_records(path: Path, records: Iterable[BaseModel], label: str = "") ->
             handle.flush()
             os.fsync(handle.fileno())
     except OSError as error:
-        with open(path, "ab") as handle:  # leave only whole lines behind
-            handle.truncate(size)
+        with os.fdopen(open_regular(path, os.O_WRONLY, "the file"), "ab") as handle:
+            handle.truncate(size)  # leave only whole lines behind
         raise disk_error(error, path) from None
 
 
@@ -150,7 +161,7 @@ def record_line(record: BaseModel) -> str:
 def _cut_torn_tail(path: Path) -> None:
     if not path.is_file() or path.stat().st_size == 0:
         return
-    with open(path, "rb+") as handle:
+    with os.fdopen(open_regular(path, os.O_RDWR, "the file"), "rb+") as handle:
         data = handle.read()
         if data.endswith(b"\n"):
             return
@@ -232,12 +243,14 @@ class StageDir:
         present = self.files()
         own = {"manifest.json", "started.json"} & present
         if manifest is not None and isinstance(manifest.get("files"), list):
-            return own | (present & set(map(str, manifest["files"])))
-        kept = set(map(str, (started or {}).get("kept", [])))
-        since = float((started or {}).get("started", 0.0)) if started else None
+            return own | (present & _names(manifest["files"]))
+        kept = _names((started or {}).get("kept"))
+        if started is None:
+            return own
+        # the file system's clock for both sides: started.json was written at the start
+        since = self.file("started.json").lstat().st_mtime_ns
         for name in present - kept - own:
-            path = self.path / name
-            if since is not None and path.lstat().st_mtime >= since - 1.0:
+            if (self.path / name).lstat().st_mtime_ns >= since:
                 own.add(name)
         return own
 
@@ -247,7 +260,10 @@ class StageDir:
             raise SelfMoaError(
                 f"{self.path} is a symbolic link, not a folder selfmoa made; remove the link"
             )
-        for name in sorted(self.written_files()):
+        # the manifest first and started.json last: a kill in between leaves a stage that
+        # is still stale and still knows which files are its own
+        order = {"manifest.json": 0, "started.json": 2}
+        for name in sorted(self.written_files(), key=lambda n: (order.get(n, 1), n)):
             (self.path / name).unlink(missing_ok=True)
         for folder in sorted(
             (p for p in self.path.rglob("*") if p.is_dir() and not p.is_symlink()),
@@ -289,7 +305,7 @@ class StageDir:
         seconds: float,
         device: str | None = None,
     ) -> None:
-        kept = set(map(str, (self.started() or {}).get("kept", [])))
+        kept = _names((self.started() or {}).get("kept"))
         written = sorted(self.files() - kept - {"manifest.json"})
         atomic_write_json(
             self.file("manifest.json"),
@@ -321,9 +337,11 @@ class RunDir:
         return self.path / "selfmoa.json"
 
     def check_schema(self, create: bool) -> None:
-        """Refuse a folder selfmoa did not create, or a run written with another record
-        schema. ``create``: make the folder (or claim an empty one) and mark it as a run."""
+        """Refuse a folder selfmoa did not create, a run written with another record schema,
+        or a run holding a symbolic link. ``create``: make the folder (or claim an empty
+        one) and mark it as a run."""
         if self.stamp.is_file() or self.stamp.is_symlink():
+            self.refuse_links()
             found = read_json_object(self.stamp, "run marker").get("schema")
             if found != SCHEMA_VERSION:
                 raise SelfMoaError(f"{self.path}: {OLDER_RUN}")
@@ -347,6 +365,19 @@ class RunDir:
             ) from None
         atomic_write_json(self.stamp, {"schema": SCHEMA_VERSION})
 
+    def refuse_links(self) -> None:
+        """selfmoa never makes a symbolic link inside a run, so it follows none: a planted
+        link (to another run, to a user's file) would turn a stage's writes and clean-ups
+        into writes and deletions outside the run."""
+        for folder, subfolders, files in os.walk(self.path):
+            for name in (*subfolders, *files):
+                path = Path(folder) / name
+                if path.is_symlink():
+                    raise SelfMoaError(
+                        f"{path} is a symbolic link inside the run directory; selfmoa does not "
+                        "follow links there: remove it"
+                    )
+
     def lock(self) -> Any:
         """Hold an exclusive lock on the run for this process (freed when it exits or dies).
         The run must be selfmoa's (``check_schema`` first)."""
@@ -356,7 +387,8 @@ class RunDir:
         self.path.mkdir(parents=True, exist_ok=True)
         row = {"time": round(time.time(), 3), "event": event, **fields}
         try:
-            with open(self.path / "events.jsonl", "a") as handle:
+            events = open_regular(self.path / "events.jsonl", os.O_WRONLY | os.O_APPEND, "the file")
+            with os.fdopen(events, "a") as handle:
                 handle.write(json.dumps(row) + "\n")
         except OSError as error:
             raise disk_error(error, self.path / "events.jsonl") from None

@@ -31,7 +31,7 @@ from selfmoa.judges.embedder import SentenceEmbedder
 from selfmoa.judges.lineage import LineageHarmJudge
 from selfmoa.judges.registry import JudgeContext, build_judges, run_judges
 from selfmoa.judges.verdicts import decide
-from selfmoa.modelpath import resolve_model
+from selfmoa.modelpath import resolve_model, safetensors_adapter
 from selfmoa.records import (
     ArchiveEntry,
     CapabilityItem,
@@ -449,7 +449,7 @@ class LazyScorer:
             if adapter is not None:
                 from peft import PeftModel
 
-                model = PeftModel.from_pretrained(model, str(adapter))
+                model = PeftModel.from_pretrained(model, safetensors_adapter(adapter))
             self.loaded = (model.eval(), load_tokenizer(path))
         return self.loaded
 

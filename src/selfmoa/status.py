@@ -5,6 +5,7 @@ from __future__ import annotations
 from selfmoa.config import Config
 from selfmoa.fingerprints import stage_states
 from selfmoa.rundir import RunDir
+from selfmoa.text_safety import visible
 
 
 def print_status(config: Config) -> None:
@@ -15,11 +16,16 @@ def print_status(config: Config) -> None:
         manifest = run.stage(key.folder, key.label).manifest() if state == "done" else None
         detail = f"  {reason}" if reason else ""
         if manifest:
-            counts = ", ".join(
-                f"{k}={v}" for k, v in manifest["counts"].items() if not isinstance(v, dict)
+            counts = manifest.get("counts")
+            shown = ", ".join(
+                f"{k}={v}"
+                for k, v in (counts.items() if isinstance(counts, dict) else [])
+                if not isinstance(v, dict)
             )
             device = f" on {manifest['device']}" if manifest.get("device") else ""
-            detail = f"  {manifest['seconds']:.0f}s{device}  {counts}"
-        print(f"  {key.label:<22} {state:<8}{detail}")
+            seconds = manifest.get("seconds")
+            took = f"{seconds:.0f}s" if isinstance(seconds, int | float) else "?s"
+            detail = f"  {took}{device}  {shown}"
+        print(visible(f"  {key.label:<22} {state:<8}{detail}"))  # manifests are data
     report = run.path / "report" / "report.md"
     print(f"report: {report if report.is_file() else 'not written yet'}")

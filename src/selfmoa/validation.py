@@ -17,7 +17,7 @@ from pathlib import Path
 from selfmoa.config import Config
 from selfmoa.data.benign import split_benign
 from selfmoa.errors import SelfMoaError
-from selfmoa.modelpath import check_model_spec
+from selfmoa.modelpath import check_model_spec, safetensors_adapter
 
 
 def check_config(config: Config) -> None:
@@ -60,6 +60,8 @@ def _check_adapter(adapter: str | None) -> None:
     if adapter is None:
         return
     path = Path(adapter).expanduser()
+    if (path / "adapter_config.json").is_file():
+        safetensors_adapter(path)  # never a pickled adapter_model.bin
     if not (path / "adapter_config.json").is_file():
         raise SelfMoaError(
             f"models.policy_adapter: {path} is not a PEFT adapter folder (no "

@@ -10,6 +10,7 @@ from tqdm.auto import tqdm
 
 from selfmoa.backends.base import GenerationRequest, SamplingParams
 from selfmoa.errors import SelfMoaError
+from selfmoa.modelpath import safetensors_adapter
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -48,7 +49,9 @@ def load_causal_lm(model_path: str, dtype: str, device: torch.device):
 
     quiet_transformers()
     try:
-        model = AutoModelForCausalLM.from_pretrained(model_path, dtype=DTYPES[dtype])
+        model = AutoModelForCausalLM.from_pretrained(
+            model_path, dtype=DTYPES[dtype], use_safetensors=True
+        )
     except OSError as error:
         raise SelfMoaError(f"cannot load model from {model_path}: {error}") from None
     return model.to(device)
@@ -83,7 +86,7 @@ class HFGenerator:
         if adapter is not None:
             from peft import PeftModel
 
-            self.model = PeftModel.from_pretrained(self.model, str(adapter))
+            self.model = PeftModel.from_pretrained(self.model, safetensors_adapter(adapter))
         self.model.eval()
         self.batch_size = batch_size
         self.show_progress = show_progress

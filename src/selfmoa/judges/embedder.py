@@ -25,7 +25,7 @@ class SentenceEmbedder:
         quiet_transformers()
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(model_path)
-            self.model = AutoModel.from_pretrained(model_path).eval()
+            self.model = AutoModel.from_pretrained(model_path, use_safetensors=True).eval()
         except OSError as error:
             raise SelfMoaError(f"cannot load embedding model {model_path}: {error}") from None
         self.tokenizer.padding_side = "right"  # absolute positions start at each row's start

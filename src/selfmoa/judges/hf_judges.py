@@ -222,7 +222,9 @@ class RewardModelJudge:
         from selfmoa.backends.hf import DTYPES, pick_device
 
         tokenizer = AutoTokenizer.from_pretrained(path)
-        model = AutoModelForSequenceClassification.from_pretrained(path, dtype=DTYPES[dtype])
+        model = AutoModelForSequenceClassification.from_pretrained(
+            path, dtype=DTYPES[dtype], use_safetensors=True
+        )
         return cls(model.to(pick_device(device)).eval(), tokenizer, **kwargs)
 
     def conversation(self, prompt: str, response: str) -> str:

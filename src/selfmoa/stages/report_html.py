@@ -108,7 +108,7 @@ def markdown_to_html(markdown: str) -> str:
             table.clear()
 
     delimiter = False
-    for line in markdown.splitlines():
+    for line in markdown.split("\n"):  # not splitlines(): U+2028 etc. are no line ends
         if line.startswith("|"):
             cells = _cells(line)
             if delimiter and all(c and set(c) <= {"-", ":"} for c in cells):

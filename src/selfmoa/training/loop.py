@@ -16,7 +16,8 @@ import gc
 import json
 import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from selfmoa.backends.hf import load_causal_lm, load_tokenizer, pick_device
 from selfmoa.config import ParallelConfig, TrainConfig
 from selfmoa.errors import SelfMoaError
 from selfmoa.faults import fault_point
+from selfmoa.modelpath import safetensors_adapter
 from selfmoa.records import PreferencePair
 from selfmoa.tensor_state import load_state, save_state
 from selfmoa.training import sharding, zero
@@ -92,7 +94,9 @@ def build_peft_model(
     torch.manual_seed(seed)
     model = load_causal_lm(model_path, dtype, pick_device(device))
     if init_adapter is not None:
-        return PeftModel.from_pretrained(model, str(init_adapter), is_trainable=True)
+        return PeftModel.from_pretrained(
+            model, safetensors_adapter(init_adapter), is_trainable=True
+        )
     lora = LoraConfig(
         r=config.lora_r,
         lora_alpha=config.lora_alpha,
@@ -345,7 +349,8 @@ def train_preference_lora(
     barrier()  # every rank has looked before rank 0 may write one
     checkpoint = _load_checkpoint(paths) if has_checkpoint else None
     if checkpoint is not None:
-        _load_weights(model, checkpoint)
+        with _foreign_checkpoint(paths):
+            _load_weights(model, checkpoint)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=config.learning_rate, weight_decay=0.0)
     steps_per_epoch = math.ceil(len(tokenized) / config.pairs_per_step)
@@ -354,7 +359,8 @@ def train_preference_lora(
     engine = None
     if mode == "deepspeed":  # the engine owns the optimiser from here (zero.py)
         engine = zero.wrap(model, optimizer, parallel.zero_stage, config.max_grad_norm)  # type: ignore[union-attr]
-    step = _resume(checkpoint, optimizer, scheduler, engine)
+    with _foreign_checkpoint(paths):
+        step = _resume(checkpoint, optimizer, scheduler, engine)
     _keep_metrics_up_to(paths, step, writes)
     backward = torch.Tensor.backward if engine is None else zero.summed_backward(engine, world)
     written_by = {"mode": mode, "processes": world}
@@ -515,6 +521,18 @@ def _load_reference(paths: TrainPaths, pairs: int) -> torch.Tensor:
     return reference
 
 
+@contextmanager
+def _foreign_checkpoint(paths: TrainPaths) -> Iterator[None]:
+    """A checkpoint whose tensors do not fit this model or optimiser is one clear line."""
+    try:
+        yield
+    except (KeyError, IndexError, TypeError, ValueError, RuntimeError) as error:
+        raise SelfMoaError(
+            f"{paths.checkpoint} does not fit this model and training ({type(error).__name__}); "
+            "delete it to train this stage again"
+        ) from None
+
+
 def _load_weights(model, state: dict) -> None:
     """The checkpoint's trainable weights into the model (sharded: each rank its shard)."""
     sharding.load_trainable_state(model, state["trainable"])
@@ -528,7 +546,9 @@ def _resume(state: dict | None, optimizer, scheduler, engine) -> int:
         zero.load_whole_state(engine, state["optimizer"])
     else:
         sharding.load_whole_optimizer_state(optimizer, state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
+    # only the scheduler's own fields: load_state_dict would set any attribute it is given
+    known = scheduler.state_dict()
+    scheduler.load_state_dict({k: v for k, v in state["scheduler"].items() if k in known})
     torch.set_rng_state(state["rng"])
     return int(state["step"])
 
