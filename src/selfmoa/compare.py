@@ -77,11 +77,7 @@ def _load(run_dir: str) -> Any:
             f"run `selfmoa report {visible(run_dir)}`"
         )
     try:
-        data = read_json(path)
-    except RecursionError:
-        raise SelfMoaError(
-            f"cannot read {visible(str(path))}: nested too deeply; {again}"
-        ) from None
+        data = read_json(path)  # unreadable, not UTF-8, not JSON, nested too deeply
     except SelfMoaError as error:
         raise SelfMoaError(f"{visible(str(error))}; {again}") from None
     try:

@@ -26,6 +26,7 @@ import string
 _HIDDEN = re.compile(
     "[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
 )
+SURROGATE = re.compile("[\ud800-\udfff]")  # half of a UTF-16 pair: UTF-8 cannot hold it
 _MD_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "|": "&#124;"}
 _MD_ESCAPES = {
     ord(char): _MD_ENTITIES.get(char, "\\" + char)

@@ -21,6 +21,7 @@ from selfmoa.config import OBJECTIVE_NAME
 from selfmoa.errors import SelfMoaError
 from selfmoa.jsonl_input import parse_json, text_lines
 from selfmoa.records import PreferencePair
+from selfmoa.text_safety import SURROGATE
 
 
 def to_trl_row(pair: PreferencePair) -> dict[str, Any]:
@@ -90,7 +91,6 @@ def _parquet_rows(path: Path) -> list[Any]:
 
 DATASET_PREFIX = "hf:"
 _OBJECTIVE_NAME = re.compile(OBJECTIVE_NAME)
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def read_trl_dataset(spec: str, objective: str = "safety") -> list[PreferencePair]:
@@ -138,7 +138,7 @@ def _text(value: Any, role: str, where: str, column: str) -> str:
         )
     if not text.strip():
         raise SelfMoaError(f"{where}: '{column}' is empty; every pair needs three texts")
-    if _SURROGATE.search(text):
+    if SURROGATE.search(text):
         raise SelfMoaError(
             f"{where}: '{column}' holds an unpaired surrogate escape (e.g. half an emoji, "
             "\\ud83d); fix the text"

@@ -15,15 +15,14 @@
 
 from __future__ import annotations
 
-import re
+from selfmoa.text_safety import SURROGATE
 
 MAX_JUDGED_CHARS = 32_000
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def clean_text(text: str) -> str:
     """``text`` with lone surrogates replaced by U+FFFD (and split pairs joined)."""
-    if _SURROGATE.search(text) is None:
+    if SURROGATE.search(text) is None:
         return text
     return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
