@@ -18,7 +18,8 @@ from selfmoa.cli import main
 DEFAULT = str(Path(__file__).parents[1] / "configs" / "default.yaml")
 
 
-def one_line_error(capsys, argv: list[str], expected: str) -> None:
+def one_line_error(capsys, argv: list[str], *expected: str) -> str:
+    """Run the CLI: exit 2 with one `selfmoa: error:` line holding every ``expected``."""
     code = main(argv)
     captured = capsys.readouterr()
     assert code == 2, captured
@@ -26,7 +27,9 @@ def one_line_error(capsys, argv: list[str], expected: str) -> None:
     lines = [x for x in captured.err.replace("\r", "\n").splitlines() if x.startswith("selfmoa")]
     assert len(lines) == 1 and lines[0].startswith("selfmoa: error: "), captured.err
     assert "Traceback" not in captured.err
-    assert expected in lines[0], lines[0]
+    for text in expected:
+        assert text in lines[0], lines[0]
+    return lines[0]
 
 
 @pytest.fixture

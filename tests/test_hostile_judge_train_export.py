@@ -28,6 +28,7 @@ from selfmoa.judges.features import FeatureExtractor
 from selfmoa.judges.registry import run_judges
 from selfmoa.judges.rowwise import verdicts_by_row
 from selfmoa.judges.text import MAX_JUDGED_CHARS, clean_text, judged_text
+from test_bad_inputs import one_line_error
 
 LONE = "emoji \ud83d"
 CLEAN = [
@@ -50,18 +51,6 @@ def assert_neighbours_unharmed(judge, bad: JudgeInput) -> Verdict:
     assert [v.error for v in clean_again] == [None] * 3, mixed
     assert [v.score for v in clean_again] == pytest.approx([v.score for v in alone], abs=1e-5)
     return mixed[1]
-
-
-def one_line_error(capsys, argv: list[str], *expected: str) -> str:
-    code = main(argv)
-    captured = capsys.readouterr()
-    assert code == 2, captured
-    lines = [x for x in captured.err.replace("\r", "\n").splitlines() if x.startswith("selfmoa")]
-    assert len(lines) == 1 and lines[0].startswith("selfmoa: error: "), captured.err
-    assert "Traceback" not in captured.err
-    for text in expected:
-        assert text in lines[0], lines[0]
-    return lines[0]
 
 
 class HashEmbedder:
