@@ -12,6 +12,7 @@ from pathlib import Path
 
 from selfmoa.config import Config, load_config
 from selfmoa.errors import SelfMoaError
+from selfmoa.rundir import RunDir
 from selfmoa.text_safety import visible
 
 
@@ -90,8 +91,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run_config(run_dir: str) -> Config:
-    from selfmoa.rundir import RunDir
-
     RunDir(Path(run_dir)).check_schema(create=False)  # a folder selfmoa made, or one line
     path = Path(run_dir) / "config.yaml"
     if not path.is_file():
