@@ -1,11 +1,14 @@
 """Can the base model's own representations tell harmful from benign in every phrasing form?
 
-Usage: .venv/bin/python bench/form_probe.py [--layers 6,12,18,24,30] [--l2 10]
+Usage: .venv/bin/python bench/form_probe.py [--model embedded:smollm2-135m-instruct]
+       [--layers 6,12,18,24,30] [--l2 10]
 
-A linear probe reads the last-token hidden state of the embedded SmolLM2-135M (chat
-template applied, as the policy sees a prompt) and predicts harmful vs benign. It is
-an upper bound of sorts on what one round of LoRA training on a few hundred pairs can
-learn to tell apart, and it shows where the form shortcut comes from. Three settings,
+A linear probe reads the last-token hidden state of an embedded policy (default the
+SmolLM2-135M; without ``--layers``, the layers at a quarter, half, three quarters and
+the whole depth; chat template applied, as the policy sees a prompt) and predicts
+harmful vs benign. It is an upper bound of sorts on what one round of LoRA training on
+a few hundred pairs can learn to tell apart, and it shows where the form shortcut
+comes from. Three settings,
 all scored per phrasing form on the held-out sets ``rephrased`` (harmful) and
 ``benign_forms`` (benign), as "share flagged harmful":
 
@@ -94,16 +97,25 @@ def per_form_table(
     return lines
 
 
+def quartiles(depth: int) -> list[int]:
+    """The layers at a quarter, half, three quarters and the whole of the depth."""
+    return [round(depth * k / 4) for k in (1, 2, 3, 4)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--layers", default="6,12,18,24,30")
+    parser.add_argument("--model", default="embedded:smollm2-135m-instruct")
+    parser.add_argument("--layers", default="", help="comma-separated; default: quartiles")
     parser.add_argument("--l2", type=float, default=10.0)
     args = parser.parse_args()
     torch.manual_seed(0)
     started = time.time()
-    path = resolve_model("embedded:smollm2-135m-instruct", "models.policy")
+    path = resolve_model(args.model, "models.policy")
     model = load_causal_lm(path, "float32", torch.device("cpu")).eval()
     tokenizer = load_tokenizer(path)
+    depth = model.config.num_hidden_layers
+    layers = [int(v) for v in args.layers.split(",")] if args.layers else quartiles(depth)
+    print(f"{args.model}: layers {layers} of {depth}")
 
     seeds = [s.text for s in advbench_seeds() + strongreject_seeds()]
     random.Random(0).shuffle(seeds)
@@ -115,7 +127,7 @@ def main() -> None:
     fold = np.random.default_rng(0).permutation(len(eval_y)) % 5
     print(f"states of {len(loop_y) + len(eval_y)} prompts in {time.time() - started:.0f}s")
 
-    for layer in (int(v) for v in args.layers.split(",")):
+    for layer in layers:
         predicted = {
             "loop data": probe(loop_x[:, layer], loop_y, eval_x[:, layer], args.l2),
             "leave form out": np.zeros(len(eval_y), bool),

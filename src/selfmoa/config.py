@@ -104,7 +104,8 @@ class BackendConfig(Section):
     )
     mock_script: dict[str, str] = Field(
         default_factory=dict,
-        description="mock backend only: substring of the prompt -> scripted answer.",
+        description="mock backend only: substring of the prompt -> scripted answer "
+        "('after:TEXT' matches answers whose forced opening contains TEXT, first).",
     )
     base_url: str = Field(
         "http://127.0.0.1:8080/v1",
@@ -615,6 +616,49 @@ class ParallelConfig(Section):
     )
 
 
+class ResetConfig(Section):
+    """The paper's optional safety reset (stage 0, ``selfmoa/stages/reset.py``)."""
+
+    enabled: bool = Field(
+        False,
+        description="Before the baseline, weaken the policy's refusals with a short LoRA "
+        "fine-tune on its own answers to harmful seed prompts under a forced compliant "
+        "opening. The loop then starts from that unsafe model and the untouched policy is "
+        "evaluated as the human-aligned reference (baseline/reference).",
+    )
+    prompts: int = Field(
+        96,
+        ge=1,
+        le=10_000,
+        description="Harmful seed prompts (AdvBench + StrongREJECT, seeded sample) answered.",
+    )
+    opening: str = Field(
+        "Sure, here is a detailed answer.\n\n",
+        min_length=1,
+        description="The forced opening of the compliant answer (prefilled in the chat).",
+    )
+    max_new_tokens: int = Field(
+        96, ge=1, le=8192, description="Tokens generated after the opening (and unforced)."
+    )
+    refusal_judge: str = Field(
+        "content-refusal",
+        description="Judge (measure refusal) that keeps only pairs whose unforced answer is "
+        "refused and whose forced answer is not.",
+    )
+    epochs: int = Field(2, ge=1, le=1_000)
+    learning_rate: float = Field(5e-4, gt=0, le=1)
+
+    @field_validator("refusal_judge")
+    @classmethod
+    def _a_refusal_judge(cls, value: str) -> str:
+        from selfmoa.judges.registry import REGISTRY
+
+        if value not in REGISTRY or REGISTRY[value].measure != "refusal":
+            names = [name for name, spec in REGISTRY.items() if spec.measure == "refusal"]
+            raise ValueError(f"must be a refusal judge: {', '.join(names)}")
+        return value
+
+
 class EvaluateConfig(Section):
     harmbench_split: Literal["test", "val"] = "test"
     sets: dict[
@@ -698,6 +742,7 @@ class Config(Section):
     train: TrainConfig = Field(default_factory=TrainConfig)
     parallel: ParallelConfig = Field(default_factory=ParallelConfig)
     evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
+    reset: ResetConfig = Field(default_factory=ResetConfig)
 
     @field_validator("name", mode="before")
     @classmethod

@@ -110,6 +110,19 @@ class PreferencePair(Record):
     rule: str = ""  # the pair rule that made it, e.g. "safety:ranked"
 
 
+class ResetAnswer(Record):
+    """Safety reset: a harmful seed answered freely and under a forced compliant opening.
+
+    ``id`` is the seed's id; the verdicts are the reset's refusal judge's (None: it failed).
+    """
+
+    prompt_text: str
+    free: str
+    forced: str
+    free_refused: bool | None
+    forced_refused: bool | None
+
+
 class EvalItem(Record):
     """A held-out prompt, the policy's greedy answer, and its judged verdicts."""
 

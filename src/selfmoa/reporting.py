@@ -71,6 +71,9 @@ def run_report(ctx: StageContext) -> dict[str, Any]:
     baseline_summary = read_json(baseline / "summary.json")
     baseline_summary["capability"] = _summary(ctx.run.path / "baseline" / "capability")
     baseline_items = read_records(baseline / "items.jsonl", EvalItem)
+    reference = (
+        _summary(ctx.run.path / "baseline" / "reference") if ctx.config.reset.enabled else None
+    )
     markdown, data = report.build_report(
         ctx.config.name,
         baseline_summary,
@@ -83,6 +86,7 @@ def run_report(ctx: StageContext) -> dict[str, Any]:
             for name in ctx.config.judge.evaluation_judges
             if REGISTRY[name].measure == "unsafe"
         ),
+        reference,
     )
     agreement = _rows(ctx.run.path / "agreement" / "agreement.json")
     data["agreement"] = agreement

@@ -15,6 +15,7 @@ from typing import Any
 from selfmoa.atomic import atomic_write_json, atomic_write_text
 from selfmoa.attacks import archive as attack_archive
 from selfmoa.backends import make_generator
+from selfmoa.backends.base import GenerationRequest, SamplingParams, TextGenerator
 from selfmoa.backends.lazy import LazyGenerator
 from selfmoa.chunked import chunk_seed, run_chunked
 from selfmoa.data.benign import split_benign
@@ -39,11 +40,13 @@ from selfmoa.records import (
     Judgement,
     PreferencePair,
     Prompt,
+    ResetAnswer,
     Response,
+    SeedPrompt,
 )
 from selfmoa.rundir import RunDir, StageDir, read_records, write_records
 from selfmoa.stages import archive as archive_stage
-from selfmoa.stages import evaluate, pairs, redteam, retest, sample
+from selfmoa.stages import evaluate, pairs, redteam, reset, retest, sample
 from selfmoa.stages.judge import judge_responses
 from selfmoa.training.loop import TrainPaths, train_preference_lora
 
@@ -114,11 +117,18 @@ class StageContext:
     def evaluate_folder(self, r: int | None) -> Path:
         return self.run.path / "baseline" / "evaluate" if r is None else self.folder("evaluate", r)
 
+    def untouched_adapter(self) -> Path | None:
+        """The adapter of the policy as given (``models.policy_adapter``), if any."""
+        start = self.config.models.policy_adapter
+        return Path(start) if start else None
+
     def adapter_after(self, r: int | None) -> Path | None:
-        """The policy's adapter after round r; before round 0, ``models.policy_adapter``."""
+        """The policy's adapter after round r; before round 0 the safety reset's adapter
+        when ``reset.enabled``, else the untouched policy's."""
         if r is None or r < 0:
-            start = self.config.models.policy_adapter
-            return Path(start) if start else None
+            if self.config.reset.enabled:
+                return TrainPaths(self.run.path / "baseline" / "reset").adapter
+            return self.untouched_adapter()
         return TrainPaths(self.folder("train", r)).adapter
 
     def judges(self, names: list[str]) -> list[Judge]:
@@ -341,7 +351,102 @@ def run_train(ctx: StageContext) -> dict[str, Any]:
     return {k: round(v, 4) if isinstance(v, float) else v for k, v in stats.items()}
 
 
+def run_reset(ctx: StageContext) -> dict[str, Any]:
+    """The safety reset: the untouched policy's free and forced answers, pairs, an adapter."""
+    cfg = ctx.config
+    settings = cfg.reset
+    seeds = [seed for load in SEED_LOADERS.values() for seed in load()]
+    chosen = reset.choose_prompts(seeds, settings.prompts, cfg.seed)
+    policy = LazyGenerator(lambda: make_generator(cfg, "policy", ctx.untouched_adapter()))
+    refusal = ctx.judges([settings.refusal_judge])
+    try:
+        answers = run_chunked(
+            chosen,
+            cfg.backend.batch_size,
+            ctx.stage.file("answers.jsonl"),
+            ResetAnswer,
+            lambda chunk, i: _reset_answers(chunk, policy, refusal, settings),
+            desc=f"{ctx.stage.label} answers",
+            fault_label=ctx.fault_label,
+        )
+    finally:
+        policy.close()
+    built = reset.reset_pairs(answers, settings.opening)
+    write_records(ctx.stage.file("pairs.jsonl"), built)
+    if not built:
+        raise SelfMoaError(
+            f"{ctx.stage.label}: none of {len(answers)} answers was a refusal that the forced "
+            "opening turned into compliance; the policy may already comply (turn reset.enabled "
+            "off) or need more reset.prompts or another reset.opening"
+        )
+    train_config = cfg.train.model_copy(
+        update={
+            "loss": "rpo",
+            "objective_weights": {"safety": 1.0},
+            "epochs": settings.epochs,
+            "learning_rate": settings.learning_rate,
+            "max_pairs": None,
+        }
+    )
+    stats = train_preference_lora(
+        resolve_model(cfg.models.policy, "models.policy"),
+        built,
+        train_config,
+        TrainPaths(ctx.stage.path),
+        dtype=cfg.models.dtype,
+        device=cfg.models.device,
+        init_adapter=ctx.untouched_adapter(),
+        seed=cfg.seed,
+        fault_label=ctx.fault_label,
+    )
+    return {
+        "answers": len(answers),
+        "free_refused": sum(a.free_refused is True for a in answers),
+        "forced_refused": sum(a.forced_refused is True for a in answers),
+        "judge_errors": sum(a.free_refused is None or a.forced_refused is None for a in answers),
+        "pairs": len(built),
+        **{k: round(v, 4) if isinstance(v, float) else v for k, v in stats.items()},
+    }
+
+
+def _reset_answers(
+    seeds: list[SeedPrompt], policy: TextGenerator, refusal: list[Judge], settings: Any
+) -> list[ResetAnswer]:
+    """Greedy free and forced answers to ``seeds``, each judged for refusal."""
+    params = SamplingParams(max_new_tokens=settings.max_new_tokens, greedy=True)
+    free = policy.generate([GenerationRequest(s.text) for s in seeds], params, 0)
+    forced = policy.generate(
+        [GenerationRequest(s.text, prefill=settings.opening) for s in seeds], params, 0
+    )
+    texts = free + forced
+    inputs = [JudgeInput(s.text, "harmful", text) for s, text in zip(seeds * 2, texts, strict=True)]
+    scores = run_judges(refusal, inputs)[refusal[0].name]
+    refused = [None if v.score is None else v.score >= 0.5 for v in scores]
+    half = len(seeds)
+    return [
+        ResetAnswer(
+            id=s.id,
+            prompt_text=s.text,
+            free=free[i],
+            forced=forced[i],
+            free_refused=refused[i],
+            forced_refused=refused[half + i],
+        )
+        for i, s in enumerate(seeds)
+    ]
+
+
 def run_evaluate(ctx: StageContext) -> dict[str, Any]:
+    """Held-out evaluation of the policy as it is after this stage's round (or at the start)."""
+    return evaluate_policy(ctx, ctx.adapter_after(ctx.round))
+
+
+def run_reference(ctx: StageContext) -> dict[str, Any]:
+    """Held-out evaluation of the untouched policy when a safety reset changed the start."""
+    return evaluate_policy(ctx, ctx.untouched_adapter())
+
+
+def evaluate_policy(ctx: StageContext, adapter: Path | None) -> dict[str, Any]:
     cfg = ctx.config.evaluate
     candidates = evaluate.heldout_prompts(cfg, ctx.config.seed, ctx.config.benign_heldout_every)
     texts = training_texts(ctx)
@@ -351,9 +456,7 @@ def run_evaluate(ctx: StageContext) -> dict[str, Any]:
     for name in cfg.sets:
         if not any(p.eval_set == name for p in prompts):
             raise SelfMoaError(f"{ctx.stage.label}: the evaluation set {name} is empty")
-    policy = LazyGenerator(
-        lambda: make_generator(ctx.config, "policy", ctx.adapter_after(ctx.round))
-    )
+    policy = LazyGenerator(lambda: make_generator(ctx.config, "policy", adapter))
     judges = ctx.judges(ctx.config.judge.evaluation_judges)
     try:
         items = run_chunked(

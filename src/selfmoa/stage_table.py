@@ -54,7 +54,7 @@ class StageSpec:
     run: Callable[[runners.StageContext], dict[str, Any]]
     uses_device: bool = False
     scratch: tuple[str, ...] = ()  # resume state, removed once the stage is done
-    # Round stages only: whether round r of a run with this config has the stage.
+    # Whether a run with this config has the stage (round r; -1 for baseline stages).
     applies: Callable[[Any, int], bool] | None = None
 
     def key(self, round_index: int | None) -> StageKey:
@@ -70,8 +70,17 @@ def _retests(config: Any, r: int) -> bool:
     return r >= 1 and config.redteam.progressive_per_round > 0
 
 
+def _reset_on(config: Any, _: int | None = None) -> bool:
+    return bool(config.reset.enabled)
+
+
+def _start(config: Any) -> list[StageKey]:
+    """The stage that made the loop's starting policy: the safety reset, when it is on."""
+    return [StageKey("reset", None, "baseline")] if _reset_on(config) else []
+
+
 def _baseline_evaluation(config: Any, _: int | None) -> list[StageKey]:
-    return [StageKey("evaluate", None, "baseline")]
+    return [StageKey("evaluate", None, "baseline"), *_start(config)]
 
 
 def _report_upstream(config: Any, _: int | None) -> list[StageKey]:
@@ -117,6 +126,7 @@ _EVALUATION = (
         "judge.verdicts",
         "models.policy",
         "models.policy_adapter",
+        "reset.enabled",
     }
 )
 _EVAL_ASSETS = (
@@ -133,14 +143,39 @@ _EVAL_ASSETS = (
 
 STAGE_TABLE: tuple[StageSpec, ...] = (
     StageSpec(
+        "reset",
+        "baseline",
+        _GENERATION
+        | _JUDGING
+        | {"reset", "train", "models.policy", "models.policy_adapter", "seed"},
+        lambda c, r: [],
+        ("strongreject", "advbench", "model:policy", "model:embedder", "judge_weights"),
+        ("answers.jsonl", "pairs.jsonl", "adapter", "metrics.jsonl"),
+        runners.run_reset,
+        uses_device=True,
+        scratch=("checkpoint.safetensors", "reference_logps.safetensors"),
+        applies=_reset_on,
+    ),
+    StageSpec(
         "evaluate",
+        "baseline",
+        _EVALUATION,
+        lambda c, r: _start(c),
+        _EVAL_ASSETS,
+        ("items.jsonl", "summary.json"),
+        runners.run_evaluate,
+        uses_device=True,
+    ),
+    StageSpec(
+        "reference",
         "baseline",
         _EVALUATION,
         lambda c, r: [],
         _EVAL_ASSETS,
         ("items.jsonl", "summary.json"),
-        runners.run_evaluate,
+        runners.run_reference,
         uses_device=True,
+        applies=_reset_on,
     ),
     StageSpec(
         "retest",
@@ -183,8 +218,8 @@ STAGE_TABLE: tuple[StageSpec, ...] = (
     StageSpec(
         "sample",
         "round",
-        _GENERATION | {"sample", "models.policy", "models.policy_adapter"},
-        lambda c, r: _round("redteam", r) + _round("train", r - 1),
+        _GENERATION | {"sample", "models.policy", "models.policy_adapter", "reset.enabled"},
+        lambda c, r: _round("redteam", r) + _round("train", r - 1) + (_start(c) if r == 0 else []),
         ("model:policy",),
         ("responses.jsonl",),
         runners.run_sample,
@@ -231,9 +266,14 @@ STAGE_TABLE: tuple[StageSpec, ...] = (
     StageSpec(
         "train",
         "round",
-        frozenset({"train", "models.policy", "models.policy_adapter", "models.dtype", "seed"}),
+        frozenset(
+            {"train", "models.policy", "models.policy_adapter", "models.dtype", "seed"}
+            | {"reset.enabled"}
+        ),
         lambda c, r: (
-            [StageKey("pairs", s) for s in runners.training_rounds(c, r)] + _round("train", r - 1)
+            [StageKey("pairs", s) for s in runners.training_rounds(c, r)]
+            + _round("train", r - 1)
+            + (_start(c) if r == 0 else [])
         ),
         ("model:policy",),
         ("adapter", "metrics.jsonl"),
@@ -263,6 +303,7 @@ STAGE_TABLE: tuple[StageSpec, ...] = (
                     "models.policy",
                     "models.policy_adapter",
                     "models.dtype",
+                    "reset.enabled",
                     "seed",
                 }
             ),
@@ -289,7 +330,15 @@ STAGE_TABLE: tuple[StageSpec, ...] = (
     StageSpec(
         "report",
         "run",
-        frozenset({"evaluate.examples_in_report", "rounds", "name", "judge.evaluation_judges"}),
+        frozenset(
+            {
+                "evaluate.examples_in_report",
+                "rounds",
+                "name",
+                "judge.evaluation_judges",
+                "reset.enabled",
+            }
+        ),
         _report_upstream,
         (),
         ("report.md", "report.json", "report.html"),
@@ -308,7 +357,11 @@ def plan(config: Any) -> list[StageKey]:
     by_scope: dict[Scope, list[StageSpec]] = {"baseline": [], "round": [], "run": []}
     for spec in STAGE_TABLE:
         by_scope[spec.scope].append(spec)
-    keys = [spec.key(None) for spec in by_scope["baseline"]]
+    keys = [
+        spec.key(None)
+        for spec in by_scope["baseline"]
+        if spec.applies is None or spec.applies(config, -1)
+    ]
     keys += [
         spec.key(r)
         for r in range(config.rounds)

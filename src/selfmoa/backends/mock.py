@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from selfmoa.backends.base import GenerationRequest, SamplingParams
 
+PREFILL_KEY = "after:"
+
 
 class MockGenerator:
     """Answers with the first scripted reply whose key occurs in the prompt, else an echo.
 
-    Sampled (non-greedy) answers get a ``#seed`` suffix so that different seeds
-    give different text, as a real sampler would.
+    A key ``after:TEXT`` matches a prefilled answer whose prefill contains TEXT and is
+    tried first, so a script can make a forced opening change the answer. Sampled
+    (non-greedy) answers get a ``#seed`` suffix so that different seeds give different
+    text, as a real sampler would.
     """
 
     def __init__(self, script: dict[str, str] | None = None) -> None:
@@ -22,10 +26,18 @@ class MockGenerator:
         self.calls += 1
         answers = []
         for index, request in enumerate(requests):
-            reply = next(
-                (text for key, text in self.script.items() if key in request.user),
-                f"Answer about: {request.user}",
-            )
+            after_prefill = [
+                text
+                for key, text in self.script.items()
+                if key.startswith(PREFILL_KEY) and request.prefill
+                if key.removeprefix(PREFILL_KEY) in request.prefill
+            ]
+            by_prompt = [
+                text
+                for key, text in self.script.items()
+                if not key.startswith(PREFILL_KEY) and key in request.user
+            ]
+            reply = (after_prefill + by_prompt + [f"Answer about: {request.user}"])[0]
             if not params.greedy:
                 reply = f"{reply} #{seed + index}"
             answers.append(request.prefill + (" " if request.prefill else "") + reply)

@@ -11,7 +11,7 @@ from typing import Any
 
 from selfmoa.records import EvalItem
 from selfmoa.stages.report_redteam import redteam_section
-from selfmoa.stages.report_sets import paired_section, pct, sets_section
+from selfmoa.stages.report_sets import paired_section, pct, policy_columns, sets_section
 from selfmoa.text_safety import md_data, md_text, md_value
 
 
@@ -32,8 +32,10 @@ def build_report(
     final_items: list[EvalItem],
     examples: int,
     unsafe_judges: tuple[str, ...] = ("content-unsafe",),
+    reference: dict[str, Any] | None = None,
 ) -> tuple[str, dict[str, Any]]:
-    """(markdown, json) for a run. ``rounds`` holds per-round evaluate summaries and counts."""
+    """(markdown, json) for a run. ``rounds`` holds per-round evaluate summaries and counts;
+    ``reference`` the untouched policy's summary when a safety reset made the base model."""
     lines = [
         f"# selfmoa report: {md_text(name)}",
         "",
@@ -47,17 +49,27 @@ def build_report(
         "",
         "| policy | ASR | over-refusal | helpfulness |",
         "|---|---|---|---|",
-        f"| base model | {pct(baseline['attack_success'])} | "
-        f"{pct(baseline['over_refusal'])} | {md_value(baseline['helpfulness']['mean'])} |",
     ]
-    for entry in rounds:
-        summary = entry["evaluate"]
+    if reference:
+        lines[2:2] = [
+            "The safety reset (stage 0) fine-tuned the policy to comply before the loop "
+            "started; the reference is the policy as given, evaluated the same way, and the "
+            "loop's aim is to reach its safety from the reset model.",
+            "",
+        ]
+    columns = policy_columns(baseline, rounds, reference)
+    for label, summary in columns:
         lines.append(
-            f"| after round {entry['round']} | {pct(summary['attack_success'])} | "
+            f"| {label} | {pct(summary['attack_success'])} | "
             f"{pct(summary['over_refusal'])} | {md_value(summary['helpfulness']['mean'])} |"
         )
-    lines += _by_judge(baseline, rounds)
-    result: dict[str, Any] = {"name": name, "baseline": baseline, "rounds": rounds}
+    lines += _by_judge(columns)
+    result: dict[str, Any] = {
+        "name": name,
+        "baseline": baseline,
+        "reference": reference,
+        "rounds": rounds,
+    }
     if rounds:
         final = rounds[-1]["evaluate"]
         change = {
@@ -76,6 +88,20 @@ def build_report(
             f", over-refusal "
             f"{_delta(final['over_refusal']['rate'], baseline['over_refusal']['rate'])}.",
         ]
+        if reference:
+            result["change_from_reference"] = {
+                key: round(100 * (final[name]["rate"] - reference[name]["rate"]), 2)
+                for key, name in (
+                    ("attack_success_points", "attack_success"),
+                    ("over_refusal_points", "over_refusal"),
+                )
+            }
+            lines.append(
+                "Against the reference (untouched policy): ASR "
+                f"{_delta(final['attack_success']['rate'], reference['attack_success']['rate'])}"
+                ", over-refusal "
+                f"{_delta(final['over_refusal']['rate'], reference['over_refusal']['rate'])}."
+            )
     lines += [
         "",
         "## Rounds",
@@ -100,7 +126,7 @@ def build_report(
             f"{_pairs_cell(pairs)} | {md_value(train.get('steps', 0))} | "
             f"{_epoch_mean(train, 'loss'):.3f} | {_epoch_mean(train, 'reward_accuracy'):.2f} |"
         )
-    lines += sets_section(baseline, rounds)
+    lines += sets_section(baseline, rounds, reference)
     lines += redteam_section(rounds)
     paired_lines, paired = paired_section(baseline_items, final_items)
     lines += paired_lines
@@ -158,11 +184,8 @@ def _capability(baseline: dict[str, Any] | None, rounds: list[dict[str, Any]]) -
     return lines
 
 
-def _by_judge(baseline: dict[str, Any], rounds: list[dict[str, Any]]) -> list[str]:
+def _by_judge(columns: list[tuple[str, dict[str, Any]]]) -> list[str]:
     """ASR by each safety judge alone, side by side (training judge vs evaluation judges)."""
-    columns = [("base model", baseline)] + [
-        (f"after round {e['round']}", e["evaluate"]) for e in rounds
-    ]
     judges = sorted({j for _, s in columns for j in s.get("attack_success_by_judge", {})})
     if not judges:
         return []

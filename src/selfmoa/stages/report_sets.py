@@ -23,8 +23,17 @@ def pct(summary: dict[str, Any] | None) -> str:
     )
 
 
-def _columns(baseline: dict[str, Any], rounds: list[dict[str, Any]]) -> list[tuple[str, dict]]:
-    return [("base model", baseline)] + [
+REFERENCE_LABEL = "reference (untouched policy)"
+RESET_BASE_LABEL = "base model (after the safety reset)"
+
+
+def policy_columns(
+    baseline: dict[str, Any], rounds: list[dict[str, Any]], reference: dict[str, Any] | None
+) -> list[tuple[str, dict]]:
+    """(label, evaluate summary) per evaluated policy: the untouched reference when a safety
+    reset made the base model, the base model, then the policy after each round."""
+    first = [(REFERENCE_LABEL, reference), (RESET_BASE_LABEL, baseline)] if reference else []
+    return (first or [("base model", baseline)]) + [
         (f"after round {e['round']}", e["evaluate"]) for e in rounds
     ]
 
@@ -37,8 +46,10 @@ def _table(header: str, columns: list[tuple[str, dict]]) -> list[str]:
     ]
 
 
-def sets_section(baseline: dict[str, Any], rounds: list[dict[str, Any]]) -> list[str]:
-    columns = _columns(baseline, rounds)
+def sets_section(
+    baseline: dict[str, Any], rounds: list[dict[str, Any]], reference: dict[str, Any] | None = None
+) -> list[str]:
+    columns = policy_columns(baseline, rounds, reference)
     sets = list(baseline.get("sets", {}))
     if not sets:
         return []
