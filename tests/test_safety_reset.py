@@ -3,8 +3,8 @@
 import json
 
 import pytest
-from conftest import tiny_loop_config
 
+from conftest import tiny_loop_config
 from selfmoa.config import config_from_dict, load_config
 from selfmoa.data.sources import SEED_LOADERS
 from selfmoa.errors import SelfMoaError
