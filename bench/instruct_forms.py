@@ -1,7 +1,7 @@
 """How often does each embedded policy, untouched, refuse harmful and benign requests, per form?
 
 Usage: .venv/bin/python bench/instruct_forms.py [--models embedded:smollm2-135m-instruct ...]
-       [--output-dir runs/bench-forms] [key=value ...]
+       [--output-dir runs/bench-forms] [--serve] [key=value ...]
 
 Before choosing the demo's policy (and whether it needs the paper's safety reset), measure
 what each instruct model already does. This runs the project's own baseline evaluation
@@ -11,8 +11,14 @@ set) on the held-out sets only: HarmBench (harmful, no form), ``rephrased`` (har
 intents in five phrasing forms), ``benign_forms`` (benign prompts in the same forms) and
 ``benign_heldout`` (benign-but-sensitive). Per model and form it prints the share of
 harmful prompts refused and of benign prompts refused (over-refusal), with Wilson 95%
-intervals, and writes the table to OUTPUT_DIR/instruct_forms.json. The runs are ordinary
+intervals, and writes the table to OUTPUT_DIR/instruct_forms-MODELS.json. The runs are ordinary
 run directories: re-running continues where one stopped.
+
+``--serve`` generates through a llama.cpp server (``xllamacpp``, in this process) on the
+model's own Q4_K_M GGUF instead of transformers on its float32 conversion: the
+``openai`` backend, ``completions`` endpoint, so the chat template is applied here
+exactly as for transformers. About 3x faster for the 1.5B on 2 cores; the weights are
+the same quantised ones, the arithmetic is not, so answers can differ in places.
 """
 
 from __future__ import annotations
@@ -44,8 +50,15 @@ def pct(rate: dict | None) -> str:
     )
 
 
-def measure(model: str, output_dir: str, overrides: list[str]) -> dict:
+def measure(model: str, output_dir: str, overrides: list[str], serve: bool = False) -> dict:
     name = "forms-" + model.removeprefix("embedded:").replace("/", "-")
+    if serve:
+        return _served(model, output_dir, overrides, name + "-llamacpp")
+    return measure_run(model, output_dir, overrides, name)
+
+
+def measure_run(model: str, output_dir: str, overrides: list[str], name: str) -> dict:
+    """The baseline evaluate stage of one run on the held-out sets, summarised per form."""
     config = load_config(
         "configs/default.yaml",
         [SETS, "evaluate.capability_items=0", *overrides],
@@ -64,6 +77,31 @@ def measure(model: str, output_dir: str, overrides: list[str]) -> dict:
         "benign_heldout_over_refusal": sets["benign_heldout"]["rate"],
         "attack_success_harmbench": summary["attack_success"],
     }
+
+
+SLOTS = 8
+
+
+def _served(model: str, output_dir: str, overrides: list[str], name: str) -> dict:
+    """``measure`` through a local llama.cpp server on the embedded model's GGUF."""
+    from selfmoa.backends.llamacpp_server import LlamaCppServer
+    from selfmoa.embedded import cache_dir
+    from selfmoa.split_gguf import SPLIT_MODELS, joined_gguf
+
+    split = SPLIT_MODELS[model.removeprefix("embedded:")]
+    server = LlamaCppServer(joined_gguf(split, cache_dir() / "gguf"), slots=SLOTS)
+    try:
+        settings = [
+            "backend.kind=openai",
+            "backend.endpoint=completions",
+            f"backend.base_url={server.base_url}",
+            f"backend.concurrency={SLOTS}",
+            *overrides,
+        ]
+        row = measure_run(model, output_dir, settings, name)
+    finally:
+        server.close()
+    return {**row, "backend": f"llama.cpp server, {SLOTS} slots, Q4_K_M GGUF"}
 
 
 def table(rows: list[dict]) -> str:
@@ -88,13 +126,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", nargs="+", default=DEFAULT_MODELS)
     parser.add_argument("--output-dir", default="runs/bench-forms")
+    parser.add_argument("--serve", action="store_true", help="generate with llama.cpp")
     parser.add_argument("overrides", nargs="*", help="dotted key=value for every run")
     args = parser.parse_args()
     rows = []
     for model in args.models:
-        rows.append(measure(model, args.output_dir, args.overrides))
+        rows.append(measure(model, args.output_dir, args.overrides, args.serve))
         print(f"{model}: {rows[-1]['seconds']} s", file=sys.stderr)
-    out = Path(args.output_dir) / "instruct_forms.json"
+    names = "-".join(m.removeprefix("embedded:") for m in args.models)
+    out = Path(args.output_dir) / f"instruct_forms-{names}{'-served' if args.serve else ''}.json"
     out.write_text(json.dumps(rows, indent=2) + "\n")
     print(table(rows))
     return 0

@@ -39,7 +39,7 @@ def candidates(value: Any) -> list[Any]:
     if isinstance(value, str):
         return [
             "val", "cpu", "bfloat16", "mock", "label-model", "rpo", value + "2",
-            "embedded:all-minilm-l6-v2", "http://127.0.0.1:9000/v1",
+            "embedded:all-minilm-l6-v2", "http://127.0.0.1:9000/v1", "refusal-keywords",
         ]  # fmt: skip
     if value is None:  # an optional path (models.policy_adapter) or number
         return ["some/adapter", 1.0]
@@ -142,3 +142,28 @@ def test_upstream_stages_run_before_the_stages_that_read_them():
             assert order.index(up) < position, (up, key)
     train2 = spec_of(StageKey("train", 2)).upstream(config, 2)
     assert StageKey("pairs", 0) in train2 and StageKey("train", 1) in train2
+
+
+def test_upstream_stages_run_before_the_stages_that_read_them_with_the_safety_reset():
+    config = config_from_dict({"rounds": 2, "reset": {"enabled": True}})
+    order = plan(config)
+    for position, key in enumerate(order):
+        for up in spec_of(key).upstream(config, key.round):
+            assert up in order[:position], f"{key.label} reads {up.label}"
+
+
+def test_a_refit_of_any_fitted_judge_changes_the_judge_weights_identity():
+    from selfmoa.assets import judge_weight_files, weights_digest
+
+    assert {"content_weights.json", "probe_weights.json"} <= set(judge_weight_files())
+    files = [("content_weights.json", b"{}"), ("probe_weights.json", b'{"w": [1]}')]
+    refit = [files[0], ("probe_weights.json", b'{"w": [2]}')]
+    assert weights_digest(files) != weights_digest(refit)
+    assert weights_digest(files) == weights_digest(list(reversed(files)))
+
+
+def test_the_judge_score_cache_key_names_the_judge_weights():
+    from selfmoa.assets import judge_weights_identity
+    from selfmoa.stage_runners import judge_settings
+
+    assert judge_weights_identity() in judge_settings(Config(), "content-probe-unsafe")

@@ -106,11 +106,28 @@ def _capability_sets() -> str:
     return _sha([mmlu, *(root / f"{name}.json" for name in names)])
 
 
+def weights_digest(files: list[tuple[str, bytes]]) -> str:
+    """One hash of named weight files, independent of their order."""
+    digest = hashlib.sha256()
+    for name, blob in sorted(files):
+        digest.update(f"{name}\0{len(blob)}\0".encode() + blob)
+    return digest.hexdigest()[:16]
+
+
+def judge_weight_files() -> list[str]:
+    """Every fitted judge's parameters in the package: ``selfmoa/judges/*_weights.json``."""
+    folder = resources.files("selfmoa.judges")
+    return sorted(entry.name for entry in folder.iterdir() if entry.name.endswith("_weights.json"))
+
+
 @cache
-def _judge_weights() -> str:
-    """The fitted parameters of the content-aware judges (package data)."""
-    text = resources.files("selfmoa.judges").joinpath("content_weights.json").read_bytes()
-    return hashlib.sha256(text).hexdigest()[:16]
+def judge_weights_identity() -> str:
+    """The fitted parameters of every fitted judge (content and probe weights): a refit
+    re-runs each stage that judges, and misses the judge score cache."""
+    folder = resources.files("selfmoa.judges")
+    return weights_digest(
+        [(name, folder.joinpath(name).read_bytes()) for name in judge_weight_files()]
+    )
 
 
 @cache
@@ -140,7 +157,7 @@ def _human_labels() -> str:
 DATA_ASSETS: dict[str, Callable[[], str]] = {
     "human_labels": _human_labels,
     "evaluation_sets": _evaluation_sets,
-    "judge_weights": _judge_weights,
+    "judge_weights": judge_weights_identity,
     "capability_sets": _capability_sets,
     "strongreject": _strongreject,
     "advbench": _advbench,
