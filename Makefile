@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.selfmoa-installed
 
-.PHONY: setup browser demo test test-fast lint bench clean qwen qwen05 qwen15
+.PHONY: setup browser demo demo-qwen05 test test-fast lint bench clean qwen qwen05 qwen15
 
 setup: $(STAMP)
 
@@ -34,6 +34,11 @@ browser:
 
 demo: setup
 	$(BIN)/selfmoa run configs/default.yaml
+
+# The same loop on Qwen2.5-Coder-0.5B-Instruct (README, "Larger embedded policies").
+demo-qwen05: qwen05
+	$(BIN)/selfmoa run configs/default.yaml name=demo-qwen05 \
+	  models.policy=embedded:qwen2.5-coder-0.5b-instruct
 
 test: setup browser
 	$(BIN)/ruff check src tests bench scripts

@@ -52,7 +52,11 @@ class LlamaCppServer:
         threads: int = 2,
         api_key: str | None = None,
         port: int | None = None,
+        lora_adapters: list[Path] | None = None,
     ) -> None:
+        """``lora_adapters``: llama.cpp LoRA GGUFs (``lora_gguf.convert_adapter``), loaded at
+        scale 0; a request turns adapter N on with ``"lora": [{"id": N, "scale": 1.0}]``
+        (``backend.lora_names`` value ``lora-id:N``)."""
         try:
             import xllamacpp
         except ImportError:
@@ -70,6 +74,13 @@ class LlamaCppServer:
         params.verbosity = 0  # llama.cpp's own log: errors only
         if api_key:
             params.api_keys = [api_key]
+        if lora_adapters:
+            params.lora_adapters = [
+                xllamacpp.CommonAdapterLoraInfo(str(path), 0.0) for path in lora_adapters
+            ]
+            # llama.cpp's RAM prompt cache does not key on the adapter in use: off, so a
+            # request never continues from states computed under another adapter.
+            params.cache_ram_mib = 0
         self.port = params.port
         self._api_key = api_key
         self._server: Any = xllamacpp.Server(params)
