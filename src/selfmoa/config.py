@@ -93,11 +93,13 @@ _ROUND_KEY = re.compile(r"^\d+$")
 
 
 class BackendConfig(Section):
-    kind: Literal["hf", "mock", "openai", "vllm"] = Field(
+    kind: Literal["hf", "llamacpp", "mock", "openai", "vllm"] = Field(
         "hf",
-        description="Text generation backend: 'hf' (transformers, in process), 'openai' (an "
-        "OpenAI-compatible server: vLLM, SGLang, TGI, llama.cpp), 'vllm' (vllm.LLM in "
-        "process, needs the 'vllm' extra), 'mock' (tests).",
+        description="Text generation backend: 'hf' (transformers, in process), 'llamacpp' "
+        "(llama.cpp in process on an embedded model's GGUF, trained adapters converted; "
+        "backend.concurrency parallel sequences), 'openai' (an OpenAI-compatible server: "
+        "vLLM, SGLang, TGI, llama.cpp), 'vllm' (vllm.LLM in process, needs the 'vllm' "
+        "extra), 'mock' (tests).",
     )
     batch_size: int = Field(
         32, ge=1, le=4096, description="Prompts generated together (one chunk)."
@@ -123,7 +125,10 @@ class BackendConfig(Section):
         "('' = no key). The key itself is never written to the run directory.",
     )
     concurrency: int = Field(
-        4, ge=1, le=1024, description="openai only: requests in flight at once."
+        4,
+        ge=1,
+        le=1024,
+        description="openai: requests in flight at once; llamacpp: parallel sequences.",
     )
     timeout_s: float = Field(120.0, gt=0, le=86400, description="openai only: seconds per request.")
     max_retries: int = Field(

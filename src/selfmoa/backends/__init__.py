@@ -22,6 +22,17 @@ def make_generator(config: Any, model_key: str, adapter: Path | None = None) -> 
 
         return MockGenerator(config.backend.mock_script)
     spec = getattr(config.models, model_key)
+    if kind == "llamacpp":
+        from selfmoa.backends.llamacpp_local import LlamaCppGenerator
+
+        return LlamaCppGenerator(
+            spec,
+            model_key,
+            adapter,
+            slots=config.backend.concurrency,
+            timeout_s=config.backend.timeout_s,
+            max_retries=config.backend.max_retries,
+        )
     if kind == "openai":
         from selfmoa.backends.openai_compat import openai_generator
 

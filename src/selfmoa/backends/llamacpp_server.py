@@ -53,10 +53,12 @@ class LlamaCppServer:
         api_key: str | None = None,
         port: int | None = None,
         lora_adapters: list[Path] | None = None,
+        lora_scale: float = 0.0,
     ) -> None:
         """``lora_adapters``: llama.cpp LoRA GGUFs (``lora_gguf.convert_adapter``), loaded at
-        scale 0; a request turns adapter N on with ``"lora": [{"id": N, "scale": 1.0}]``
-        (``backend.lora_names`` value ``lora-id:N``)."""
+        ``lora_scale``. At 0 a request turns adapter N on with ``"lora": [{"id": N,
+        "scale": 1.0}]`` (``backend.lora_names`` value ``lora-id:N``); at 1 every request
+        without a ``lora`` field gets them all."""
         try:
             import xllamacpp
         except ImportError:
@@ -76,7 +78,7 @@ class LlamaCppServer:
             params.api_keys = [api_key]
         if lora_adapters:
             params.lora_adapters = [
-                xllamacpp.CommonAdapterLoraInfo(str(path), 0.0) for path in lora_adapters
+                xllamacpp.CommonAdapterLoraInfo(str(path), lora_scale) for path in lora_adapters
             ]
             # llama.cpp's RAM prompt cache does not key on the adapter in use: off, so a
             # request never continues from states computed under another adapter.
