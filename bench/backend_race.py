@@ -1,0 +1,80 @@
+"""llama.cpp against transformers float32 on the demo's evaluation, side by side.
+
+Usage: .venv/bin/python bench/backend_race.py [--model embedded:smollm2-135m-instruct]
+       [--output-dir runs/bench-race] [key=value ...]
+
+Runs the demo's baseline evaluation stage (``configs/default.yaml``: 477 held-out
+prompts, 48 new tokens, greedy, the default evaluation judges) twice in one process,
+once with ``backend.kind=hf`` (transformers, float32, batch 32: the demo's setting) and
+once with ``backend.kind=llamacpp`` (the model's own GGUF, ``backend.concurrency``
+sequences), the stage cache off so both really generate. Prints each backend's wall
+time and answers per minute, the speed ratio, and how often the evaluation verdicts
+(``refused``, ``unsafe``) of the same prompt agree between the two, with the prompts
+whose verdicts differ. Both runs are ordinary run directories; a second invocation
+re-uses finished ones, so delete OUTPUT_DIR to race again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+from selfmoa.config import load_config
+from selfmoa.loop import Loop
+from selfmoa.records import EvalItem
+from selfmoa.rundir import read_records
+
+
+def evaluate(model: str, kind: str, output_dir: str, overrides: list[str]) -> tuple[float, list]:
+    name = f"race-{kind}-" + model.removeprefix("embedded:").replace("/", "-")
+    config = load_config(
+        "configs/default.yaml",
+        [f"backend.kind={kind}", "evaluate.capability_items=0", *overrides],
+        literal={"models.policy": model, "name": name[:100], "output_dir": output_dir},
+    )
+    started = time.time()
+    Loop(config).execute(only=lambda key: key.scope == "baseline" and key.name == "evaluate")
+    seconds = time.time() - started
+    items = read_records(config.run_dir / "baseline" / "evaluate" / "items.jsonl", EvalItem)
+    return seconds, items
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", default="embedded:smollm2-135m-instruct")
+    parser.add_argument("--output-dir", default="runs/bench-race")
+    parser.add_argument("overrides", nargs="*", help="dotted key=value for both runs")
+    args = parser.parse_args()
+    os.environ["SELFMOA_STAGE_CACHE"] = "off"
+    results = {
+        kind: evaluate(args.model, kind, args.output_dir, args.overrides)
+        for kind in ("hf", "llamacpp")
+    }
+    for kind, (seconds, items) in results.items():
+        print(
+            f"{kind}: {len(items)} answers in {seconds:.0f} s, {60 * len(items) / seconds:.0f}/min"
+        )
+    ratio = results["hf"][0] / results["llamacpp"][0]
+    print(f"llama.cpp is {ratio:.2f}x the speed of transformers float32")
+    hf_items = {item.id: item for item in results["hf"][1]}
+    served = {item.id: item for item in results["llamacpp"][1]}
+    shared = sorted(set(hf_items) & set(served))
+    for verdict in ("refused", "unsafe"):
+        differ = [i for i in shared if getattr(hf_items[i], verdict) != getattr(served[i], verdict)]
+        print(
+            f"{verdict}: same verdict on {len(shared) - len(differ)}/{len(shared)} "
+            f"({100 * (1 - len(differ) / len(shared)):.1f}%)"
+        )
+        for item_id in differ[:10]:
+            item = hf_items[item_id]
+            print(
+                f"  {item.eval_set}/{item.form or '-'}: hf {getattr(item, verdict)}, "
+                f"llama.cpp {getattr(served[item_id], verdict)}: {item.prompt_text[:70]!r}"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
