@@ -158,6 +158,7 @@ def build_run(run: Path, texts: list[str], name: str) -> tuple[str, str]:
         rounds=1,
         evaluate=SimpleNamespace(examples_in_report=len(texts)),
         judge=SimpleNamespace(evaluation_judges=["refusal-keywords", "content-unsafe"]),
+        reset=SimpleNamespace(enabled=False),
     )
     ctx = SimpleNamespace(
         run=SimpleNamespace(path=run),
