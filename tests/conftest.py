@@ -115,3 +115,10 @@ def tiny_loop_config(tiny_model: Path, backend: str = "mock", **sections: dict) 
         else:
             data[section] = values
     return data
+
+
+@pytest.fixture(autouse=True)
+def _no_shared_stages(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests run their stages: no reuse across tests through the user's stage cache
+    (tests/test_stage_cache.py turns it on with a cache folder of its own)."""
+    monkeypatch.setenv("SELFMOA_STAGE_CACHE", "off")

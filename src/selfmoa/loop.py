@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from selfmoa import stage_cache
 from selfmoa.atomic import atomic_write_text
 from selfmoa.config import Config, dump_config
 from selfmoa.configview import ConfigView
@@ -78,6 +79,8 @@ class Loop:
             self.log(f"[skip] {key.label}: done{note}")
             return
         prior = stage.begin(expected)
+        if spec.shared and self._reuse_shared(key, stage, expected, inputs):
+            return
         verb = {"partial": "resume", "stale": "rerun (inputs changed)"}.get(prior, "start")
         self.log(f"[{verb}] {key.label}")
         self.run.log_event("stage_start", stage=key.label, mode=prior)
@@ -89,12 +92,28 @@ class Loop:
         outputs = stage.output_hashes(spec.outputs)
         fault_point(f"{key.label}:outputs-written")
         stage.finish(expected, inputs, outputs, counts, seconds, device)
+        if spec.shared:
+            stage_cache.store(expected, stage, outputs, counts, seconds, device)
         for name in spec.scratch:
             stage.file(name).unlink(missing_ok=True)
         self.run.log_event("stage_done", stage=key.label, seconds=round(seconds, 2))
         fault_point(f"{key.label}:done")
         shown = ", ".join(f"{k}={v}" for k, v in counts.items() if not isinstance(v, dict))
         self.log(f"[done] {key.label} in {seconds:.0f}s: {shown}")
+
+    def _reuse_shared(
+        self, key: StageKey, stage: StageDir, expected: str, inputs: dict[str, Any]
+    ) -> bool:
+        """Finish ``stage`` from an earlier run's identical stage (``stage_cache``), if any."""
+        record = stage_cache.restore(expected, stage, spec_of(key).outputs)
+        if record is None:
+            return False
+        stage.finish(
+            expected, inputs, record["outputs"], record["counts"], 0.0, record.get("device")
+        )
+        self.run.log_event("stage_cached", stage=key.label)
+        self.log(f"[cached] {key.label}: outputs of an identical earlier stage ({expected})")
+        return True
 
     def report_only(self) -> Path:
         """Rebuild the report from finished stages; refuse if any of them is stale."""

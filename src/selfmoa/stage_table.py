@@ -56,6 +56,8 @@ class StageSpec:
     scratch: tuple[str, ...] = ()  # resume state, removed once the stage is done
     # Whether a run with this config has the stage (round r; -1 for baseline stages).
     applies: Callable[[Any, int], bool] | None = None
+    # Outputs reused by any run with the same fingerprint (selfmoa/stage_cache.py).
+    shared: bool = False
 
     def key(self, round_index: int | None) -> StageKey:
         return StageKey(self.name, round_index, self.scope)
@@ -165,6 +167,7 @@ STAGE_TABLE: tuple[StageSpec, ...] = (
         ("items.jsonl", "summary.json"),
         runners.run_evaluate,
         uses_device=True,
+        shared=True,
     ),
     StageSpec(
         "reference",
@@ -176,6 +179,7 @@ STAGE_TABLE: tuple[StageSpec, ...] = (
         runners.run_reference,
         uses_device=True,
         applies=_reset_on,
+        shared=True,
     ),
     StageSpec(
         "retest",
@@ -312,6 +316,7 @@ STAGE_TABLE: tuple[StageSpec, ...] = (
             ("items.jsonl", "summary.json"),
             runners.run_capability,
             uses_device=True,
+            shared=scope == "baseline",
         )
         for scope, upstream in (
             ("baseline", _baseline_evaluation),
