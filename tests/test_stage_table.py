@@ -160,10 +160,3 @@ def test_a_refit_of_any_fitted_judge_changes_the_judge_weights_identity():
     refit = [files[0], ("probe_weights.json", b'{"w": [2]}')]
     assert weights_digest(files) != weights_digest(refit)
     assert weights_digest(files) == weights_digest(list(reversed(files)))
-
-
-def test_the_judge_score_cache_key_names_the_judge_weights():
-    from selfmoa.assets import judge_weights_identity
-    from selfmoa.stage_runners import judge_settings
-
-    assert judge_weights_identity() in judge_settings(Config(), "content-probe-unsafe")

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from selfmoa.assets import judge_weights_identity
 from selfmoa.atomic import atomic_write_json, atomic_write_text
 from selfmoa.attacks import archive as attack_archive
 from selfmoa.backends import make_generator
@@ -149,11 +148,7 @@ def judge_settings(config: Any, name: str) -> str:
     """What a judge's score depends on besides its input (for the cache key)."""
     cfg = config.judge
     model = cfg.models.get(name, "")
-    weights = judge_weights_identity()
-    return (
-        f"{cfg.refusal_window_chars}|{cfg.repetition_ngram}|{cfg.max_input_tokens}|{model}"
-        f"|{weights}"
-    )
+    return f"{cfg.refusal_window_chars}|{cfg.repetition_ngram}|{cfg.max_input_tokens}|{model}"
 
 
 def run_redteam(ctx: StageContext) -> dict[str, Any]:
