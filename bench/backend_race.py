@@ -19,24 +19,18 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 
-from selfmoa.config import load_config
-from selfmoa.loop import Loop
+from instruct_forms import run_baseline
+
 from selfmoa.records import EvalItem
 from selfmoa.rundir import read_records
 
 
 def evaluate(model: str, kind: str, output_dir: str, overrides: list[str]) -> tuple[float, list]:
     name = f"race-{kind}-" + model.removeprefix("embedded:").replace("/", "-")
-    config = load_config(
-        "configs/default.yaml",
-        [f"backend.kind={kind}", "evaluate.capability_items=0", *overrides],
-        literal={"models.policy": model, "name": name[:100], "output_dir": output_dir},
+    config, seconds = run_baseline(
+        model, name, output_dir, [f"backend.kind={kind}", *overrides], ("evaluate",)
     )
-    started = time.time()
-    Loop(config).execute(only=lambda key: key.scope == "baseline" and key.name == "evaluate")
-    seconds = time.time() - started
     items = read_records(config.run_dir / "baseline" / "evaluate" / "items.jsonl", EvalItem)
     return seconds, items
 

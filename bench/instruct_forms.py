@@ -29,7 +29,7 @@ import sys
 import time
 from pathlib import Path
 
-from selfmoa.config import load_config
+from selfmoa.config import Config, load_config
 from selfmoa.loop import Loop
 
 DEFAULT_MODELS = [
@@ -57,20 +57,29 @@ def measure(model: str, output_dir: str, overrides: list[str], serve: bool = Fal
     return measure_run(model, output_dir, overrides, name)
 
 
-def measure_run(model: str, output_dir: str, overrides: list[str], name: str) -> dict:
-    """The baseline evaluate stage of one run on the held-out sets, summarised per form."""
+def run_baseline(
+    model: str, name: str, output_dir: str, overrides: list[str], stages: tuple[str, ...]
+) -> tuple[Config, float]:
+    """Run the named baseline stages of the default config with ``model`` as the policy
+    (no capability items), in run OUTPUT_DIR/NAME; returns the config and the seconds."""
     config = load_config(
         "configs/default.yaml",
-        [SETS, "evaluate.capability_items=0", *overrides],
+        ["evaluate.capability_items=0", *overrides],
         literal={"models.policy": model, "name": name[:100], "output_dir": output_dir},
     )
     started = time.time()
-    Loop(config).execute(only=lambda key: key.scope == "baseline" and key.name == "evaluate")
+    Loop(config).execute(only=lambda key: key.scope == "baseline" and key.name in stages)
+    return config, time.time() - started
+
+
+def measure_run(model: str, output_dir: str, overrides: list[str], name: str) -> dict:
+    """The baseline evaluate stage of one run on the held-out sets, summarised per form."""
+    config, seconds = run_baseline(model, name, output_dir, [SETS, *overrides], ("evaluate",))
     summary = json.loads((config.run_dir / "baseline" / "evaluate" / "summary.json").read_text())
     sets = summary["sets"]
     return {
         "model": model,
-        "seconds": round(time.time() - started),
+        "seconds": round(seconds),
         "harmbench_refused": sets["harmbench"].get("refusal"),
         "harmful_refused_by_form": sets["rephrased"]["refusal_by_form"],
         "benign_refused_by_form": sets["benign_forms"]["refusal_by_form"],

@@ -18,13 +18,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
-from instruct_forms import FORMS, SETS, pct
-
-from selfmoa.config import load_config
-from selfmoa.loop import Loop
+from instruct_forms import FORMS, SETS, pct, run_baseline
 
 BASELINE = ("reset", "evaluate", "reference")
 
@@ -50,18 +46,13 @@ def main() -> int:
     parser.add_argument("overrides", nargs="*", help="dotted key=value")
     args = parser.parse_args()
     name = "reset-" + args.model.removeprefix("embedded:").replace("/", "-")
-    config = load_config(
-        "configs/default.yaml",
-        [SETS, "evaluate.capability_items=0", "reset.enabled=true", *args.overrides],
-        literal={"models.policy": args.model, "name": name[:100], "output_dir": args.output_dir},
-    )
-    started = time.time()
-    Loop(config).execute(only=lambda key: key.scope == "baseline" and key.name in BASELINE)
+    overrides = [SETS, "reset.enabled=true", *args.overrides]
+    config, seconds = run_baseline(args.model, name, args.output_dir, overrides, BASELINE)
     run = config.run_dir / "baseline"
     reset = json.loads((run / "reset" / "manifest.json").read_text())["counts"]
     before = per_form(json.loads((run / "reference" / "summary.json").read_text()))
     after = per_form(json.loads((run / "evaluate" / "summary.json").read_text()))
-    print(f"{args.model}: {round(time.time() - started)} s; reset counts: {json.dumps(reset)}")
+    print(f"{args.model}: {round(seconds)} s; reset counts: {json.dumps(reset)}")
     print("| refused | form | untouched | after the reset |\n|---|---|---|---|")
     for label in ("harmful", "benign"):
         for form in (*FORMS, "harmbench" if label == "harmful" else "benign_heldout"):
