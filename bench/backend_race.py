@@ -11,12 +11,14 @@ sequences), the stage cache off so both really generate. Prints each backend's w
 time and answers per minute, the speed ratio, and how often the evaluation verdicts
 (``refused``, ``unsafe``) of the same prompt agree between the two, with the prompts
 whose verdicts differ. Both runs are ordinary run directories; a second invocation
-re-uses finished ones, so delete OUTPUT_DIR to race again.
+re-uses finished ones and reports the times their stages took when they ran (from
+their manifests); delete OUTPUT_DIR to race again.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 
@@ -28,11 +30,12 @@ from selfmoa.rundir import read_records
 
 def evaluate(model: str, kind: str, output_dir: str, overrides: list[str]) -> tuple[float, list]:
     name = f"race-{kind}-" + model.removeprefix("embedded:").replace("/", "-")
-    config, seconds = run_baseline(
+    config, _ = run_baseline(
         model, name, output_dir, [f"backend.kind={kind}", *overrides], ("evaluate",)
     )
-    items = read_records(config.run_dir / "baseline" / "evaluate" / "items.jsonl", EvalItem)
-    return seconds, items
+    stage = config.run_dir / "baseline" / "evaluate"
+    seconds = json.loads((stage / "manifest.json").read_text())["seconds"]  # when it ran
+    return seconds, read_records(stage / "items.jsonl", EvalItem)
 
 
 def main() -> int:
