@@ -120,6 +120,17 @@ def test_the_file_is_a_llamacpp_lora_adapter(tmp_path):
     assert not (tmp_path / "lora.gguf.partial").exists()
 
 
+@pytest.mark.parametrize(
+    "adapter_config", ['{"lora_alpha": 8}', '{"r": 0, "lora_alpha": 8}', "[1]", "{not json"]
+)
+def test_a_damaged_adapter_config_is_one_line(tmp_path, adapter_config):
+    adapter = _tiny_peft_adapter(tmp_path / "adapter", tmp_path / "base")
+    (adapter / "adapter_config.json").write_text(adapter_config)
+    with pytest.raises(SelfMoaError):
+        lora_gguf.convert_adapter(adapter, tmp_path / "base", tmp_path / "lora.gguf")
+    assert not (tmp_path / "lora.gguf").exists()
+
+
 def test_an_unknown_architecture_is_one_line(tmp_path):
     adapter = _tiny_peft_adapter(tmp_path / "adapter", tmp_path / "base")
     (tmp_path / "base" / "config.json").write_text(json.dumps({"model_type": "gpt2"}))

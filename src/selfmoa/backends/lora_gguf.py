@@ -100,17 +100,28 @@ def convert_adapter(adapter_dir: Path, base_model_dir: Path, target: Path) -> Pa
     from selfmoa.modelpath import safetensors_adapter
 
     folder = Path(safetensors_adapter(adapter_dir))
-    adapter_config = json.loads((folder / "adapter_config.json").read_text())
-    base_config = json.loads((base_model_dir / "config.json").read_text())
+    try:
+        adapter_config = json.loads((folder / "adapter_config.json").read_text())
+        base_config = json.loads((base_model_dir / "config.json").read_text())
+        if not isinstance(adapter_config, dict) or not isinstance(base_config, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, ValueError) as error:
+        raise SelfMoaError(f"cannot read the adapter's or base model's config: {error}") from None
     arch = ARCHITECTURES.get(base_config.get("model_type", ""))
     if arch is None:
         raise SelfMoaError(
             f"llama.cpp LoRA conversion knows the architectures {', '.join(ARCHITECTURES)}, "
             f"not {base_config.get('model_type')!r}; use backend.kind=hf for this model"
         )
-    tensors = gguf_tensors(
-        load_file(str(folder / "adapter_model.safetensors")), adapter_config, base_config
-    )
+    try:
+        tensors = gguf_tensors(
+            load_file(str(folder / "adapter_model.safetensors")), adapter_config, base_config
+        )
+    except (KeyError, TypeError, ValueError, ZeroDivisionError) as error:
+        # a damaged or hand-made adapter folder: name it in one line, never a traceback
+        raise SelfMoaError(
+            f"{folder} is not a LoRA adapter llama.cpp can serve: {error!r}"
+        ) from None
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".partial")
     writer = gguf.GGUFWriter(str(partial), arch)
