@@ -64,10 +64,11 @@ def store(
     counts: dict[str, Any],
     seconds: float,
     device: str | None,
-) -> None:
-    """Keep a finished stage's file outputs for later runs; a failure here only warns."""
+) -> str | None:
+    """Keep a finished stage's file outputs for later runs. Returns a warning when that
+    failed (the run goes on: sharing is an optimisation), else None."""
     if not enabled() or not all(stage.file(name).is_file() for name in outputs):
-        return
+        return None
     folder = entry(fingerprint)
     partial = folder.with_name(folder.name + f".partial-{os.getpid()}")
     try:
@@ -83,4 +84,5 @@ def store(
             partial.rename(folder)
     except OSError as error:
         shutil.rmtree(partial, ignore_errors=True)
-        print(f"selfmoa: warning: could not share {stage.label} in {folder}: {error}")
+        return f"[warning] could not share {stage.label} in {folder}: {error}"
+    return None
