@@ -92,11 +92,10 @@ class Loop:
         outputs = stage.output_hashes(spec.outputs)
         fault_point(f"{key.label}:outputs-written")
         stage.finish(expected, inputs, outputs, counts, seconds, device)
-        warning = spec.shared and stage_cache.store(
-            expected, stage, outputs, counts, seconds, device
-        )
-        if warning:
-            self.log(warning)
+        if spec.shared:
+            warning = stage_cache.store(expected, stage, outputs, counts, seconds, device)
+            if warning:
+                self.log(warning)
         for name in spec.scratch:
             stage.file(name).unlink(missing_ok=True)
         self.run.log_event("stage_done", stage=key.label, seconds=round(seconds, 2))
