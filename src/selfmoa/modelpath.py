@@ -59,7 +59,7 @@ def resolve_model(spec: str, key: str) -> str:
 
 def safetensors_adapter(folder: Path | str) -> str:
     """A PEFT adapter folder whose weights are safetensors. PEFT would otherwise fall back
-    to ``adapter_model.bin``, a pickle; selfmoa reads none (README, Security)."""
+    to ``adapter_model.bin``, a pickle; selfmoa reads none (docs/security.md)."""
     path = Path(folder)
     if not (path / "adapter_model.safetensors").is_file():
         raise SelfMoaError(

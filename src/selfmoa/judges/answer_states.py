@@ -5,7 +5,7 @@ template as the user turn, the answer follows as the assistant turn, and the hid
 states of one layer are averaged over the answer's tokens only. A 135M model cannot
 judge harm by answering a rubric, but its states still separate fluent, specific
 content from the vacuous, repetitive text small models write, which keyword and
-embedding features cannot (README, *Judges*).
+embedding features cannot (docs/judges.md).
 
 Texts are cut to ``PROMPT_CHARS`` / ``ANSWER_CHARS`` and the sequence to ``max_tokens``,
 the same at fitting time (``scripts/fit_probe_judge.py``) and when judging.
