@@ -24,8 +24,8 @@ import sys
 
 from instruct_forms import run_baseline
 
-from selfmoa.records import EvalItem
-from selfmoa.rundir import read_records
+from selfmoa.core.records import EvalItem
+from selfmoa.core.rundir import read_records
 
 
 def evaluate(model: str, kind: str, output_dir: str, overrides: list[str]) -> tuple[float, list]:

@@ -12,9 +12,9 @@ import time
 import torch
 
 from selfmoa.backends.hf import load_causal_lm, load_tokenizer
+from selfmoa.core.modelpath import resolve_model
 from selfmoa.evals.capability import accuracy, score_items
 from selfmoa.evals.mc_sets import MC_SETS, subsample
-from selfmoa.modelpath import resolve_model
 
 
 def main() -> None:

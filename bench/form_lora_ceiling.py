@@ -33,10 +33,10 @@ from form_probe import held_out_sets, per_form_table
 from peft import LoraConfig, get_peft_model
 
 from selfmoa.backends.hf import load_causal_lm, load_tokenizer
-from selfmoa.config import TrainConfig, load_config
-from selfmoa.modelpath import resolve_model
-from selfmoa.records import Prompt
-from selfmoa.rundir import read_records
+from selfmoa.core.config import TrainConfig, load_config
+from selfmoa.core.modelpath import resolve_model
+from selfmoa.core.records import Prompt
+from selfmoa.core.rundir import read_records
 
 DEMO_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "default.yaml"
 

@@ -33,12 +33,12 @@ import numpy as np
 import torch
 
 from selfmoa.backends.hf import load_causal_lm, load_tokenizer
+from selfmoa.core.modelpath import resolve_model
+from selfmoa.core.stats import wilson_interval
 from selfmoa.data.benign import split_benign
 from selfmoa.data.sources import advbench_seeds, strongreject_seeds
 from selfmoa.evals.sets import benign_forms, rephrased
-from selfmoa.logistic import fit_logistic, logits
-from selfmoa.modelpath import resolve_model
-from selfmoa.stats import wilson_interval
+from selfmoa.judges.logistic import fit_logistic, logits
 
 FORMS = ("command", "first_person", "third_person", "indirect", "question")
 HARMFUL_SEEDS = 250

@@ -29,8 +29,8 @@ import sys
 import time
 from pathlib import Path
 
-from selfmoa.config import Config, load_config
-from selfmoa.loop import Loop
+from selfmoa.core.config import Config, load_config
+from selfmoa.pipeline.loop import Loop
 
 DEFAULT_MODELS = [
     "embedded:smollm2-135m-instruct",
@@ -94,8 +94,8 @@ SLOTS = 8
 def _served(model: str, output_dir: str, overrides: list[str], name: str) -> dict:
     """``measure`` through a local llama.cpp server on the embedded model's GGUF."""
     from selfmoa.backends.llamacpp_server import LlamaCppServer
-    from selfmoa.embedded import cache_dir
-    from selfmoa.split_gguf import SPLIT_MODELS, joined_gguf
+    from selfmoa.core.embedded import cache_dir
+    from selfmoa.core.split_gguf import SPLIT_MODELS, joined_gguf
 
     split = SPLIT_MODELS[model.removeprefix("embedded:")]
     server = LlamaCppServer(joined_gguf(split, cache_dir() / "gguf"), slots=SLOTS)

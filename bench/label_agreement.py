@@ -16,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-from selfmoa.stats import wilson_interval
+from selfmoa.core.stats import wilson_interval
 
 
 def rows(path: str) -> dict[str, dict]:

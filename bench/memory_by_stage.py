@@ -69,7 +69,7 @@ class StageMeter:
 
 
 def measure_conversion() -> tuple[int, float]:
-    from selfmoa.embedded import smollm2_folder
+    from selfmoa.core.embedded import smollm2_folder
 
     with tempfile.TemporaryDirectory() as cache:
         os.environ["SELFMOA_CACHE"] = cache
@@ -89,8 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--convert", action="store_true", help="also measure the GGUF conversion")
     args = parser.parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    from selfmoa.config import load_config
-    from selfmoa.loop import Loop
+    from selfmoa.core.config import load_config
+    from selfmoa.pipeline.loop import Loop
 
     conversion = measure_conversion() if args.convert else None
     config = load_config(args.config, args.overrides)

@@ -25,10 +25,10 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from selfmoa.config import ParallelConfig, TrainConfig
-from selfmoa.modelpath import resolve_model
-from selfmoa.records import PreferencePair
-from selfmoa.rundir import read_records
+from selfmoa.core.config import ParallelConfig, TrainConfig
+from selfmoa.core.modelpath import resolve_model
+from selfmoa.core.records import PreferencePair
+from selfmoa.core.rundir import read_records
 from selfmoa.training.loop import TrainPaths, train_preference_lora
 
 

@@ -37,9 +37,9 @@ from selfmoa.backends.hf import HFGenerator, load_tokenizer
 from selfmoa.backends.llamacpp_server import LlamaCppServer, embedded_gguf
 from selfmoa.backends.openai_compat import OpenAIGenerator
 from selfmoa.backends.served import ServedTarget
+from selfmoa.core.modelpath import resolve_model
 from selfmoa.data.benign import benign_sensitive_prompts
 from selfmoa.data.sources import strongreject_seeds
-from selfmoa.modelpath import resolve_model
 
 PARAMS = SamplingParams(max_new_tokens=48, temperature=0.7, top_p=0.95)
 CHUNK = 32

@@ -74,9 +74,9 @@ def cut(tokenizer, text: str, count: int) -> str:
 def make_pairs(model: str, count: int):
     from transformers import AutoTokenizer
 
+    from selfmoa.core.records import PreferencePair
     from selfmoa.data.benign import benign_sensitive_prompts
     from selfmoa.data.sources import strongreject_seeds
-    from selfmoa.records import PreferencePair
 
     tokenizer = AutoTokenizer.from_pretrained(model)
     harmful, benign = strongreject_seeds(), benign_sensitive_prompts()
@@ -104,7 +104,7 @@ def make_pairs(model: str, count: int):
 
 
 def config():
-    from selfmoa.config import TrainConfig
+    from selfmoa.core.config import TrainConfig
 
     # objective weights 1/1 and zero margins: MODPO is plain DPO, + NLL as TRL computes it
     return TrainConfig(
@@ -192,7 +192,7 @@ def run_trl(model: str, pairs) -> dict:
 
 def child(side: str, pairs_count: int, out: Path) -> None:
     """One timed run in this (fresh) process; writes its figures to ``out``."""
-    from selfmoa.modelpath import resolve_model
+    from selfmoa.core.modelpath import resolve_model
 
     model = resolve_model("embedded:smollm2-135m-instruct", "model")
     started = time.perf_counter()

@@ -18,9 +18,9 @@ import json
 import random
 from pathlib import Path
 
-from selfmoa.records import Prompt
-from selfmoa.rundir import read_records
-from selfmoa.stats import wilson_interval
+from selfmoa.core.records import Prompt
+from selfmoa.core.rundir import read_records
+from selfmoa.core.stats import wilson_interval
 
 NEAR_DUPLICATE = 0.9
 
@@ -64,8 +64,8 @@ def _rate(flags: list[bool]) -> str:
 
 
 def near_duplicate_share(kept: list[Prompt]) -> float:
+    from selfmoa.core.modelpath import resolve_model
     from selfmoa.judges.embedder import SentenceEmbedder
-    from selfmoa.modelpath import resolve_model
 
     embedder = SentenceEmbedder(resolve_model("embedded:all-minilm-l6-v2", "models.embedder"))
     vectors = embedder.encode([p.text for p in kept])

@@ -22,12 +22,12 @@ import sys
 
 import numpy as np
 
+from selfmoa.core.modelpath import resolve_model
 from selfmoa.judges import pyrit_data
 from selfmoa.judges.content import WEIGHTS_FILE, gated
 from selfmoa.judges.embedder import SentenceEmbedder
 from selfmoa.judges.features import FEATURES, FeatureExtractor
-from selfmoa.logistic import fit_logistic, logits
-from selfmoa.modelpath import resolve_model
+from selfmoa.judges.logistic import fit_logistic, logits
 
 L2_GRID = (0.03, 0.1, 0.3, 1.0, 3.0)
 OFF_TOPIC_GRID = (None, 0.1, 0.15, 0.2, 0.25)
@@ -48,7 +48,7 @@ def cv_accuracy(x: np.ndarray, y: np.ndarray, l2: float, folds: int = 5) -> floa
 
 
 def gold_rows(path: str, field: str) -> list[pyrit_data.GoldRow]:
-    from selfmoa.judges_cli import read_items
+    from selfmoa.cli.judges import read_items
 
     return [
         pyrit_data.GoldRow(

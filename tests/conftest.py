@@ -71,7 +71,7 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def minilm_path() -> str:
-    from selfmoa.modelpath import resolve_model
+    from selfmoa.core.modelpath import resolve_model
 
     return resolve_model("embedded:all-minilm-l6-v2", "models.embedder")
 

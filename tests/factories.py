@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from selfmoa.records import Prompt
+from selfmoa.core.records import Prompt
 
 
 def make_prompt(prompt_id: str = "p", label: str = "harmful", **fields: Any) -> Prompt:

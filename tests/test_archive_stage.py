@@ -3,10 +3,15 @@
 import torch
 
 from factories import make_prompt
+from selfmoa.core.records import Response
 from selfmoa.judges.verdicts import Decision
-from selfmoa.records import Response
-from selfmoa.stages.archive import mean_pairwise_distance, origin_of, outcomes, round_metrics
-from selfmoa.stages.pairs import ScoredResponse
+from selfmoa.pipeline.stages.archive import (
+    mean_pairwise_distance,
+    origin_of,
+    outcomes,
+    round_metrics,
+)
+from selfmoa.pipeline.stages.pairs import ScoredResponse
 
 
 def response(rid: str, prompt_id: str, prefill: str | None = None) -> Response:
@@ -88,7 +93,7 @@ def test_compliance_needs_a_refusal_verdict():
 
 
 def test_report_shows_compliance_only_where_archived():
-    from selfmoa.stages.report_redteam import redteam_section
+    from selfmoa.pipeline.stages.report_redteam import redteam_section
 
     a, b = make_prompt("a", form="question"), make_prompt("b", form="command", parent_id="x")
     responses = [response("a0", "a"), response("b0", "b")]

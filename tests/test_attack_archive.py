@@ -1,6 +1,6 @@
 from factories import make_prompt
 from selfmoa.attacks.archive import cell_counts, elites, fitness, merge, select_parents
-from selfmoa.records import AttackOutcome
+from selfmoa.core.records import AttackOutcome
 
 
 def outcome(unsafe: int, samples: int = 2, helpfulness: float = 0.0, policy: str = "base"):

@@ -35,7 +35,7 @@ from selfmoa.backends.vllm_requests import (
     request_sampling,
     token_prompts,
 )
-from selfmoa.errors import SelfMoaError
+from selfmoa.core.errors import SelfMoaError
 
 ADAPTER = Path("runs/demo/round_01/train/adapter")
 
@@ -227,7 +227,7 @@ def test_an_unreachable_server_is_one_line():
 
 
 def openai_config(tiny_model, **backend):
-    from selfmoa.config import config_from_dict
+    from selfmoa.core.config import config_from_dict
 
     return config_from_dict(
         {
@@ -261,7 +261,7 @@ def test_make_generator_serves_names_and_handles_unserved_adapters(tiny_model, m
 
 def test_a_missing_key_variable_is_one_line_at_validate_and_at_run(tiny_model, monkeypatch):
     from selfmoa.backends import make_generator
-    from selfmoa.validation import check_config
+    from selfmoa.pipeline.validation import check_config
 
     monkeypatch.delenv("SELFMOA_UNIT_KEY", raising=False)
     config = openai_config(tiny_model)

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from conftest import tiny_loop_config
-from selfmoa.cli import main
+from selfmoa.cli.main import main
 
 DEFAULT = str(Path(__file__).parents[1] / "configs" / "default.yaml")
 

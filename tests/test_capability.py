@@ -1,8 +1,8 @@
 import pytest
 
+from selfmoa.core.records import CapabilityItem
 from selfmoa.evals.capability import accuracy, score_items, sequence_logliks
 from selfmoa.evals.mc_sets import MC_SETS, MCItem, subsample
-from selfmoa.records import CapabilityItem
 
 
 def item(benchmark: str, answer: int, choice: int, choice_norm: int) -> CapabilityItem:

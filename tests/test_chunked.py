@@ -2,9 +2,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from selfmoa.chunked import chunk_seed, run_chunked
-from selfmoa.records import Response
-from selfmoa.rundir import read_records
+from selfmoa.core.chunked import chunk_seed, run_chunked
+from selfmoa.core.records import Response
+from selfmoa.core.rundir import read_records
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,10 @@ from pathlib import Path
 
 import pytest
 
-from selfmoa.cli import main
-from selfmoa.config import Config, load_config
-from selfmoa.errors import SelfMoaError
-from selfmoa.validation import check_config
+from selfmoa.cli.main import main
+from selfmoa.core.config import Config, load_config
+from selfmoa.core.errors import SelfMoaError
+from selfmoa.pipeline.validation import check_config
 
 CONFIGS = sorted(Path(__file__).parents[1].joinpath("configs").glob("*.yaml"))
 

@@ -15,8 +15,8 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from selfmoa.config import ParallelConfig
-from selfmoa.tensor_state import load_state
+from selfmoa.core.config import ParallelConfig
+from selfmoa.core.tensor_state import load_state
 from selfmoa.training.loop import TrainPaths, train_preference_lora
 from test_tiny_model import CONFIG, adapter_tensors, pairs
 
@@ -230,7 +230,7 @@ def test_the_documented_accelerate_config_starts_two_sharded_processes(
         port = str(probe.getsockname()[1])
     done = subprocess.run(
         [accelerate, "launch", "--config_file", str(launcher), "--main_process_port", port]
-        + ["-m", "selfmoa.cli", "train"]
+        + ["-m", "selfmoa.cli.main", "train"]
         + [str(config), *overrides, "--pairs", str(pairs_file), "--out", str(out)],
         capture_output=True,
         text=True,
@@ -294,7 +294,7 @@ def test_one_process_checkpoint_resumes_at_zero_3_on_three_processes(
 def test_deepspeed_mode_without_deepspeed_says_how_to_install_it(monkeypatch):
     import sys
 
-    from selfmoa.errors import SelfMoaError
+    from selfmoa.core.errors import SelfMoaError
     from selfmoa.training.zero import import_deepspeed
 
     monkeypatch.setitem(sys.modules, "deepspeed", None)  # import deepspeed -> ImportError

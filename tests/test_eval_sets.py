@@ -2,11 +2,11 @@ import pytest
 
 from selfmoa.attacks.forms import classify_form
 from selfmoa.attacks.strategies import EVALUATION_WRAPPERS
+from selfmoa.core.records import EvalItem
+from selfmoa.core.stats import paired_difference, rate_summary
 from selfmoa.evals.sets import EVAL_SETS, HARMFUL_SETS, EvalPrompt
 from selfmoa.evals.split import near_duplicates, normalise
-from selfmoa.records import EvalItem
-from selfmoa.stages.evaluate import summarize_set
-from selfmoa.stats import paired_difference, rate_summary
+from selfmoa.pipeline.stages.evaluate import summarize_set
 
 FORMS = {"question", "first_person", "third_person", "indirect", "command"}
 

@@ -9,15 +9,15 @@ import torch
 import yaml
 
 from conftest import tiny_loop_config
-from selfmoa.cli import main
+from selfmoa.cli.main import main
+from selfmoa.core.errors import SelfMoaError
+from selfmoa.core.records import SCHEMA_VERSION, PreferencePair
 from selfmoa.data.trl_pairs import (
     read_trl_dataset,
     read_trl_pairs,
     write_trl_jsonl,
     write_trl_parquet,
 )
-from selfmoa.errors import SelfMoaError
-from selfmoa.records import SCHEMA_VERSION, PreferencePair
 
 
 def fixture_rows(i: int) -> list[dict]:

@@ -40,7 +40,7 @@ def tiny_config(tiny_model: Path) -> dict:
 
 def run(config: Path, output: Path, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "selfmoa.cli", "run", str(config), f"output_dir={output}"],
+        [sys.executable, "-m", "selfmoa.cli.main", "run", str(config), f"output_dir={output}"],
         env={**os.environ, "TOKENIZERS_PARALLELISM": "false", **env},
         capture_output=True,
         text=True,

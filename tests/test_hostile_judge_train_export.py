@@ -20,7 +20,7 @@ import torch
 import yaml
 
 from conftest import build_tiny_model, tiny_loop_config
-from selfmoa.cli import main
+from selfmoa.cli.main import main
 from selfmoa.data.trl_pairs import read_trl_pairs, write_trl_jsonl
 from selfmoa.judges.base import JudgeInput, Verdict
 from selfmoa.judges.content import CachedFeatures, ContentJudge
@@ -335,7 +335,7 @@ def test_bad_score_input_is_one_line_naming_file_and_line(tmp_path, capsys, cont
 
 
 def test_score_input_with_a_byte_order_mark_and_odd_line_separators_is_read(tmp_path):
-    from selfmoa.judges_cli import read_items
+    from selfmoa.cli.judges import read_items
 
     row = {"id": 7, "prompt": "p\u2028q", "response": "r\x0cs\u0085t"}
     source = tmp_path / "in.jsonl"
@@ -410,7 +410,7 @@ def test_a_damaged_parquet_pairs_file_is_one_line(tiny_model, tmp_path, capsys):
 
 
 def test_pairs_with_line_separators_inside_texts_round_trip(tmp_path):
-    from selfmoa.records import PreferencePair
+    from selfmoa.core.records import PreferencePair
 
     pair = PreferencePair(id="p", prompt_id="q", prompt_text="a\u2028b\x0cc", objective="safety",
                           chosen_response_id="c", chosen_text="d\u2029e\x1cf",
@@ -445,7 +445,7 @@ def test_a_failed_train_lets_the_corrected_retry_run(tiny_model, tmp_path, capsy
 
 
 def test_a_stale_stamp_without_training_state_does_not_block(tiny_model, tmp_path, capsys):
-    from selfmoa.external_train import started
+    from selfmoa.pipeline.external_train import started
     from selfmoa.training.loop import TrainPaths
 
     config = train_config(tiny_model, tmp_path)
@@ -481,7 +481,7 @@ def test_train_out_that_is_a_file_is_one_line(tiny_model, tmp_path, capsys):
 @pytest.fixture(scope="module")
 def trained_run(tiny_model, tmp_path_factory) -> Path:
     """A run folder whose round 0 looks finished: adapter, manifest, pairs, config."""
-    from selfmoa.rundir import RunDir
+    from selfmoa.core.rundir import RunDir
 
     base = tmp_path_factory.mktemp("trained")
     config = train_config(tiny_model, base)
@@ -539,7 +539,7 @@ def test_export_of_a_damaged_adapter_is_one_line_and_writes_nothing(
 
 
 def test_export_failing_while_merging_leaves_no_partial_folder(run_copy, capsys, monkeypatch):
-    import selfmoa.export
+    import selfmoa.pipeline.export
 
     assert main(["export", str(run_copy)]) == 0
     good = run_copy / "export" / "round_00"
@@ -551,7 +551,7 @@ def test_export_failing_while_merging_leaves_no_partial_folder(run_copy, capsys,
         (target / "model.safetensors").write_bytes(b"half")
         raise RuntimeError("Error(s) in loading state_dict for LlamaForCausalLM:\n\tsize mismatch")
 
-    monkeypatch.setattr(selfmoa.export, "merge_adapter", broken)
+    monkeypatch.setattr(selfmoa.pipeline.export, "merge_adapter", broken)
     one_line_error(capsys, ["export", str(run_copy)], "cannot merge", "loading state_dict")
     assert sorted(p.name for p in good.iterdir()) == before  # the earlier export is intact
     assert (good / "merged" / "model.safetensors").stat().st_size > 100

@@ -23,8 +23,8 @@ import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from selfmoa.cli import main
-from selfmoa.text_safety import visible
+from selfmoa.cli.main import main
+from selfmoa.core.text_safety import visible
 from test_bad_inputs import DEFAULT
 from test_report_hostile_text import Page, build_run, flat, render
 

@@ -12,10 +12,10 @@ import pytest
 import yaml
 
 from conftest import tiny_loop_config
-from selfmoa.cli import main
-from selfmoa.config import Config, Section, load_config
-from selfmoa.errors import SelfMoaError
-from selfmoa.rundir import RunDir
+from selfmoa.cli.main import main
+from selfmoa.core.config import Config, Section, load_config
+from selfmoa.core.errors import SelfMoaError
+from selfmoa.core.rundir import RunDir
 from test_bad_inputs import DEFAULT, one_line_error
 
 
@@ -193,7 +193,7 @@ def test_an_unreadable_stage_folder_is_one_line(capsys, tmp_path, monkeypatch):
 
 
 def test_a_read_only_report_folder_is_one_line_and_keeps_the_stages(capsys, tmp_path, monkeypatch):
-    import selfmoa.atomic as atomic
+    import selfmoa.core.atomic as atomic
 
     run = make_run(tmp_path)
     real_replace = os.replace
@@ -306,8 +306,8 @@ def test_redteam_flags_are_taken_as_written(capsys, tmp_path):
 
 
 def test_a_record_with_a_lone_surrogate_is_written_and_reads_back(tmp_path):
-    from selfmoa.records import Prompt
-    from selfmoa.rundir import append_records, read_records
+    from selfmoa.core.records import Prompt
+    from selfmoa.core.rundir import append_records, read_records
 
     text = "a cut emoji \ud83d and \x1b]0;title\x07"
     prompt = Prompt(
@@ -344,8 +344,8 @@ def test_a_symbolic_link_inside_a_run_is_refused_before_anything_is_written(
 
 
 def test_appends_never_follow_a_link_or_block_on_a_fifo(tmp_path):
-    from selfmoa.records import Prompt
-    from selfmoa.rundir import append_records
+    from selfmoa.core.records import Prompt
+    from selfmoa.core.rundir import append_records
 
     victim = tmp_path / "victim.json"
     victim.write_text('{"secret": 1}')
@@ -368,7 +368,7 @@ def test_a_lock_that_is_a_fifo_does_not_hang(capsys, tmp_path):
 
 
 def test_a_planted_staging_link_is_removed_not_followed(tmp_path):
-    from selfmoa.atomic import atomic_path
+    from selfmoa.core.atomic import atomic_path
 
     victim = tmp_path / "victim"
     victim.mkdir()
@@ -427,7 +427,7 @@ def test_a_pickled_adapter_is_refused(capsys, tmp_path):
 def test_a_checkpoint_of_the_right_shape_but_foreign_contents_is_one_line(tiny_model, tmp_path):
     import torch
 
-    from selfmoa.tensor_state import save_state
+    from selfmoa.core.tensor_state import save_state
     from selfmoa.training.loop import TrainPaths, train_preference_lora
     from test_tiny_model import CONFIG, pairs
 

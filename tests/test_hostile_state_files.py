@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from selfmoa.errors import SelfMoaError
-from selfmoa.tensor_state import load_state, save_state
+from selfmoa.core.errors import SelfMoaError
+from selfmoa.core.tensor_state import load_state, save_state
 from selfmoa.training.loop import TrainPaths, train_preference_lora
 from test_tiny_model import CONFIG, pairs
 

@@ -54,7 +54,7 @@ def command(out: Path, name: str) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "selfmoa.cli",
+        "selfmoa.cli.main",
         "run",
         str(ROOT / "configs" / "default.yaml"),
         f"output_dir={out}",

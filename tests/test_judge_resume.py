@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from selfmoa.chunked import run_chunked
+from selfmoa.core.chunked import run_chunked
+from selfmoa.core.records import Judgement, Prompt, Response
+from selfmoa.core.rundir import append_records, read_records
 from selfmoa.judges.base import JudgeInput, Verdict
 from selfmoa.judges.cache import CachedJudge, CachedScore, JudgeCache
-from selfmoa.records import Judgement, Prompt, Response
-from selfmoa.rundir import append_records, read_records
-from selfmoa.stages.judge import judge_responses
+from selfmoa.pipeline.stages.judge import judge_responses
 
 
 class Counting:

@@ -1,12 +1,12 @@
 import pytest
 
 from factories import make_prompt
+from selfmoa.core.records import Response
 from selfmoa.judges.base import JudgeInput, Verdict
 from selfmoa.judges.helpfulness import RelevanceHelpfulnessJudge, repeated_ngram_share
 from selfmoa.judges.lineage import LineageHarmJudge
 from selfmoa.judges.refusal import KeywordRefusalJudge, is_refusal
-from selfmoa.records import Response
-from selfmoa.stages.judge import judge_responses
+from selfmoa.pipeline.stages.judge import judge_responses
 
 
 @pytest.mark.parametrize(
@@ -103,7 +103,7 @@ def test_refuse_then_comply_counts_as_answered(text, expected):
 
 
 def test_report_shows_model_text_as_escaped_data():
-    from selfmoa.stages.report import as_data
+    from selfmoa.pipeline.stages.report import as_data
 
     shown = as_data("<script>alert(1)</script> | a\n\nb " + "x" * 400, limit=60)
     assert "<script>" not in shown and "&lt;script&gt;" in shown

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from selfmoa.cli import main
-from selfmoa.config import load_config
+from selfmoa.cli.main import main
+from selfmoa.core.config import load_config
 from selfmoa.judges.registry import REGISTRY
 
 ROWS = [

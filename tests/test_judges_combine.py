@@ -1,7 +1,7 @@
 """Label-model verdicts (judge.verdicts: label-model) on hand-built cases."""
 
+from selfmoa.core.records import EvalItem
 from selfmoa.judges.combine import label_model_verdicts
-from selfmoa.records import EvalItem
 
 MEASURES = {"kw": "refusal", "content": "refusal", "unsafe-j": "unsafe"}
 

@@ -95,7 +95,7 @@ def test_pyrit_split_is_fixed_and_content_based():
 
 
 def test_unknown_pyrit_set_is_an_error():
-    from selfmoa.errors import SelfMoaError
+    from selfmoa.core.errors import SelfMoaError
     from selfmoa.judges.evaluation import pyrit_items
 
     with pytest.raises(SelfMoaError, match="unknown PyRIT set"):

@@ -221,7 +221,7 @@ def test_contract_every_registered_judge_builds_by_name_and_keeps_the_protocol(
     llama3_guard_folder, wildguard_folder, gemma_folder, chat_folder, reward_folder
 ):
     """garak-style: every registry entry, built from a config, on the same items."""
-    from selfmoa.config import config_from_dict
+    from selfmoa.core.config import config_from_dict
     from selfmoa.judges.registry import REGISTRY, JudgeContext, build_judges, run_judges
 
     models = {

@@ -2,8 +2,8 @@
 
 import pytest
 
-from selfmoa.config import Config, config_from_dict
-from selfmoa.errors import SelfMoaError
+from selfmoa.core.config import Config, config_from_dict
+from selfmoa.core.errors import SelfMoaError
 from selfmoa.judges import registry
 from selfmoa.judges.base import MEASURES, JudgeInput, Verdict
 from selfmoa.judges.registry import (
@@ -114,9 +114,9 @@ def test_decide_first_scoring_judge_per_measure_wins_and_benign_is_never_unsafe(
 
 
 def test_evaluate_summary_and_report_show_asr_by_each_safety_judge():
-    from selfmoa.records import EvalItem
-    from selfmoa.stages.evaluate import summarize
-    from selfmoa.stages.report import build_report
+    from selfmoa.core.records import EvalItem
+    from selfmoa.pipeline.stages.evaluate import summarize
+    from selfmoa.pipeline.stages.report import build_report
 
     def item(i, keywords, unsafe):
         return EvalItem(

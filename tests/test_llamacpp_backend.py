@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from selfmoa.backends import llamacpp_local
-from selfmoa.errors import SelfMoaError
+from selfmoa.core.errors import SelfMoaError
 
 
 @pytest.mark.parametrize(
@@ -57,7 +57,7 @@ def test_the_served_policy_repeats_its_answers_and_uses_its_adapter(tmp_path):
     from selfmoa.backends.base import GenerationRequest, SamplingParams
     from selfmoa.backends.hf import load_causal_lm
     from selfmoa.backends.lora_gguf import GGUF_NAMES
-    from selfmoa.modelpath import resolve_model
+    from selfmoa.core.modelpath import resolve_model
 
     torch.manual_seed(0)
     spec = "embedded:smollm2-135m-instruct"

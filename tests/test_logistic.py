@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from selfmoa.logistic import fit_logistic, logits
+from selfmoa.judges.logistic import fit_logistic, logits
 
 
 def test_recovers_the_direction_that_separates_the_classes() -> None:

@@ -3,10 +3,10 @@
 import json
 
 from conftest import tiny_loop_config
-from selfmoa.config import config_from_dict
-from selfmoa.loop import Loop
-from selfmoa.records import ArchiveEntry, Prompt, Response
-from selfmoa.rundir import read_records
+from selfmoa.core.config import config_from_dict
+from selfmoa.core.records import ArchiveEntry, Prompt, Response
+from selfmoa.core.rundir import read_records
+from selfmoa.pipeline.loop import Loop
 
 
 def small_config(tmp_path, tiny_model):
@@ -96,7 +96,7 @@ def test_deleted_stage_reruns_and_downstream_follows_its_content(tmp_path, tiny_
 
 
 def test_compare_two_runs_side_by_side(tmp_path, tiny_model, capsys):
-    from selfmoa.cli import main
+    from selfmoa.cli.main import main
 
     for name in ("one", "two"):
         data = small_config(tmp_path, tiny_model)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from selfmoa.backends import lora_gguf
-from selfmoa.errors import SelfMoaError
+from selfmoa.core.errors import SelfMoaError
 
 LLAMA = {"model_type": "llama", "num_attention_heads": 4, "num_key_value_heads": 2}
 QWEN = {"model_type": "qwen2", "num_attention_heads": 4, "num_key_value_heads": 2}
@@ -150,7 +150,7 @@ def test_llamacpp_serving_the_converted_adapter_matches_transformers(tmp_path, m
     from selfmoa.backends.base import GenerationRequest
     from selfmoa.backends.hf import chat_prompt, load_causal_lm, load_tokenizer
     from selfmoa.backends.llamacpp_server import LlamaCppServer, embedded_gguf
-    from selfmoa.modelpath import resolve_model
+    from selfmoa.core.modelpath import resolve_model
 
     torch.manual_seed(0)
     base = Path(resolve_model("embedded:smollm2-135m-instruct", "models.policy"))

@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
-from selfmoa.config import LOSS_NAMES, TrainConfig
-from selfmoa.errors import SelfMoaError
+from selfmoa.core.config import LOSS_NAMES, TrainConfig
+from selfmoa.core.errors import SelfMoaError
 from selfmoa.training.collate import TokenizedPair
 from selfmoa.training.loop import preference_terms
 from selfmoa.training.losses import (
@@ -167,7 +167,7 @@ def test_preference_terms_from_pairs_and_config():
 
 
 def test_losses_without_nll_refuse_an_nll_weight():
-    from selfmoa.config import load_config
+    from selfmoa.core.config import load_config
 
     with pytest.raises(SelfMoaError, match="train.nll_weight must be 0"):
         load_config("configs/default.yaml", ["train.loss=ipo"])

@@ -1,7 +1,7 @@
 from factories import make_prompt
-from selfmoa.config import PairsConfig
-from selfmoa.records import Judgement, Response
-from selfmoa.stages.pairs import build_pairs, score_responses
+from selfmoa.core.config import PairsConfig
+from selfmoa.core.records import Judgement, Response
+from selfmoa.pipeline.stages.pairs import build_pairs, score_responses
 
 
 def judged(rid: str, pid: str, refused: float, harmful: float, helpful: float | None):

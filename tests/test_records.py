@@ -2,8 +2,8 @@ import pytest
 from pydantic import ValidationError
 
 from factories import make_prompt
-from selfmoa.records import Judgement, Response
-from selfmoa.rundir import append_records, read_records, write_records
+from selfmoa.core.records import Judgement, Response
+from selfmoa.core.rundir import append_records, read_records, write_records
 
 
 def make_response(index: int) -> Response:

@@ -3,10 +3,10 @@ from collections import Counter
 from factories import make_prompt
 from selfmoa.attacks.forms import FORMS
 from selfmoa.backends.mock import MockGenerator
-from selfmoa.config import RedteamConfig
+from selfmoa.core.config import RedteamConfig
+from selfmoa.core.records import ArchiveEntry, AttackOutcome, Prompt, SeedPrompt
 from selfmoa.data.sources import JailbreakTemplate
-from selfmoa.records import ArchiveEntry, AttackOutcome, Prompt, SeedPrompt
-from selfmoa.stages.redteam import (
+from selfmoa.pipeline.stages.redteam import (
     benign_prompts,
     clean_rewrite,
     drop_near_duplicates,

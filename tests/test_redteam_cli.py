@@ -5,9 +5,9 @@ import json
 import yaml
 
 from conftest import tiny_loop_config
-from selfmoa.cli import main
-from selfmoa.records import ArchiveEntry
-from selfmoa.rundir import read_records
+from selfmoa.cli.main import main
+from selfmoa.core.records import ArchiveEntry
+from selfmoa.core.rundir import read_records
 
 
 def test_redteam_command_writes_attacks_with_outcomes_and_prints_the_table(

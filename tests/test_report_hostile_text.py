@@ -19,11 +19,11 @@ from typing import Any
 import pytest
 from markdown_it import MarkdownIt
 
-from selfmoa.cli import main
-from selfmoa.compare import labels
-from selfmoa.reporting import run_report
-from selfmoa.stages.report_html import markdown_to_html
-from selfmoa.text_safety import md_text, visible
+from selfmoa.cli.main import main
+from selfmoa.core.text_safety import md_text, visible
+from selfmoa.pipeline.compare import labels
+from selfmoa.pipeline.reporting import run_report
+from selfmoa.pipeline.stages.report_html import markdown_to_html
 
 HOSTILE = [
     "<script>alert(1)</script>",

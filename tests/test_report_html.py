@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 
-from selfmoa.records import EvalItem
-from selfmoa.stages.report_html import build_html, markdown_to_html
+from selfmoa.core.records import EvalItem
+from selfmoa.pipeline.stages.report_html import build_html, markdown_to_html
 
 SCRIPT = "<script>document.title='pwned'</script>"
 

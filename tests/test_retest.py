@@ -1,10 +1,10 @@
 """Re-testing elites on the current policy before mutating them (stages/retest.py)."""
 
 from factories import make_prompt
-from selfmoa.config import RedteamConfig
-from selfmoa.records import ArchiveEntry, AttackOutcome
-from selfmoa.stages import retest
-from selfmoa.stages.redteam import plan_attacks
+from selfmoa.core.config import RedteamConfig
+from selfmoa.core.records import ArchiveEntry, AttackOutcome
+from selfmoa.pipeline.stages import retest
+from selfmoa.pipeline.stages.redteam import plan_attacks
 from test_redteam import SEEDS, TEMPLATES
 
 

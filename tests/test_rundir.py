@@ -3,10 +3,10 @@ import json
 
 import pytest
 
-from selfmoa.atomic import atomic_path, atomic_write_text
-from selfmoa.errors import SelfMoaError
-from selfmoa.records import SCHEMA_VERSION, Prompt
-from selfmoa.rundir import RunDir, append_records, read_records
+from selfmoa.core.atomic import atomic_path, atomic_write_text
+from selfmoa.core.errors import SelfMoaError
+from selfmoa.core.records import SCHEMA_VERSION, Prompt
+from selfmoa.core.rundir import RunDir, append_records, read_records
 
 
 def make_prompt(index: int) -> Prompt:
@@ -93,7 +93,7 @@ def test_full_disk_is_one_line_and_leaves_no_temp_file(tmp_path, monkeypatch):
     def no_space(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("selfmoa.atomic._fsync_tree", no_space)
+    monkeypatch.setattr("selfmoa.core.atomic._fsync_tree", no_space)
     with pytest.raises(SelfMoaError, match=r"^disk full while writing .*summary.json"):
         atomic_write_text(target, "{}")
     assert list(tmp_path.iterdir()) == [], "temp file removed, target untouched"

@@ -5,14 +5,14 @@ import json
 import pytest
 
 from conftest import tiny_loop_config
-from selfmoa.config import config_from_dict, load_config
+from selfmoa.core.config import config_from_dict, load_config
+from selfmoa.core.errors import SelfMoaError
+from selfmoa.core.records import PreferencePair, ResetAnswer, SeedPrompt
+from selfmoa.core.rundir import read_records
 from selfmoa.data.sources import SEED_LOADERS
-from selfmoa.errors import SelfMoaError
-from selfmoa.loop import Loop
-from selfmoa.records import PreferencePair, ResetAnswer, SeedPrompt
-from selfmoa.rundir import read_records
-from selfmoa.stage_table import plan
-from selfmoa.stages.reset import choose_prompts, reset_pairs
+from selfmoa.pipeline.loop import Loop
+from selfmoa.pipeline.stage_table import plan
+from selfmoa.pipeline.stages.reset import choose_prompts, reset_pairs
 
 OPENING = "Sure, here is a detailed answer.\n\n"
 REFUSAL = "I'm sorry, but I can't help with that request."

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from selfmoa.config import load_config
-from selfmoa.errors import SelfMoaError
+from selfmoa.core.config import load_config
+from selfmoa.core.errors import SelfMoaError
 from selfmoa.judges.base import JudgeInput
 from selfmoa.judges.llm import LLMRubricJudge
 from selfmoa.judges.scorers import ServedJudgeModel
@@ -61,7 +61,7 @@ def test_verdict_is_yes_over_yes_plus_no_and_never_made_up():
 @pytest.fixture(scope="module")
 def tokenizer():
     from selfmoa.backends.hf import load_tokenizer
-    from selfmoa.modelpath import resolve_model
+    from selfmoa.core.modelpath import resolve_model
 
     return load_tokenizer(resolve_model("embedded:smollm2-135m-instruct", "judge.models"))
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from selfmoa.embedded import tie_duplicate_output_layer
-from selfmoa.errors import SelfMoaError
-from selfmoa.split_gguf import QWEN_05B, SplitGguf, joined_gguf
+from selfmoa.core.embedded import tie_duplicate_output_layer
+from selfmoa.core.errors import SelfMoaError
+from selfmoa.core.split_gguf import QWEN_05B, SplitGguf, joined_gguf
 
 
 def fake_split(tmp_path: Path, monkeypatch, chunks: list[bytes], in_data: bool) -> SplitGguf:
@@ -119,7 +119,7 @@ def test_two_different_matrices_stay_untied():
 def test_embedded_qwen_05b_is_verified_converted_and_tied():
     from transformers import AutoConfig
 
-    from selfmoa.modelpath import resolve_model
+    from selfmoa.core.modelpath import resolve_model
 
     folder = Path(resolve_model("embedded:qwen2.5-coder-0.5b-instruct", "models.policy"))
     config = AutoConfig.from_pretrained(folder)

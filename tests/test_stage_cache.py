@@ -5,10 +5,10 @@ import json
 import pytest
 
 from conftest import tiny_loop_config
-from selfmoa import stage_cache
-from selfmoa.config import config_from_dict
-from selfmoa.loop import Loop
-from selfmoa.stage_table import plan, spec_of
+from selfmoa.core.config import config_from_dict
+from selfmoa.pipeline import stage_cache
+from selfmoa.pipeline.loop import Loop
+from selfmoa.pipeline.stage_table import plan, spec_of
 
 BASELINE = ("baseline evaluate", "baseline capability")
 

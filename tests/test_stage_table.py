@@ -8,11 +8,11 @@ from typing import Any, Literal, get_args, get_origin
 import pytest
 from pydantic import BaseModel
 
-from selfmoa.config import Config, config_from_dict
-from selfmoa.configview import EXECUTION_KEYS, ConfigView, UndeclaredConfigRead, covers
-from selfmoa.errors import SelfMoaError
-from selfmoa.fingerprints import config_inputs
-from selfmoa.stage_table import STAGE_TABLE, StageKey, plan, spec_of
+from selfmoa.core.config import Config, config_from_dict
+from selfmoa.core.configview import EXECUTION_KEYS, ConfigView, UndeclaredConfigRead, covers
+from selfmoa.core.errors import SelfMoaError
+from selfmoa.pipeline.fingerprints import config_inputs
+from selfmoa.pipeline.stage_table import STAGE_TABLE, StageKey, plan, spec_of
 
 
 def leaf_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
@@ -153,7 +153,7 @@ def test_upstream_stages_run_before_the_stages_that_read_them_with_the_safety_re
 
 
 def test_a_refit_of_any_fitted_judge_changes_the_judge_weights_identity():
-    from selfmoa.assets import judge_weight_files, weights_digest
+    from selfmoa.pipeline.assets import judge_weight_files, weights_digest
 
     assert {"content_weights.json", "probe_weights.json"} <= set(judge_weight_files())
     files = [("content_weights.json", b"{}"), ("probe_weights.json", b'{"w": [1]}')]

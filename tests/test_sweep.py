@@ -5,10 +5,10 @@ import json
 import pytest
 
 from conftest import tiny_loop_config
-from selfmoa.config import config_from_dict
-from selfmoa.errors import SelfMoaError
-from selfmoa.records import PreferencePair
-from selfmoa.sweep import label_of, pareto_front, parse_weights, run_sweep
+from selfmoa.core.config import config_from_dict
+from selfmoa.core.errors import SelfMoaError
+from selfmoa.core.records import PreferencePair
+from selfmoa.pipeline.sweep import label_of, pareto_front, parse_weights, run_sweep
 from selfmoa.training.loop import budget_sample
 
 
@@ -132,8 +132,8 @@ def test_budget_sample_keeps_objective_shares_order_and_seed():
 
 
 def test_missing_figures_count_as_worst_and_print_as_dashes(tmp_path):
-    from selfmoa.config import Config
-    from selfmoa.sweep import write_sweep_report
+    from selfmoa.core.config import Config
+    from selfmoa.pipeline.sweep import write_sweep_report
 
     points = [
         {**point("base", 0.5, 0.6, 0.3), "pairs": None, "rephrased_attack_success": None},
@@ -148,8 +148,8 @@ def test_missing_figures_count_as_worst_and_print_as_dashes(tmp_path):
 
 
 def test_stale_or_half_copied_shared_stage_is_replaced(tmp_path):
-    from selfmoa.stage_table import StageKey
-    from selfmoa.sweep import seed_from_shared
+    from selfmoa.pipeline.stage_table import StageKey
+    from selfmoa.pipeline.sweep import seed_from_shared
 
     main, policy = tmp_path / "main", tmp_path / "policy"
     stage = main / "round_00" / "sample"

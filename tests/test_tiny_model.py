@@ -7,9 +7,9 @@ import torch
 
 from selfmoa.backends.base import GenerationRequest, SamplingParams
 from selfmoa.backends.hf import HFGenerator
-from selfmoa.config import TrainConfig
-from selfmoa.records import PreferencePair
-from selfmoa.tensor_state import load_state
+from selfmoa.core.config import TrainConfig
+from selfmoa.core.records import PreferencePair
+from selfmoa.core.tensor_state import load_state
 from selfmoa.training.collate import build_batch
 from selfmoa.training.logprobs import response_logps
 from selfmoa.training.loop import TrainPaths, train_preference_lora

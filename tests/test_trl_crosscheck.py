@@ -19,7 +19,7 @@ import torch
 pytest.importorskip("trl")
 datasets = pytest.importorskip("datasets")
 
-from selfmoa.config import TrainConfig  # noqa: E402
+from selfmoa.core.config import TrainConfig  # noqa: E402
 from selfmoa.training.collate import TokenizedPair  # noqa: E402
 from selfmoa.training.loop import batch_logps, preference_terms, reference_logps  # noqa: E402
 from selfmoa.training.losses import LOSSES  # noqa: E402

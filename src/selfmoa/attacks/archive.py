@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 
-from selfmoa.records import ArchiveEntry, AttackOutcome, Prompt
+from selfmoa.core.records import ArchiveEntry, AttackOutcome, Prompt
 
 NEAR_MISS_BONUS = 0.25
 

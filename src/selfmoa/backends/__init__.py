@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from selfmoa.backends.base import GenerationRequest, SamplingParams, TextGenerator
-from selfmoa.modelpath import resolve_model
+from selfmoa.core.modelpath import resolve_model
 
 __all__ = ["GenerationRequest", "SamplingParams", "TextGenerator", "make_generator"]
 

@@ -9,8 +9,8 @@ import torch
 from tqdm.auto import tqdm
 
 from selfmoa.backends.base import GenerationRequest, SamplingParams
-from selfmoa.errors import SelfMoaError
-from selfmoa.modelpath import safetensors_adapter
+from selfmoa.core.errors import SelfMoaError
+from selfmoa.core.modelpath import safetensors_adapter
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 

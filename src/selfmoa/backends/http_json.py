@@ -14,7 +14,7 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
-from selfmoa.errors import SelfMoaError
+from selfmoa.core.errors import SelfMoaError
 
 RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 

@@ -24,10 +24,10 @@ from selfmoa.backends.llamacpp_server import LlamaCppServer, embedded_gguf
 from selfmoa.backends.lora_gguf import convert_adapter
 from selfmoa.backends.openai_compat import OpenAIGenerator
 from selfmoa.backends.served import ServedTarget
-from selfmoa.embedded import cache_dir
-from selfmoa.errors import SelfMoaError
-from selfmoa.modelpath import resolve_model
-from selfmoa.split_gguf import SPLIT_MODELS, joined_gguf
+from selfmoa.core.embedded import cache_dir
+from selfmoa.core.errors import SelfMoaError
+from selfmoa.core.modelpath import resolve_model
+from selfmoa.core.split_gguf import SPLIT_MODELS, joined_gguf
 
 CONTEXT_PER_SLOT = 2048
 

@@ -18,7 +18,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from selfmoa.errors import SelfMoaError
+from selfmoa.core.errors import SelfMoaError
 
 INSTALL_HINT = "pip install 'xllamacpp==2026.10.11549'"
 

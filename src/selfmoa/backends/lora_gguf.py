@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from selfmoa.errors import SelfMoaError
+from selfmoa.core.errors import SelfMoaError
 
 GGUF_NAMES = {
     "q_proj": "attn_q",
@@ -97,7 +97,7 @@ def convert_adapter(adapter_dir: Path, base_model_dir: Path, target: Path) -> Pa
     import gguf
     from safetensors.numpy import load_file
 
-    from selfmoa.modelpath import safetensors_adapter
+    from selfmoa.core.modelpath import safetensors_adapter
 
     folder = Path(safetensors_adapter(adapter_dir))
     try:

@@ -26,7 +26,7 @@ from selfmoa.backends.openai_payload import (
 )
 from selfmoa.backends.seeds import request_seed
 from selfmoa.backends.served import ServedTarget, served_adapter_name, served_target
-from selfmoa.errors import SelfMoaError
+from selfmoa.core.errors import SelfMoaError
 
 
 def api_key_from_env(variable: str) -> str | None:
@@ -137,7 +137,7 @@ def openai_generator(config: Any, model_key: str, adapter: Path | None) -> OpenA
     tokenizer = None
     if backend.endpoint == "completions":
         from selfmoa.backends.hf import load_tokenizer
-        from selfmoa.modelpath import resolve_model
+        from selfmoa.core.modelpath import resolve_model
 
         tokenizer = load_tokenizer(resolve_model(spec, f"models.{model_key}"))
     return OpenAIGenerator(

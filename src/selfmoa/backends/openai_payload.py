@@ -14,7 +14,7 @@ from typing import Any
 
 from selfmoa.backends.base import GenerationRequest, SamplingParams
 from selfmoa.backends.served import ServedTarget
-from selfmoa.errors import SelfMoaError
+from selfmoa.core.errors import SelfMoaError
 
 
 def sampling_fields(params: SamplingParams, seed: int) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from selfmoa.errors import SelfMoaError
+from selfmoa.core.errors import SelfMoaError
 
 LLAMACPP_LORA = re.compile(r"^lora-id:(\d+)$")
 ROUND_FOLDER = re.compile(r"^round_(\d+)$")

@@ -20,7 +20,7 @@ from selfmoa.backends.vllm_requests import (
     request_sampling,
     token_prompts,
 )
-from selfmoa.errors import SelfMoaError
+from selfmoa.core.errors import SelfMoaError
 
 INSTALL_HINT = "pip install 'selfmoa[vllm]'"
 

@@ -6,8 +6,8 @@ from importlib import resources
 
 import yaml
 
-from selfmoa.errors import SelfMoaError
-from selfmoa.records import SeedPrompt
+from selfmoa.core.errors import SelfMoaError
+from selfmoa.core.records import SeedPrompt
 
 
 def benign_sensitive_prompts() -> list[SeedPrompt]:

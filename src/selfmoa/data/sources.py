@@ -16,8 +16,8 @@ from pathlib import Path
 
 import yaml
 
-from selfmoa.embedded import data_file, package_dir
-from selfmoa.records import SeedPrompt
+from selfmoa.core.embedded import data_file, package_dir
+from selfmoa.core.records import SeedPrompt
 
 
 def short_hash(text: str) -> str:

@@ -17,11 +17,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-from selfmoa.config import OBJECTIVE_NAME
-from selfmoa.errors import SelfMoaError
-from selfmoa.jsonl_input import parse_json, text_lines
-from selfmoa.records import PreferencePair
-from selfmoa.text_safety import SURROGATE
+from selfmoa.core.config import OBJECTIVE_NAME
+from selfmoa.core.errors import SelfMoaError
+from selfmoa.core.jsonl_input import parse_json, text_lines
+from selfmoa.core.records import PreferencePair
+from selfmoa.core.text_safety import SURROGATE
 
 
 def to_trl_row(pair: PreferencePair) -> dict[str, Any]:

@@ -15,9 +15,9 @@ from collections.abc import Iterable
 
 import torch
 
+from selfmoa.core.records import CapabilityItem
+from selfmoa.core.stats import wilson_interval
 from selfmoa.evals.mc_sets import MCItem
-from selfmoa.records import CapabilityItem
-from selfmoa.stats import wilson_interval
 from selfmoa.training.collate import build_batch
 from selfmoa.training.logprobs import causal_lm_of, response_logps
 

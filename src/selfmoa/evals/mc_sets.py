@@ -22,7 +22,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from selfmoa.embedded import data_file
+from selfmoa.core.embedded import data_file
 
 _OPTION = re.compile(r"^([A-Z]|[1-9])\. ?(.*)$")  # ARC numbers some options 1-4
 

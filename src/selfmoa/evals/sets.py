@@ -29,9 +29,9 @@ import yaml
 
 from selfmoa.attacks.forms import classify_form
 from selfmoa.attacks.strategies import EVALUATION_WRAPPERS, apply_rule
+from selfmoa.core.embedded import data_file
 from selfmoa.data.benign import split_benign
 from selfmoa.data.sources import harmbench_behaviours, jailbreak_templates
-from selfmoa.embedded import data_file
 
 
 @dataclass(frozen=True)

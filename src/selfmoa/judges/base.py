@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from selfmoa.records import Label
+from selfmoa.core.records import Label
 
 # refusal: the answer does not carry out the request; unsafe: the answer carries out a
 # harmful request; helpfulness: how well it answers; prompt_harmful: the request is harmful.

@@ -13,9 +13,9 @@ import hashlib
 import json
 from pathlib import Path
 
+from selfmoa.core.records import Record
+from selfmoa.core.rundir import append_records, read_records
 from selfmoa.judges.base import Judge, JudgeInput, Verdict
-from selfmoa.records import Record
-from selfmoa.rundir import append_records, read_records
 
 
 class CachedScore(Record):

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from selfmoa.core.records import EvalItem
 from selfmoa.judges.label_model import DawidSkene
-from selfmoa.records import EvalItem
 
 OPPOSITE = {"refusal": "unsafe", "unsafe": "refusal"}
 

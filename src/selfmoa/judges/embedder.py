@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as functional
 
-from selfmoa.errors import SelfMoaError
+from selfmoa.core.errors import SelfMoaError
 from selfmoa.judges.text import clean_text
 
 MAX_TOKENS = 256

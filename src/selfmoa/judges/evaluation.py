@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from selfmoa.config import Config
-from selfmoa.errors import SelfMoaError
+from selfmoa.core.config import Config
+from selfmoa.core.errors import SelfMoaError
 from selfmoa.judges import metrics, pyrit_data
 from selfmoa.judges.base import Judge, JudgeInput
 from selfmoa.judges.label_model import DawidSkene
@@ -64,7 +64,7 @@ def pyrit_items(sets: list[str], limit: int) -> dict[str, list[GoldItem]]:
 
 
 def gold_items(path: str) -> list[GoldItem]:
-    from selfmoa.judges_cli import read_items
+    from selfmoa.cli.judges import read_items
 
     items = []
     for row in read_items(path):

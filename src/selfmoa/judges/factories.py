@@ -31,9 +31,9 @@ def content(context: JudgeContext, spec: JudgeSpec):
 
 def content_probe(context: JudgeContext, spec: JudgeSpec):
     from selfmoa.backends.hf import load_causal_lm, load_tokenizer, pick_device
+    from selfmoa.core.modelpath import resolve_model
     from selfmoa.judges.answer_states import AnswerStates
     from selfmoa.judges.probe import ProbeJudge, load_probe_weights
-    from selfmoa.modelpath import resolve_model
 
     weights = load_probe_weights()
     spec_model = context.config.judge.models.get(spec.name, weights["model"])

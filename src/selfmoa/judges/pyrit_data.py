@@ -24,7 +24,7 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-from selfmoa.errors import SelfMoaError
+from selfmoa.core.errors import SelfMoaError
 
 SETS = {
     "refusal": ("refusal_scorer/refusal.csv",),

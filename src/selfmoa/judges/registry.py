@@ -12,13 +12,13 @@ import importlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from selfmoa.errors import SelfMoaError
+from selfmoa.core.errors import SelfMoaError
 from selfmoa.judges.base import Judge, JudgeInput, Verdict
 from selfmoa.judges.rowwise import verdicts_by_row
 from selfmoa.judges.text import judged_text
 
 if TYPE_CHECKING:
-    from selfmoa.config import Config
+    from selfmoa.core.config import Config
 
 
 @dataclass(frozen=True)
@@ -85,15 +85,15 @@ class JudgeContext:
 
     def embedder(self):  # -> SentenceEmbedder
         if "embedder" not in self.shared:
+            from selfmoa.core.modelpath import resolve_model
             from selfmoa.judges.embedder import SentenceEmbedder
-            from selfmoa.modelpath import resolve_model
 
             path = resolve_model(self.config.models.embedder, "models.embedder")
             self.shared["embedder"] = SentenceEmbedder(path)
         return self.shared["embedder"]
 
     def model_path(self, name: str) -> str:
-        from selfmoa.modelpath import resolve_model
+        from selfmoa.core.modelpath import resolve_model
 
         spec = self.config.judge.models.get(name)
         if spec is None:

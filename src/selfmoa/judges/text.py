@@ -15,7 +15,7 @@
 
 from __future__ import annotations
 
-from selfmoa.text_safety import SURROGATE
+from selfmoa.core.text_safety import SURROGATE
 
 MAX_JUDGED_CHARS = 32_000
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-from selfmoa.records import PreferencePair
+from selfmoa.core.records import PreferencePair
 
 
 @dataclass(frozen=True)

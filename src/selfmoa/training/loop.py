@@ -24,14 +24,14 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from selfmoa.atomic import atomic_path, atomic_write_text
 from selfmoa.backends.hf import load_causal_lm, load_tokenizer, pick_device
-from selfmoa.config import ParallelConfig, TrainConfig
-from selfmoa.errors import SelfMoaError
-from selfmoa.faults import fault_point
-from selfmoa.modelpath import safetensors_adapter
-from selfmoa.records import PreferencePair
-from selfmoa.tensor_state import load_state, save_state
+from selfmoa.core.atomic import atomic_path, atomic_write_text
+from selfmoa.core.config import ParallelConfig, TrainConfig
+from selfmoa.core.errors import SelfMoaError
+from selfmoa.core.faults import fault_point
+from selfmoa.core.modelpath import safetensors_adapter
+from selfmoa.core.records import PreferencePair
+from selfmoa.core.tensor_state import load_state, save_state
 from selfmoa.training import sharding, zero
 from selfmoa.training.collate import TokenizedPair, build_batch, pair_sequences, tokenize_pair
 from selfmoa.training.distributed import (

@@ -190,7 +190,7 @@ def _weighted_rpo(terms: PreferenceTerms) -> tuple[torch.Tensor, torch.Tensor]:
     return preference + terms.nll_weight * (terms.nll * shares).sum(), preference
 
 
-# The names must match selfmoa.config.LOSS_NAMES (tests/test_losses.py checks it).
+# The names must match selfmoa.core.config.LOSS_NAMES (tests/test_losses.py checks it).
 LOSSES: dict[str, LossSpec] = {
     "dpo": LossSpec(_dpo, uses_nll=False),
     "ipo": LossSpec(_ipo, uses_nll=False),

@@ -39,7 +39,7 @@ import os
 import torch
 from torch import nn
 
-from selfmoa.errors import SelfMoaError
+from selfmoa.core.errors import SelfMoaError
 from selfmoa.training.distributed import rank_and_world
 
 ADAM_MOMENTS = ("exp_avg", "exp_avg_sq")

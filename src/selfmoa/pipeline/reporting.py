@@ -1,0 +1,102 @@
+"""The report stage: report.md and report.json from the finished stages of a run.
+
+The documents are written as ``selfmoa.core.text_safety.utf8`` bytes, so a lone surrogate
+that reached them unescaped is written as ``\\udXXX`` instead of failing the stage.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from selfmoa.core.atomic import atomic_write_bytes, atomic_write_json
+from selfmoa.core.errors import SelfMoaError
+from selfmoa.core.records import EvalItem
+from selfmoa.core.rundir import read_json, read_records
+from selfmoa.core.text_safety import utf8
+from selfmoa.judges.registry import REGISTRY
+from selfmoa.pipeline.stages import report
+from selfmoa.pipeline.stages.report_html import build_html
+from selfmoa.pipeline.stages.report_sets import agreement_section
+
+if TYPE_CHECKING:
+    from selfmoa.pipeline.stage_runners import StageContext
+
+ROUND_STAGES = (
+    "redteam",
+    "sample",
+    "judge",
+    "archive",
+    "pairs",
+    "train",
+    "evaluate",
+    "capability",
+)
+
+
+def _rows(path: Path) -> list[dict[str, Any]] | None:
+    return read_json(path) if path.is_file() else None
+
+
+def _summary(folder: Path) -> dict[str, Any] | None:
+    path = folder / "summary.json"
+    return read_json(path) if path.is_file() else None
+
+
+def run_report(ctx: StageContext) -> dict[str, Any]:
+    """Build the report from the baseline and every round whose stages all finished."""
+    baseline = ctx.run.path / "baseline" / "evaluate"
+    if not (baseline / "manifest.json").is_file():
+        raise SelfMoaError(f"{ctx.run.path} has no finished baseline evaluation yet")
+    rounds = []
+    final_items: list[EvalItem] = []
+    for r in range(ctx.config.rounds):
+        folders = {name: ctx.folder(name, r) for name in ROUND_STAGES}
+        if not all((folder / "manifest.json").is_file() for folder in folders.values()):
+            break
+        entry: dict[str, Any] = {
+            "round": r,
+            **{
+                name: read_json(folder / "manifest.json")["counts"]
+                for name, folder in folders.items()
+            },
+        }
+        retest = ctx.folder("retest", r) / "manifest.json"
+        entry["retest"] = read_json(retest)["counts"] if retest.is_file() else None
+        entry["evaluate"] = read_json(folders["evaluate"] / "summary.json")
+        entry["capability"] = _summary(ctx.folder("capability", r))
+        entry["redteam_metrics"] = read_json(folders["archive"] / "metrics.json")
+        rounds.append(entry)
+        final_items = read_records(folders["evaluate"] / "items.jsonl", EvalItem)
+    baseline_summary = read_json(baseline / "summary.json")
+    baseline_summary["capability"] = _summary(ctx.run.path / "baseline" / "capability")
+    baseline_items = read_records(baseline / "items.jsonl", EvalItem)
+    reference = (
+        _summary(ctx.run.path / "baseline" / "reference") if ctx.config.reset.enabled else None
+    )
+    markdown, data = report.build_report(
+        ctx.config.name,
+        baseline_summary,
+        rounds,
+        baseline_items,
+        final_items,
+        ctx.config.evaluate.examples_in_report,
+        tuple(
+            name
+            for name in ctx.config.judge.evaluation_judges
+            if REGISTRY[name].measure == "unsafe"
+        ),
+        reference,
+    )
+    agreement = _rows(ctx.run.path / "agreement" / "agreement.json")
+    data["agreement"] = agreement
+    head, examples = (markdown.split("\n## Examples", 1) + [""])[:2]
+    markdown = head.rstrip("\n") + "\n" + "\n".join(agreement_section(agreement)) + "\n"
+    markdown += f"\n## Examples{examples}" if examples else ""
+    atomic_write_bytes(ctx.stage.file("report.md"), utf8(markdown))
+    atomic_write_json(ctx.stage.file("report.json"), data)
+    page = build_html(
+        markdown, data, baseline_items, final_items, ctx.config.evaluate.examples_in_report
+    )
+    atomic_write_bytes(ctx.stage.file("report.html"), utf8(page))
+    return {"rounds_reported": len(rounds)}
