@@ -48,7 +48,7 @@ def cv_accuracy(x: np.ndarray, y: np.ndarray, l2: float, folds: int = 5) -> floa
 
 
 def gold_rows(path: str, field: str) -> list[pyrit_data.GoldRow]:
-    from selfmoa.cli.judges import read_items
+    from selfmoa.judges.file_scoring import read_items
 
     return [
         pyrit_data.GoldRow(

@@ -28,13 +28,13 @@ import numpy as np
 import torch
 
 from selfmoa.backends.hf import load_causal_lm, load_tokenizer
-from selfmoa.cli.judges import read_items
 from selfmoa.core.modelpath import resolve_model
 from selfmoa.judges import pyrit_data
 from selfmoa.judges.answer_states import AnswerStates
 from selfmoa.judges.content import gated, load_weights
 from selfmoa.judges.embedder import SentenceEmbedder
 from selfmoa.judges.features import FEATURES, FeatureExtractor
+from selfmoa.judges.file_scoring import read_items
 from selfmoa.judges.logistic import fit_logistic, logits
 from selfmoa.judges.probe import PROBE_WEIGHTS_FILE
 

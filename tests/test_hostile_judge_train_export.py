@@ -335,7 +335,7 @@ def test_bad_score_input_is_one_line_naming_file_and_line(tmp_path, capsys, cont
 
 
 def test_score_input_with_a_byte_order_mark_and_odd_line_separators_is_read(tmp_path):
-    from selfmoa.cli.judges import read_items
+    from selfmoa.judges.file_scoring import read_items
 
     row = {"id": 7, "prompt": "p\u2028q", "response": "r\x0cs\u0085t"}
     source = tmp_path / "in.jsonl"

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 from pathlib import Path
 
 from selfmoa.core.config import load_config
 from selfmoa.core.text_safety import md_text
-from selfmoa.pipeline.stage_table import StageKey
 from selfmoa.pipeline.stages.report_sets import pct
 
+NAME = "redteam"
+HELP = "red-team a model (no training); attack table"
 REDTEAM_STAGES = ("redteam", "sample", "judge", "archive")
 DEFAULT_CONFIG = "configs/default.yaml"
 
@@ -79,7 +81,8 @@ def render(metrics: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> Path:
-    from selfmoa.pipeline.loop import Loop
+    from selfmoa.pipeline.loop import Loop  # torch: imported only when a run starts
+    from selfmoa.pipeline.stage_table import StageKey
 
     # flags are taken as written (a name "2024" stays a name, a path keeps its " #")
     flags = {
@@ -97,3 +100,8 @@ def run(args: argparse.Namespace) -> Path:
     print("\n" + render(metrics))
     print(f"\nattacks with lineage and outcomes: {folder / 'archive.jsonl'}")
     return folder
+
+
+def execute(args: argparse.Namespace) -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    run(args)

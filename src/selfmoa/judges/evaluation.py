@@ -29,6 +29,7 @@ from selfmoa.core.config import Config
 from selfmoa.core.errors import SelfMoaError
 from selfmoa.judges import metrics, pyrit_data
 from selfmoa.judges.base import Judge, JudgeInput
+from selfmoa.judges.file_scoring import read_items
 from selfmoa.judges.label_model import DawidSkene
 from selfmoa.judges.registry import JudgeContext, build_judges, run_judges
 from selfmoa.judges.verdicts import decide
@@ -64,8 +65,6 @@ def pyrit_items(sets: list[str], limit: int) -> dict[str, list[GoldItem]]:
 
 
 def gold_items(path: str) -> list[GoldItem]:
-    from selfmoa.cli.judges import read_items
-
     items = []
     for row in read_items(path):
         gold = {k: bool(row[k]) for k in ("unsafe", "refused") if row.get(k) in (0, 1)}
