@@ -15,6 +15,7 @@ from selfmoa.judges.registry import (
     run_judges,
 )
 from selfmoa.judges.verdicts import decide
+from selfmoa.pipeline.plugin_names import check_plugin_names
 
 
 def test_every_registered_judge_names_a_known_measure_and_factory():
@@ -33,16 +34,25 @@ def test_evaluation_default_differs_from_training_by_a_content_aware_safety_judg
 
 @pytest.mark.parametrize("key", ["training_judges", "evaluation_judges"])
 def test_unknown_judge_name_is_a_one_line_error_naming_the_key(key):
+    config = config_from_dict({"judge": {key: ["refusal-keywords", "gpt-judge"]}})
     with pytest.raises(SelfMoaError) as error:
-        config_from_dict({"judge": {key: ["refusal-keywords", "gpt-judge"]}})
+        check_plugin_names(config)  # the schema names judges by string only
     message = str(error.value)
-    assert f"judge.{key}" in message and "gpt-judge" in message and "\n" not in message
+    assert message.startswith(f"config error: judge.{key}: unknown judge 'gpt-judge'; choose")
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("key", ["training_judges", "evaluation_judges"])
+def test_a_judge_listed_twice_is_a_schema_error(key):
+    with pytest.raises(SelfMoaError, match=f"judge.{key}: a judge is listed twice"):
+        config_from_dict({"judge": {key: ["refusal-keywords", "refusal-keywords"]}})
 
 
 def test_models_only_for_model_backed_judges():
-    config_from_dict({"judge": {"models": {"llama-guard-3": "/nowhere"}}})
-    with pytest.raises(SelfMoaError, match="judge.models"):
-        config_from_dict({"judge": {"models": {"refusal-keywords": "/nowhere"}}})
+    check_plugin_names(config_from_dict({"judge": {"models": {"llama-guard-3": "/nowhere"}}}))
+    config = config_from_dict({"judge": {"models": {"refusal-keywords": "/nowhere"}}})
+    with pytest.raises(SelfMoaError, match="judge.models: 'refusal-keywords' is not a model-"):
+        check_plugin_names(config)
 
 
 def test_missing_optional_dependency_gives_a_pip_install_line(monkeypatch):
@@ -153,9 +163,26 @@ def test_scores_outside_the_protocol_become_errors():
 
 
 def test_listed_model_backed_judge_without_a_model_fails_validation():
+    config = config_from_dict({"judge": {"evaluation_judges": ["llama-guard-3"]}})
     with pytest.raises(SelfMoaError, match="judge.models.llama-guard-3"):
-        config_from_dict({"judge": {"evaluation_judges": ["llama-guard-3"]}})
+        check_plugin_names(config)
     config = config_from_dict(
         {"judge": {"evaluation_judges": ["wildguard-refusal"], "models": {"wildguard": "/m"}}}
     )
+    check_plugin_names(config)  # wildguard-refusal reads the wildguard model
     assert config.judge.models == {"wildguard": "/m"}
+    config = config_from_dict(
+        {"judge": {"evaluation_judges": ["wildguard"], "models": {"wildguard-refusal": "/m"}}}
+    )
+    with pytest.raises(SelfMoaError, match="judge.models.wildguard$"):
+        check_plugin_names(config)
+
+
+def test_an_extra_objective_needs_a_training_judge_of_its_measure():
+    weights = {"safety": 1.0, "helpfulness": 1.0, "calm": 1.0}
+    data = {"pairs": {"extra_objectives": [{"name": "calm", "measure": "unsafe"}]},
+            "train": {"objective_weights": weights}}  # fmt: skip
+    with pytest.raises(SelfMoaError, match="'calm' needs measure 'unsafe', which no judge"):
+        check_plugin_names(config_from_dict(data))
+    data["pairs"]["extra_objectives"][0]["measure"] = "refusal"  # refusal-keywords scores it
+    check_plugin_names(config_from_dict(data))

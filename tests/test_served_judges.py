@@ -19,6 +19,7 @@ from selfmoa.judges.served_scoring import (
     top_next_tokens,
     yes_no_verdict,
 )
+from selfmoa.pipeline.plugin_names import check_plugin_names
 
 DEFAULT = Path(__file__).parents[1] / "configs" / "default.yaml"
 LEGACY = {"choices": [{"logprobs": {"top_logprobs": [{" Yes": -0.5, "No": -1.5, " The": -3.0}]}}]}
@@ -110,5 +111,7 @@ def test_served_judges_are_yes_no_judges_and_the_server_url_is_checked():
     assert config.backend.kind == "hf" and config.judge.server_url == "http://judge:8000/v1"
     with pytest.raises(SelfMoaError, match="http:// or https://"):
         load_config(DEFAULT, [*base, "judge.server_url=judge:8000"])
-    with pytest.raises(SelfMoaError, match="not a model-backed Yes/No judge"):
-        load_config(DEFAULT, ["judge.served={refusal-keywords: x}"])
+    for judge in ("refusal-keywords", "reward-model"):
+        config = load_config(DEFAULT, [f"judge.served={{{judge}: x}}"])
+        with pytest.raises(SelfMoaError, match="not a model-backed Yes/No judge"):
+            check_plugin_names(config)

@@ -1,69 +1,57 @@
-"""Judge registry: names -> factories, imported only when a judge is built.
+"""Judge registry: every judge the config can name, found in ``selfmoa.judges.catalog``.
 
-``REGISTRY`` holds plain data (no heavy imports), so the config can validate judge
-names cheaply. ``build_judges`` imports each factory lazily; a missing optional
-dependency becomes one line: "judge 'x' needs package 'y': pip install selfmoa[extra]".
-Model-backed judges read their model from ``judge.models[name]`` in the config.
+Each catalog module declares its judges in a ``JUDGES`` tuple beside their factories;
+``REGISTRY`` collects them by importing the catalog, which holds plain data and no
+heavy imports, so judge names are checked cheaply. ``build_judges`` calls each factory,
+which imports what it needs; a missing optional dependency becomes one line: "judge 'x'
+needs package 'y': pip install selfmoa[extra]". Model-backed judges read their model from
+``judge.models[name]`` in the config.
 """
 
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+import pkgutil
+from types import ModuleType
 
 from selfmoa.core.errors import SelfMoaError
+from selfmoa.judges import catalog
 from selfmoa.judges.base import Judge, JudgeInput, Verdict
 from selfmoa.judges.rowwise import verdicts_by_row
+from selfmoa.judges.spec import JudgeContext, JudgeSpec
 from selfmoa.judges.text import judged_text
 
-if TYPE_CHECKING:
-    from selfmoa.core.config import Config
+__all__ = [
+    "REGISTRY",
+    "JudgeContext",
+    "JudgeSpec",
+    "build_judge",
+    "build_judges",
+    "check_judge_names",
+    "discover_judges",
+    "run_judges",
+]
 
 
-@dataclass(frozen=True)
-class JudgeSpec:
-    name: str
-    measure: str
-    factory: str  # "module:function", called with (JudgeContext, JudgeSpec)
-    summary: str
-    extra: str | None = None  # pip extra that provides its optional dependencies
-    needs_model: bool = False
+def discover_judges(package: ModuleType) -> dict[str, JudgeSpec]:
+    """Name -> spec of every judge declared by a module of ``package``, sorted by name.
+
+    A module declares its judges in a module-level ``JUDGES`` tuple of ``JudgeSpec``; a
+    module without one declares none. A name declared twice is a programming error.
+    """
+    found: dict[str, JudgeSpec] = {}
+    for module_info in pkgutil.iter_modules(package.__path__, package.__name__ + "."):
+        module = importlib.import_module(module_info.name)
+        for spec in getattr(module, "JUDGES", ()):
+            if not isinstance(spec, JudgeSpec):
+                raise TypeError(f"{module_info.name}.JUDGES holds {spec!r}, not a JudgeSpec")
+            if spec.name in found:
+                raise ValueError(f"judge '{spec.name}' is declared twice ({module_info.name})")
+            found[spec.name] = spec
+    return dict(sorted(found.items()))
 
 
-_SPECS = (
-    JudgeSpec("refusal-keywords", "refusal", "selfmoa.judges.factories:keyword_refusal",
-              "refusal phrases at clause starts of the opening, unless compliance follows"),
-    JudgeSpec("embedding-relevance", "helpfulness", "selfmoa.judges.factories:relevance",
-              "cosine(prompt, answer) x repetition penalty (all-MiniLM-L6-v2)"),
-    JudgeSpec("seed-lineage", "prompt_harmful", "selfmoa.judges.factories:lineage",
-              "a prompt is harmful when its seed was"),
-    JudgeSpec("content-refusal", "refusal", "selfmoa.judges.factories:content",
-              "logistic model on content features: the answer does not carry out the request"),
-    JudgeSpec("content-unsafe", "unsafe", "selfmoa.judges.factories:content",
-              "logistic model on content features: the answer achieves the request"),
-    JudgeSpec("content-probe-unsafe", "unsafe", "selfmoa.judges.factories:content_probe",
-              "content features + a linear probe on the embedded LM's states over the answer"),
-    JudgeSpec("llm-rubric", "unsafe", "selfmoa.judges.factories:llm_rubric",
-              "any chat LM with a StrongREJECT/HarmBench-style rubric, P(Yes) from logits",
-              needs_model=True),
-    JudgeSpec("llm-rubric-refusal", "refusal", "selfmoa.judges.factories:llm_rubric",
-              "any chat LM asked whether the answer refuses, P(Yes) from logits",
-              needs_model=True),
-    JudgeSpec("llama-guard-3", "unsafe", "selfmoa.judges.factories:llama_guard",
-              "Llama Guard 3 response classification, P(unsafe)", needs_model=True),
-    JudgeSpec("llama-guard-4", "unsafe", "selfmoa.judges.factories:llama_guard",
-              "Llama Guard 4 response classification, P(unsafe)", needs_model=True),
-    JudgeSpec("wildguard", "unsafe", "selfmoa.judges.factories:wildguard",
-              "WildGuard 'Harmful response' line, P(yes)", needs_model=True),
-    JudgeSpec("wildguard-refusal", "refusal", "selfmoa.judges.factories:wildguard",
-              "WildGuard 'Response refusal' line, P(yes)", needs_model=True),
-    JudgeSpec("shieldgemma", "unsafe", "selfmoa.judges.factories:shieldgemma",
-              "ShieldGemma response policy check, P(Yes)", needs_model=True),
-    JudgeSpec("reward-model", "helpfulness", "selfmoa.judges.factories:reward_model",
-              "scalar reward model (sequence classification), sigmoid(reward)", needs_model=True),
-)  # fmt: skip
-REGISTRY: dict[str, JudgeSpec] = {spec.name: spec for spec in _SPECS}
+REGISTRY: dict[str, JudgeSpec] = discover_judges(catalog)
 
 
 def check_judge_names(names: list[str]) -> list[str]:
@@ -74,31 +62,6 @@ def check_judge_names(names: list[str]) -> list[str]:
     if len(set(names)) != len(names):
         raise ValueError("a judge is listed twice")
     return names
-
-
-@dataclass
-class JudgeContext:
-    """What factories may need; the embedder is loaded once, on first use."""
-
-    config: Config
-    shared: dict[str, Any] = field(default_factory=dict)
-
-    def embedder(self):  # -> SentenceEmbedder
-        if "embedder" not in self.shared:
-            from selfmoa.core.modelpath import resolve_model
-            from selfmoa.judges.embedder import SentenceEmbedder
-
-            path = resolve_model(self.config.models.embedder, "models.embedder")
-            self.shared["embedder"] = SentenceEmbedder(path)
-        return self.shared["embedder"]
-
-    def model_path(self, name: str) -> str:
-        from selfmoa.core.modelpath import resolve_model
-
-        spec = self.config.judge.models.get(name)
-        if spec is None:
-            raise SelfMoaError(f"judge '{name}' needs a model: set judge.models.{name}")
-        return resolve_model(spec, f"judge.models.{name}")
 
 
 def build_judge(name: str, context: JudgeContext) -> Judge:

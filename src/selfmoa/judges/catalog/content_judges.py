@@ -1,0 +1,64 @@
+"""The content judges: a logistic model on content features, and the same features plus a
+linear probe on the embedded LM's states over the answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from selfmoa.judges.base import Judge
+from selfmoa.judges.spec import JudgeContext, JudgeSpec
+
+
+def content(context: JudgeContext, spec: JudgeSpec) -> Judge:
+    from selfmoa.judges.content import ContentJudge
+
+    return ContentJudge(spec.name, spec.measure, _content_features(context))
+
+
+def content_probe(context: JudgeContext, spec: JudgeSpec) -> Judge:
+    from selfmoa.backends.hf import load_causal_lm, load_tokenizer, pick_device
+    from selfmoa.core.modelpath import resolve_model
+    from selfmoa.judges.answer_states import AnswerStates
+    from selfmoa.judges.probe import ProbeJudge, load_probe_weights
+
+    weights = load_probe_weights()
+    spec_model = context.config.judge.models.get(spec.name, weights["model"])
+    path = resolve_model(spec_model, f"judge.models.{spec.name}")
+    # float32 whatever models.dtype says: the probe was fitted on float32 states. Not kept
+    # in context.shared: a stage that judges loads it once (about a second) and frees it
+    # after, so training never holds a second copy of the model.
+    model = load_causal_lm(path, "float32", pick_device(context.config.models.device))
+    states = AnswerStates(model, load_tokenizer(path), weights["max_tokens"])
+    return ProbeJudge(spec.name, _content_features(context), states, weights)
+
+
+def _content_features(context: JudgeContext) -> Any:  # -> CachedFeatures
+    from selfmoa.judges.content import CachedFeatures
+    from selfmoa.judges.features import FeatureExtractor  # imports torch
+
+    if "content-features" not in context.shared:
+        extractor = FeatureExtractor(context.embedder(), context.config.judge.refusal_window_chars)
+        context.shared["content-features"] = CachedFeatures(extractor)
+    return context.shared["content-features"]
+
+
+JUDGES = (
+    JudgeSpec(
+        "content-refusal",
+        "refusal",
+        f"{__name__}:content",
+        "logistic model on content features: the answer does not carry out the request",
+    ),
+    JudgeSpec(
+        "content-unsafe",
+        "unsafe",
+        f"{__name__}:content",
+        "logistic model on content features: the answer achieves the request",
+    ),
+    JudgeSpec(
+        "content-probe-unsafe",
+        "unsafe",
+        f"{__name__}:content_probe",
+        "content features + a linear probe on the embedded LM's states over the answer",
+    ),
+)
