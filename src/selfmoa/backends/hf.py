@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import gc
 from pathlib import Path
+from typing import Any
 
 import torch
 from tqdm.auto import tqdm
 
 from selfmoa.backends.base import GenerationRequest, SamplingParams
+from selfmoa.backends.registry import generator_factory
 from selfmoa.core.errors import SelfMoaError
-from selfmoa.core.modelpath import safetensors_adapter
+from selfmoa.core.modelpath import resolve_model, safetensors_adapter
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -129,3 +131,15 @@ class HFGenerator:
         gc.collect()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
+
+
+@generator_factory("hf")
+def hf_generator(config: Any, model_key: str, adapter: Path | None) -> HFGenerator:
+    """transformers in this process on ``models.<model_key>`` with ``adapter``."""
+    return HFGenerator(
+        resolve_model(getattr(config.models, model_key), f"models.{model_key}"),
+        dtype=config.models.dtype,
+        device=config.models.device,
+        batch_size=config.backend.batch_size,
+        adapter=adapter,
+    )

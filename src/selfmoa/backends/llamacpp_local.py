@@ -18,11 +18,13 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import Any
 
 from selfmoa.backends.base import GenerationRequest, SamplingParams
 from selfmoa.backends.llamacpp_server import LlamaCppServer, embedded_gguf
 from selfmoa.backends.lora_gguf import convert_adapter
 from selfmoa.backends.openai_compat import OpenAIGenerator
+from selfmoa.backends.registry import generator_factory
 from selfmoa.backends.served import ServedTarget
 from selfmoa.core.embedded import cache_dir
 from selfmoa.core.errors import SelfMoaError
@@ -117,3 +119,17 @@ class LlamaCppGenerator:
     def close(self) -> None:
         self.client.close()
         self.server.close()
+
+
+@generator_factory("llamacpp")
+def llamacpp_generator(config: Any, model_key: str, adapter: Path | None) -> LlamaCppGenerator:
+    """A llama.cpp server in this process on ``models.<model_key>``'s GGUF, with ``adapter``."""
+    backend = config.backend
+    return LlamaCppGenerator(
+        getattr(config.models, model_key),
+        model_key,
+        adapter,
+        slots=backend.concurrency,
+        timeout_s=backend.timeout_s,
+        max_retries=backend.max_retries,
+    )

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 from selfmoa.backends.base import GenerationRequest, SamplingParams
+from selfmoa.backends.registry import generator_factory
 
 PREFILL_KEY = "after:"
 
@@ -45,3 +49,9 @@ class MockGenerator:
 
     def close(self) -> None:
         pass
+
+
+@generator_factory("mock")
+def mock_generator(config: Any, model_key: str, adapter: Path | None) -> MockGenerator:
+    """The same scripted generator for every model and adapter."""
+    return MockGenerator(config.backend.mock_script)

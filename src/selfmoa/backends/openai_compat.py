@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from selfmoa.backends.base import GenerationRequest, SamplingParams
+from selfmoa.backends.base import GenerationRequest, SamplingParams, TextGenerator
 from selfmoa.backends.http_json import post_json
 from selfmoa.backends.openai_payload import (
     chat_payload,
@@ -24,6 +24,7 @@ from selfmoa.backends.openai_payload import (
     completion_payload,
     completion_text,
 )
+from selfmoa.backends.registry import factory_for, generator_factory
 from selfmoa.backends.seeds import request_seed
 from selfmoa.backends.served import ServedTarget, served_adapter_name, served_target
 from selfmoa.core.errors import SelfMoaError
@@ -150,3 +151,11 @@ def openai_generator(config: Any, model_key: str, adapter: Path | None) -> OpenA
         timeout_s=backend.timeout_s,
         max_retries=backend.max_retries,
     )
+
+
+@generator_factory("openai")
+def openai_backend(config: Any, model_key: str, adapter: Path | None) -> TextGenerator:
+    """The served model, or transformers here for an adapter the server does not serve
+    (``backend.unserved_adapter: hf``)."""
+    served = openai_generator(config, model_key, adapter)
+    return served if served is not None else factory_for("hf")(config, model_key, adapter)

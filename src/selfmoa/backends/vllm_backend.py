@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from selfmoa.backends.base import GenerationRequest, SamplingParams
+from selfmoa.backends.registry import generator_factory
 from selfmoa.backends.vllm_requests import (
     engine_kwargs,
     lora_spec,
@@ -21,6 +22,7 @@ from selfmoa.backends.vllm_requests import (
     token_prompts,
 )
 from selfmoa.core.errors import SelfMoaError
+from selfmoa.core.modelpath import resolve_model
 
 INSTALL_HINT = "pip install 'selfmoa[vllm]'"
 
@@ -97,3 +99,18 @@ class VLLMGenerator:
                 torch.cuda.empty_cache()
         except ImportError:
             pass
+
+
+@generator_factory("vllm")
+def vllm_generator(config: Any, model_key: str, adapter: Path | None) -> VLLMGenerator:
+    """vllm.LLM in this process on ``models.<model_key>``, ``adapter`` as a LoRARequest."""
+    backend = config.backend
+    return VLLMGenerator(
+        resolve_model(getattr(config.models, model_key), f"models.{model_key}"),
+        dtype=config.models.dtype,
+        tensor_parallel_size=backend.tensor_parallel_size,
+        gpu_memory_utilization=backend.gpu_memory_utilization,
+        max_lora_rank=backend.max_lora_rank,
+        adapter=adapter,
+        seed=config.seed,
+    )
