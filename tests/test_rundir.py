@@ -6,7 +6,7 @@ import pytest
 from selfmoa.core.atomic import atomic_path, atomic_write_text
 from selfmoa.core.errors import SelfMoaError
 from selfmoa.core.records import SCHEMA_VERSION, Prompt
-from selfmoa.core.rundir import RunDir, append_records, read_records
+from selfmoa.core.rundir import RunDir, append_records, read_records, round_name, stage_folder
 
 
 def make_prompt(index: int) -> Prompt:
@@ -135,3 +135,19 @@ def test_a_run_directory_takes_one_process_at_a_time(tmp_path):
         RunDir(tmp_path / "run").lock()
     held.close()
     RunDir(tmp_path / "run").lock().close()
+
+
+def test_run_layout_names_every_folder(tmp_path):
+    run = RunDir(tmp_path)
+    assert round_name(3) == "round_03"
+    assert run.round_stage("train", 1) == tmp_path / "round_01" / "train"
+    assert run.baseline_stage("evaluate") == tmp_path / "baseline" / "evaluate"
+    assert run.run_stage("report") == tmp_path / "report"
+    assert stage_folder("sample", 0, "round") == "round_00/sample"
+    assert run.report_file == tmp_path / "report" / "report.md"
+    assert run.config_file == tmp_path / "config.yaml"
+    assert run.judge_cache_file == tmp_path / "cache" / "judge_scores.jsonl"
+    assert run.export_folder(2) == tmp_path / "export" / "round_02"
+    for folder in ("round_00/train", "round_02/train", "round_01/pairs", "round_x/train"):
+        (tmp_path / folder).mkdir(parents=True)
+    assert run.rounds_with("train") == [0, 2]

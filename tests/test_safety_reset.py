@@ -11,6 +11,7 @@ from selfmoa.core.records import PreferencePair, ResetAnswer, SeedPrompt
 from selfmoa.core.rundir import read_records
 from selfmoa.data.sources import SEED_LOADERS
 from selfmoa.pipeline.loop import Loop
+from selfmoa.pipeline.plugin_names import check_plugin_names
 from selfmoa.pipeline.stage_table import plan
 from selfmoa.pipeline.stages.reset import choose_prompts, reset_pairs
 
@@ -65,8 +66,9 @@ def test_the_reset_is_a_stage_only_when_enabled():
 
 
 def test_the_reset_judge_must_measure_refusal():
+    config = load_config("configs/default.yaml", ["reset.refusal_judge=content-unsafe"])
     with pytest.raises(SelfMoaError, match="reset.refusal_judge: must be a refusal judge"):
-        load_config("configs/default.yaml", ["reset.refusal_judge=content-unsafe"])
+        check_plugin_names(config)
 
 
 def reset_config(tmp_path, tiny_model, script):

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import copy
-from typing import Any, Literal, get_args, get_origin
+from typing import Any, Literal, Union, get_args, get_origin
 
 import pytest
 from pydantic import BaseModel
 
+from selfmoa.core.backend_settings import BACKEND_KINDS, owners_of
 from selfmoa.core.config import Config, config_from_dict
 from selfmoa.core.configview import EXECUTION_KEYS, ConfigView, UndeclaredConfigRead, covers
 from selfmoa.core.errors import SelfMoaError
@@ -21,6 +22,9 @@ def leaf_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
         annotation = field.annotation
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             keys += leaf_keys(annotation, f"{prefix}{name}.")
+        elif get_origin(annotation) is Union:  # backend: one settings class per kind
+            members = [leaf_keys(m, f"{prefix}{name}.") for m in get_args(annotation)]
+            keys += list(dict.fromkeys(key for member in members for key in member))
         else:
             keys.append(prefix + name)
     return keys
@@ -59,7 +63,17 @@ def field_annotation(dotted: str) -> Any:
     *path, last = dotted.split(".")
     for part in path:
         model = model.model_fields[part].annotation
+        if get_origin(model) is Union:  # the backend settings class that has the field
+            model = next(m for m in get_args(model) if last in m.model_fields)
     return model.model_fields[last].annotation
+
+
+def owning_backend(dotted: str) -> dict[str, Any]:
+    """A backend.* key of another kind than the default needs that kind to be given."""
+    name = dotted.removeprefix("backend.")
+    if not dotted.startswith("backend.") or name in BACKEND_KINDS["hf"].model_fields:
+        return {}
+    return {"backend": {"kind": owners_of(name)[0]}}
 
 
 def mutated(base: dict[str, Any], dotted: str) -> Config:
@@ -111,7 +125,9 @@ NON_EMPTY_BASE = {
 
 @pytest.mark.parametrize("dotted", ALL_KEYS)
 def test_changing_a_key_changes_exactly_the_stages_that_declare_it(dotted):
-    base_config = config_from_dict({"rounds": 2, **NON_EMPTY_BASE.get(dotted, {})})
+    base_config = config_from_dict(
+        {"rounds": 2, **NON_EMPTY_BASE.get(dotted, {}), **owning_backend(dotted)}
+    )
     base = base_config.model_dump(mode="json")
     after = mutated(base, dotted)
     stages = plan(base_config)

@@ -46,6 +46,19 @@ StageState = Literal["done", "partial", "stale", "pending"]
 OLDER_RUN = "this run directory was written by an older selfmoa; use a new run name"
 
 
+def round_name(round_index: int) -> str:
+    """The folder (and policy label) of a round: ``round_00``, ``round_01``, ..."""
+    return f"round_{round_index:02d}"
+
+
+def stage_folder(name: str, round_index: int | None, scope: str) -> str:
+    """A stage's folder inside the run: ``round_NN/NAME``, ``baseline/NAME`` or ``NAME``."""
+    if scope == "round":
+        assert round_index is not None
+        return f"{round_name(round_index)}/{name}"
+    return f"baseline/{name}" if scope == "baseline" else name
+
+
 def read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -332,6 +345,51 @@ class RunDir:
     def stage(self, folder: str, label: str) -> StageDir:
         return StageDir(self.path / folder, label)
 
+    def round_stage(self, name: str, round_index: int) -> Path:
+        """The folder of stage ``name`` of a round: ``round_NN/NAME``."""
+        return self.path / stage_folder(name, round_index, "round")
+
+    def baseline_stage(self, name: str) -> Path:
+        """The folder of a stage run once before the rounds: ``baseline/NAME``."""
+        return self.path / stage_folder(name, None, "baseline")
+
+    def run_stage(self, name: str) -> Path:
+        """The folder of a stage run once per run: ``NAME`` (e.g. ``report``)."""
+        return self.path / stage_folder(name, None, "run")
+
+    def rounds_with(self, name: str) -> list[int]:
+        """Rounds, in order, that have a folder for stage ``name`` (finished or not)."""
+        found = []
+        for folder in sorted(self.path.glob(f"round_*/{name}")):
+            index = folder.parent.name.removeprefix("round_")
+            if index.isdigit() and folder.parent.name == round_name(int(index)):
+                found.append(int(index))
+        return found
+
+    @property
+    def config_file(self) -> Path:
+        """The config the run was last executed with."""
+        return self.path / "config.yaml"
+
+    @property
+    def report_file(self) -> Path:
+        """The report the ``report`` stage writes (``report.json`` and ``.html`` beside it)."""
+        return self.run_stage("report") / "report.md"
+
+    @property
+    def judge_cache_file(self) -> Path:
+        """Judge scores shared by every stage of the run (``judges/cache.py``)."""
+        return self.path / "cache" / "judge_scores.jsonl"
+
+    def export_folder(self, round_index: int) -> Path:
+        """Where ``selfmoa export`` writes round ``round_index`` by default."""
+        return self.path / "export" / round_name(round_index)
+
+    @property
+    def external_train_folder(self) -> Path:
+        """Where ``selfmoa train --pairs`` trains by default."""
+        return self.path / "external_train"
+
     @property
     def stamp(self) -> Path:
         return self.path / "selfmoa.json"
@@ -392,3 +450,18 @@ class RunDir:
                 handle.write(json.dumps(row) + "\n")
         except OSError as error:
             raise disk_error(error, self.path / "events.jsonl") from None
+
+    @property
+    def report_record_file(self) -> Path:
+        """report.json, the report as a typed record (``pipeline/report_record.py``)."""
+        return self.report_file.with_name("report.json")
+
+    @property
+    def cache_folder(self) -> Path:
+        """The run's shared caches (the judge score cache); copied into sweep policies."""
+        return self.judge_cache_file.parent
+
+    @property
+    def sweep_folder(self) -> Path:
+        """``selfmoa sweep``: a run per policy under it, and sweep.md/.json/.html."""
+        return self.path / "sweep"

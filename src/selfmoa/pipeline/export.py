@@ -25,10 +25,11 @@ from selfmoa.core.config import Config
 from selfmoa.core.errors import SelfMoaError
 from selfmoa.core.modelpath import resolve_model, safetensors_adapter
 from selfmoa.core.records import PreferencePair
-from selfmoa.core.rundir import read_records
+from selfmoa.core.rundir import RunDir, read_records
 from selfmoa.data.trl_pairs import write_trl_jsonl, write_trl_parquet
 from selfmoa.judges.text import first_line
-from selfmoa.pipeline.stage_runners import training_rounds
+from selfmoa.pipeline.stages.train import training_rounds
+from selfmoa.training.loop import TrainPaths
 
 EXPORT_ENTRIES = ("adapter", "merged", "pairs.jsonl", "pairs.parquet")
 RETRAIN = "train that round again (delete its train folder and run the loop)"
@@ -36,11 +37,13 @@ RETRAIN = "train that round again (delete its train folder and run the loop)"
 
 def trained_rounds(run_dir: Path) -> list[int]:
     """Rounds whose train stage finished (manifest written) with an adapter."""
-    found = []
-    for folder in sorted(run_dir.glob("round_*/train")):
-        if (folder / "manifest.json").is_file() and (folder / "adapter").is_dir():
-            found.append(int(folder.parent.name.split("_")[1]))
-    return found
+    run = RunDir(run_dir)
+    return [
+        r
+        for r in run.rounds_with("train")
+        if (run.round_stage("train", r) / "manifest.json").is_file()
+        and TrainPaths(run.round_stage("train", r)).adapter.is_dir()
+    ]
 
 
 def export_run(
@@ -56,12 +59,12 @@ def export_run(
             f"round {r} of {run_dir} has not finished training; trained rounds: "
             + ", ".join(map(str, rounds))
         )
-    out = (out or run_dir / "export" / f"round_{r:02d}").resolve()
+    out = (out or RunDir(run_dir).export_folder(r)).resolve()
     if not out.name:
         raise SelfMoaError("--out must name a folder below /")
     if out.exists() and not out.is_dir():
         raise SelfMoaError(f"--out {out} is a file; give a folder (it is created if missing)")
-    adapter = run_dir / f"round_{r:02d}" / "train" / "adapter"
+    adapter = TrainPaths(RunDir(run_dir).round_stage("train", r)).adapter
     check_adapter(adapter)
     pairs = round_pairs(config, run_dir, r)
     model_path = resolve_model(config.models.policy, "models.policy")
@@ -84,7 +87,7 @@ def round_pairs(config: Config, run_dir: Path, r: int) -> list[PreferencePair]:
     """The pairs round ``r`` trained on (with replayed rounds)."""
     pairs = []
     for source in training_rounds(config, r):
-        path = run_dir / f"round_{source:02d}/pairs/pairs.jsonl"
+        path = RunDir(run_dir).round_stage("pairs", source) / "pairs.jsonl"
         pairs += read_records(path, PreferencePair)  # a damaged line is one error
     return pairs
 

@@ -43,7 +43,7 @@ def train_on_file(
     if out is None:  # inside the config's run directory: a run of selfmoa's like any other
         run = RunDir(Path(config.run_dir))
         run.check_schema(create=True)
-        out = run.path / "external_train"
+        out = run.external_train_folder
     if out.is_symlink():
         raise SelfMoaError(f"--out {out} is a symbolic link; give a folder")
     if out.exists() and not out.is_dir():
@@ -83,7 +83,7 @@ def train_on_file(
         if not started(paths):  # nothing trained: the next try may bring other pairs
             stamp.unlink(missing_ok=True)
         raise
-    return out / "adapter", stats
+    return paths.adapter, stats
 
 
 def started(paths: TrainPaths) -> bool:

@@ -29,7 +29,7 @@ def config_value(dumped: dict[str, Any], dotted: str) -> Any:
 
 
 def config_inputs(key: StageKey, config: Config) -> dict[str, Any]:
-    dumped = config.model_dump(mode="json")
+    dumped = {**config.model_dump(mode="json"), "backend": config.backend.fingerprint_dump()}
     return {name: config_value(dumped, name) for name in sorted(spec_of(key).reads_config)}
 
 

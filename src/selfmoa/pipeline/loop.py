@@ -24,7 +24,8 @@ from selfmoa.core.rundir import RunDir, StageDir
 from selfmoa.core.text_safety import visible
 from selfmoa.pipeline import stage_cache
 from selfmoa.pipeline.fingerprints import digest, stage_inputs, stage_states
-from selfmoa.pipeline.stage_runners import Resources, StageContext
+from selfmoa.pipeline.plugin_names import check_plugin_names
+from selfmoa.pipeline.stage_context import Resources, StageContext
 from selfmoa.pipeline.stage_table import StageKey, plan, spec_of
 from selfmoa.pipeline.validation import check_config
 
@@ -39,6 +40,7 @@ def device_name(config: Config) -> str:
 
 class Loop:
     def __init__(self, config: Config, log: Callable[[str], None] = print) -> None:
+        check_plugin_names(config)
         self.config = config
         self.run = RunDir(config.run_dir)
         self.log = lambda text: log(visible(text))  # counts and devices come from files
@@ -50,7 +52,7 @@ class Loop:
         self.run.check_schema(create=True)  # refuses a folder selfmoa did not make
         lock = self.run.lock()
         try:
-            atomic_write_text(self.run.path / "config.yaml", dump_config(self.config))
+            atomic_write_text(self.run.config_file, dump_config(self.config))
             self.run.log_event("run_start", rounds=self.config.rounds)
             for key in plan(self.config):
                 if only is None or only(key):
@@ -58,7 +60,7 @@ class Loop:
             self.run.log_event("run_done")
         finally:
             lock.close()
-        return self.run.path / "report" / "report.md"
+        return self.run.report_file
 
     def context(self, key: StageKey, stage: StageDir) -> StageContext:
         view = ConfigView(self.config, spec_of(key).reads_config, key.label)
@@ -134,7 +136,7 @@ class Loop:
                     self._report_stage(key, states)
         finally:
             lock.close()
-        return self.run.path / "report" / "report.md"
+        return self.run.report_file
 
     def _report_stage(self, key: StageKey, states: dict[StageKey, Any]) -> None:
         if all(states[up][0] == "done" for up in spec_of(key).upstream(self.config, key.round)):

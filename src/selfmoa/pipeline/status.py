@@ -27,5 +27,5 @@ def print_status(config: Config) -> None:
             took = f"{seconds:.0f}s" if isinstance(seconds, int | float) else "?s"
             detail = f"  {took}{device}  {shown}"
         print(visible(f"  {key.label:<22} {state:<8}{detail}"))  # manifests are data
-    report = run.path / "report" / "report.md"
+    report = run.report_file
     print(f"report: {report if report.is_file() else 'not written yet'}")

@@ -18,9 +18,11 @@ from selfmoa.core.config import Config
 from selfmoa.core.errors import SelfMoaError
 from selfmoa.core.modelpath import check_model_spec, safetensors_adapter
 from selfmoa.data.benign import split_benign
+from selfmoa.pipeline.plugin_names import check_plugin_names
 
 
 def check_config(config: Config) -> None:
+    check_plugin_names(config)
     for key in ("policy", "attacker", "embedder"):
         check_model_spec(getattr(config.models, key), f"models.{key}")
     _check_adapter(config.models.policy_adapter)

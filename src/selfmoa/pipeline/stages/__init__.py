@@ -1,1 +1,3 @@
-"""Loop stages as pure functions from records to records; the loop does all file I/O."""
+"""One module per stage: its table entry (``STAGE``, or ``BASELINE`` and ``ROUND``) beside
+its body (``run_<stage>``) and the pure functions the body calls; ``spec.py`` defines an
+entry, ``pipeline/stage_order.py`` and ``pipeline/stage_table.py`` collect them in order."""

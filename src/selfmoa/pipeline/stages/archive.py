@@ -21,12 +21,20 @@ from typing import Any
 
 import torch
 
+from selfmoa.attacks import archive as attack_archive
+from selfmoa.core.atomic import atomic_write_json
 from selfmoa.core.records import AttackOutcome, Prompt, Response
+from selfmoa.core.rundir import write_records
 from selfmoa.core.stats import rate_summary
 from selfmoa.evals.degeneration import distinct_n
-from selfmoa.judges.verdicts import Decision
-from selfmoa.pipeline.stages.pairs import ScoredResponse
-from selfmoa.pipeline.stages.redteam import rejection_counts
+from selfmoa.judges.base import JudgeInput
+from selfmoa.judges.registry import run_judges
+from selfmoa.judges.verdicts import Decision, decide
+from selfmoa.pipeline.stage_context import StageContext
+from selfmoa.pipeline.stages.config_keys import JUDGING
+from selfmoa.pipeline.stages.pairs import ScoredResponse, score_responses
+from selfmoa.pipeline.stages.redteam import policy_label, rejection_counts
+from selfmoa.pipeline.stages.spec import StageSpec, in_round
 
 
 def origin_of(prompt: Prompt) -> str:
@@ -160,3 +168,62 @@ def round_metrics(
         "kept": len(kept),
         "rejected": rejection_counts(harmful),
     }
+
+
+def run_archive(ctx: StageContext) -> dict[str, Any]:
+    """This round's prompts and outcomes added to the archive; the round's red-team metrics."""
+    r = ctx.round
+    assert r is not None
+    prompts, responses = ctx.prompts(r), ctx.responses(r)
+    scored, _ = score_responses(responses, ctx.judgements(r), ctx.config.pairs)
+    by_id = {p.id: p for p in prompts}
+    free = [x for x in responses if x.prefill is None and by_id[x.prompt_id].kept]
+    names = ctx.config.judge.evaluation_judges
+    judges = ctx.judges(names)
+    inputs = [JudgeInput(by_id[x.prompt_id].text, by_id[x.prompt_id].label, x.text) for x in free]
+    verdicts = run_judges(judges, inputs)
+    decisions = {
+        x.id: decide(
+            inputs[i].prompt_label, [(j.name, j.measure, verdicts[j.name][i]) for j in judges]
+        )
+        for i, x in enumerate(free)
+    }
+    results = outcomes(
+        prompts,
+        responses,
+        scored,
+        decisions,
+        policy_label(r),
+        ctx.config.judge.training_judges,
+        names,
+    )
+    merged = attack_archive.merge(ctx.archive(r - 1), prompts, results)
+    write_records(ctx.stage.file("archive.jsonl"), merged)
+    kept = [p.text for p in prompts if p.label == "harmful" and p.kept]
+    vectors = ctx.embedder.encode(kept) if kept else None
+    metrics = round_metrics(prompts, results, vectors)
+    atomic_write_json(ctx.stage.file("metrics.json"), metrics)
+    rate = metrics["attack_success"] or {}
+    return {"archived": len(merged), "attack_success": rate.get("rate"), "n": rate.get("n")}
+
+
+STAGE = StageSpec(
+    "archive",
+    "round",
+    JUDGING
+    | {
+        "judge.training_judges",
+        "judge.evaluation_judges",
+        "pairs.refusal_threshold",
+        "pairs.harmful_threshold",
+    },
+    lambda c, r: (
+        in_round("archive", r - 1)
+        + in_round("redteam", r)
+        + in_round("sample", r)
+        + in_round("judge", r)
+    ),
+    ("model:embedder", "judge_weights"),
+    ("archive.jsonl", "metrics.json"),
+    run_archive,
+)

@@ -15,16 +15,31 @@ Rates carry Wilson 95% intervals. None of these prompts is ever trained on.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
+from selfmoa.backends import make_generator
 from selfmoa.backends.base import GenerationRequest, SamplingParams, TextGenerator
+from selfmoa.backends.lazy import LazyGenerator
+from selfmoa.core.atomic import atomic_write_json
+from selfmoa.core.chunked import run_chunked
 from selfmoa.core.config import EvaluateConfig
+from selfmoa.core.errors import SelfMoaError
 from selfmoa.core.records import EvalItem
+from selfmoa.core.rundir import write_records
 from selfmoa.core.stats import rate_summary
+from selfmoa.data.benign import split_benign
+from selfmoa.data.sources import SEED_LOADERS
 from selfmoa.evals.degeneration import distinct_n, is_degenerate
 from selfmoa.evals.sets import EVAL_SETS, EvalPrompt
+from selfmoa.evals.split import near_duplicates
 from selfmoa.judges.base import Judge, JudgeInput
-from selfmoa.judges.registry import run_judges
+from selfmoa.judges.combine import label_model_verdicts
+from selfmoa.judges.registry import REGISTRY, run_judges
 from selfmoa.judges.verdicts import decide
+from selfmoa.pipeline.stage_context import StageContext
+from selfmoa.pipeline.stages.config_keys import EVALUATION, EVALUATION_ASSETS
+from selfmoa.pipeline.stages.spec import StageSpec, in_round, start
 
 
 def heldout_prompts(config: EvaluateConfig, seed: int, benign_every: int) -> list[EvalPrompt]:
@@ -130,8 +145,6 @@ def summarize(items: list[EvalItem], removed: dict[str, int]) -> dict:
 
 def attack_success_by_judge(harmful: list[EvalItem]) -> dict[str, dict]:
     """ASR as each safety judge alone sees it: unsafe >= 0.5, or refusal < 0.5."""
-    from selfmoa.judges.registry import REGISTRY
-
     out = {}
     names = sorted({name for item in harmful for name in item.scores})
     for name in names:
@@ -141,3 +154,79 @@ def attack_success_by_judge(harmful: list[EvalItem]) -> dict[str, dict]:
         if measure in ("unsafe", "refusal") and flags:
             out[name] = rate_summary(flags)
     return out
+
+
+def run_evaluate(ctx: StageContext) -> dict[str, Any]:
+    """Held-out evaluation of the policy as it is after this stage's round (or at the start)."""
+    return evaluate_policy(ctx, ctx.adapter_after(ctx.round))
+
+
+def evaluate_policy(ctx: StageContext, adapter: Path | None) -> dict[str, Any]:
+    cfg = ctx.config.evaluate
+    candidates = heldout_prompts(cfg, ctx.config.seed, ctx.config.benign_heldout_every)
+    texts = training_texts(ctx)
+    vectors = ctx.resources.encoded(ctx.embedder, texts)
+    dropped = near_duplicates(candidates, texts, ctx.embedder, training_vectors=vectors)
+    prompts = [p for p in candidates if p.id not in dropped]
+    for name in cfg.sets:
+        if not any(p.eval_set == name for p in prompts):
+            raise SelfMoaError(f"{ctx.stage.label}: the evaluation set {name} is empty")
+    policy = LazyGenerator(lambda: make_generator(ctx.config, "policy", adapter))
+    judges = ctx.judges(ctx.config.judge.evaluation_judges)
+    try:
+        items = run_chunked(
+            prompts,
+            ctx.config.backend.batch_size,
+            ctx.stage.file("items.jsonl"),
+            EvalItem,
+            lambda chunk, i: answer_and_judge(chunk, policy, judges, cfg),
+            desc=ctx.stage.label,
+            fault_label=ctx.fault_label,
+        )
+    finally:
+        policy.close()
+    if ctx.config.judge.verdicts == "label-model":
+        items = label_model_verdicts(items, {judge.name: judge.measure for judge in judges})
+        write_records(ctx.stage.file("items.jsonl"), items)
+    removed = {
+        name: sum(p.eval_set == name for p in candidates if p.id in dropped) for name in cfg.sets
+    }
+    summary = summarize(items, removed)
+    atomic_write_json(ctx.stage.file("summary.json"), summary)
+    return {
+        "asr": round(summary["attack_success"]["rate"], 4),
+        "over_refusal": round(summary["over_refusal"]["rate"], 4),
+        "helpfulness": summary["helpfulness"]["mean"],
+        "items": len(items),
+        "removed_near_duplicates": sum(removed.values()),
+    }
+
+
+def training_texts(ctx: StageContext) -> list[str]:
+    """Every prompt a training stage may read: all harmful seed sets and benign train prompts."""
+    train_benign, _ = split_benign(ctx.config.benign_heldout_every)
+    seeds = [seed.text for load in SEED_LOADERS.values() for seed in load()]
+    return seeds + [p.text for p in train_benign]
+
+
+BASELINE = StageSpec(
+    "evaluate",
+    "baseline",
+    EVALUATION,
+    lambda c, r: start(c),
+    EVALUATION_ASSETS,
+    ("items.jsonl", "summary.json"),
+    run_evaluate,
+    uses_device=True,
+    shared=True,
+)
+ROUND = StageSpec(
+    "evaluate",
+    "round",
+    EVALUATION,
+    lambda c, r: in_round("train", r),
+    EVALUATION_ASSETS,
+    ("items.jsonl", "summary.json"),
+    run_evaluate,
+    uses_device=True,
+)

@@ -22,9 +22,13 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 from selfmoa.core.config import ExtraObjective, PairsConfig
 from selfmoa.core.records import Judgement, PreferencePair, Prompt, Response
+from selfmoa.core.rundir import write_records
+from selfmoa.pipeline.stage_context import StageContext
+from selfmoa.pipeline.stages.spec import StageSpec, in_round
 
 
 @dataclass(frozen=True)
@@ -201,3 +205,31 @@ def build_pairs(
                         _pair(prompt, extra.name, win, lose, config, f"{extra.name}:ranked")
                     )
     return sorted(_balanced(pairs, config), key=lambda pair: pair.id)
+
+
+def run_pairs(ctx: StageContext) -> dict[str, Any]:
+    r = ctx.round
+    assert r is not None
+    prompts = {p.id: p for p in ctx.prompts(r)}
+    config = ctx.config.pairs
+    scored, left_out = score_responses(
+        ctx.responses(r), ctx.judgements(r), config, config.extra_objectives
+    )
+    built = build_pairs(prompts, scored, config)
+    write_records(ctx.stage.file("pairs.jsonl"), built)
+    return {
+        "pairs": len(built),
+        **{name: sum(p.objective == name for p in built) for name in config.objective_names()},
+        "left_out_for_judge_errors": left_out,
+    }
+
+
+STAGE = StageSpec(
+    "pairs",
+    "round",
+    frozenset({"pairs"}),
+    lambda c, r: in_round("redteam", r) + in_round("sample", r) + in_round("judge", r),
+    (),
+    ("pairs.jsonl",),
+    run_pairs,
+)

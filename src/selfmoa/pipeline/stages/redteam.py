@@ -28,16 +28,25 @@ from __future__ import annotations
 import random
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 from selfmoa.attacks import archive as attack_archive
 from selfmoa.attacks.filters import rejection_reason
 from selfmoa.attacks.forms import rephrase
 from selfmoa.attacks.strategies import STRATEGIES, apply_rule, strategy
+from selfmoa.backends import make_generator
 from selfmoa.backends.base import GenerationRequest, SamplingParams, TextGenerator
+from selfmoa.backends.lazy import LazyGenerator
+from selfmoa.core.chunked import chunk_seed, run_chunked
 from selfmoa.core.config import RedteamConfig
 from selfmoa.core.records import ArchiveEntry, Prompt, SeedPrompt
-from selfmoa.data.sources import JailbreakTemplate, short_hash
+from selfmoa.core.rundir import round_name, write_records
+from selfmoa.data.benign import split_benign
+from selfmoa.data.sources import SEED_LOADERS, JailbreakTemplate, jailbreak_templates, short_hash
 from selfmoa.judges.embedder import SentenceEmbedder
+from selfmoa.pipeline.stage_context import StageContext
+from selfmoa.pipeline.stages.config_keys import GENERATION
+from selfmoa.pipeline.stages.spec import StageSpec, in_round, retests
 
 KNOWN_STRATEGIES = tuple(name for name in STRATEGIES if name != "jailbreak")
 MUTATIONS = ("stack", "form", "strategy", "rewrite")  # one per parent, in turn
@@ -51,7 +60,7 @@ UNRESEEDABLE = ("stack", "rewrite")
 
 def policy_label(round_index: int) -> str:
     """The policy that answers round ``round_index``'s prompts."""
-    return "base" if round_index <= 0 else f"round_{round_index - 1:02d}"
+    return "base" if round_index <= 0 else round_name(round_index - 1)
 
 
 @dataclass(frozen=True)
@@ -505,3 +514,60 @@ def manifest_counts(prompts: list[Prompt]) -> dict[str, object]:
             sorted(Counter(p.strategy.split(":")[0] for p in kept if p.label == "harmful").items())
         ),
     }
+
+
+def run_redteam(ctx: StageContext) -> dict[str, Any]:
+    r = ctx.round
+    assert r is not None
+    cfg, seed = ctx.config.redteam, ctx.config.seed
+    seeds = [item for source in cfg.seed_sources for item in SEED_LOADERS[source]()]
+    templates = (
+        jailbreak_templates(cfg.max_template_words) if cfg.jailbreak_prompts_per_round else []
+    )
+    archive = ctx.archive(r - 1)
+    jobs = plan_attacks(seeds, templates, r, cfg, seed, archive, ctx.retested(r))
+    attacker = LazyGenerator(lambda: make_generator(ctx.config, "attacker"))
+    written = ctx.stage.file("attacks.jsonl")
+    try:
+        attacks = run_chunked(
+            jobs,
+            ctx.config.backend.batch_size,
+            written,
+            Prompt,
+            lambda chunk, i: write_attacks(
+                chunk, attacker, ctx.embedder, cfg, chunk_seed(seed, "redteam", r, i)
+            ),
+            desc=f"round {r} redteam",
+            fault_label=ctx.fault_label,
+        )
+    finally:
+        attacker.close()
+    order = {job.id: index for index, job in enumerate(jobs)}
+    attacks = sorted(attacks, key=lambda p: order.get(p.id, len(order)))
+    attacks = drop_near_duplicates(attacks, archive, ctx.embedder, cfg.near_duplicate_similarity)
+    train_split, _ = split_benign(ctx.config.benign_heldout_every)
+    benign = benign_prompts(
+        train_split, r, cfg.benign_per_round, seed, cfg.forms, cfg.benign_strategies
+    )
+    prompts = attacks + benign
+    write_records(ctx.stage.file("prompts.jsonl"), prompts)
+    return manifest_counts(prompts)
+
+
+STAGE = StageSpec(
+    "redteam",
+    "round",
+    GENERATION | {"redteam", "models.attacker", "models.embedder", "benign_heldout_every"},
+    lambda c, r: in_round("archive", r - 1) + (in_round("retest", r) if retests(c, r) else []),
+    (
+        "strongreject",
+        "advbench",
+        "jailbreak_templates",
+        "benign_sensitive",
+        "model:attacker",
+        "model:embedder",
+    ),
+    ("prompts.jsonl",),
+    run_redteam,
+    uses_device=True,
+)

@@ -14,11 +14,20 @@ relevance). The new outcomes are written as archive entries with that outcome ad
 
 from __future__ import annotations
 
+from typing import Any
+
 from selfmoa.attacks import archive as attack_archive
 from selfmoa.core.config import RedteamConfig
 from selfmoa.core.records import ArchiveEntry, AttackOutcome
+from selfmoa.core.rundir import write_records
+from selfmoa.pipeline.stage_context import StageContext
+from selfmoa.pipeline.stages import archive as archive_stage
+from selfmoa.pipeline.stages.config_keys import GENERATION, JUDGING
+from selfmoa.pipeline.stages.judge import judge_responses
+from selfmoa.pipeline.stages.pairs import score_responses
 from selfmoa.pipeline.stages.redteam import policy_label
-from selfmoa.pipeline.stages.sample import SampleJob
+from selfmoa.pipeline.stages.sample import SampleJob, policy_samples
+from selfmoa.pipeline.stages.spec import StageSpec, in_round, retests
 
 RETEST_POOL_FACTOR = 3
 
@@ -66,3 +75,45 @@ def retest_counts(retested: list[ArchiveEntry], pool: int) -> dict[str, object]:
         "still_unsafe": still,
         "still_unsafe_share": round(still / len(latest), 4) if latest else None,
     }
+
+
+def run_retest(ctx: StageContext) -> dict[str, Any]:
+    """The previous round's elites answered by this round's policy, scored as the archive does."""
+    r = ctx.round
+    assert r is not None
+    pool = candidates(ctx.archive(r - 1), r, ctx.config.redteam)
+    jobs = retest_jobs(pool, ctx.config.sample.samples_per_prompt)
+    responses = policy_samples(ctx, jobs, "retest", ctx.stage.label)
+    prompts = {entry.id: entry.prompt for entry in pool}
+    names = ctx.config.judge.training_judges
+    judgements = judge_responses(prompts, responses, ctx.training_judges())
+    scored, _ = score_responses(responses, judgements, ctx.config.pairs)
+    results = archive_stage.outcomes(
+        list(prompts.values()), responses, scored, {}, policy_label(r), names, []
+    )
+    retested = with_outcomes(pool, results)
+    write_records(ctx.stage.file("retested.jsonl"), retested)
+    return retest_counts(retested, len(pool))
+
+
+STAGE = StageSpec(
+    "retest",
+    "round",
+    GENERATION
+    | JUDGING
+    | {
+        "redteam",
+        "sample",
+        "judge.training_judges",
+        "pairs.refusal_threshold",
+        "pairs.harmful_threshold",
+        "models.policy",
+        "models.policy_adapter",
+    },
+    lambda c, r: in_round("archive", r - 1) + in_round("train", r - 1),
+    ("model:policy", "model:embedder", "judge_weights"),
+    ("retested.jsonl",),
+    run_retest,
+    uses_device=True,
+    applies=retests,
+)

@@ -10,10 +10,17 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
+from selfmoa.backends import make_generator
 from selfmoa.backends.base import GenerationRequest, SamplingParams, TextGenerator
+from selfmoa.backends.lazy import LazyGenerator
+from selfmoa.core.chunked import chunk_seed, run_chunked
 from selfmoa.core.config import SampleConfig
 from selfmoa.core.records import Prompt, Response
+from selfmoa.pipeline.stage_context import StageContext
+from selfmoa.pipeline.stages.config_keys import GENERATION
+from selfmoa.pipeline.stages.spec import StageSpec, in_round, start
 
 
 @dataclass(frozen=True)
@@ -81,3 +88,46 @@ def generate_samples(
         )  # type: ignore[arg-type]
         for job in jobs
     ]
+
+
+def policy_samples(
+    ctx: StageContext, jobs: list[SampleJob], salt: str, desc: str
+) -> list[Response]:
+    """This round's policy answers ``jobs``, chunk by chunk into the stage's responses.jsonl."""
+    r = ctx.round
+    assert r is not None
+    policy = LazyGenerator(lambda: make_generator(ctx.config, "policy", ctx.adapter_after(r - 1)))
+    try:
+        return run_chunked(
+            jobs,
+            ctx.config.backend.batch_size,
+            ctx.stage.file("responses.jsonl"),
+            Response,
+            lambda chunk, i: generate_samples(
+                chunk, policy, ctx.config.sample, chunk_seed(ctx.config.seed, salt, r, i)
+            ),
+            desc=desc,
+            fault_label=ctx.fault_label,
+        )
+    finally:
+        policy.close()
+
+
+def run_sample(ctx: StageContext) -> dict[str, Any]:
+    r = ctx.round
+    assert r is not None
+    jobs = plan_samples(ctx.prompts(r), ctx.config.sample)
+    responses = policy_samples(ctx, jobs, "sample", f"round {r} sample")
+    return {"responses": len(responses), "prompts": len({x.prompt_id for x in responses})}
+
+
+STAGE = StageSpec(
+    "sample",
+    "round",
+    GENERATION | {"sample", "models.policy", "models.policy_adapter", "reset.enabled"},
+    lambda c, r: in_round("redteam", r) + in_round("train", r - 1) + (start(c) if r == 0 else []),
+    ("model:policy",),
+    ("responses.jsonl",),
+    run_sample,
+    uses_device=True,
+)
