@@ -20,6 +20,7 @@ import pytest
 from markdown_it import MarkdownIt
 
 from selfmoa.cli.main import main
+from selfmoa.core.rundir import RunDir
 from selfmoa.core.text_safety import md_text, visible
 from selfmoa.pipeline.compare import labels
 from selfmoa.pipeline.reporting import run_report
@@ -161,7 +162,7 @@ def build_run(run: Path, texts: list[str], name: str) -> tuple[str, str]:
         reset=SimpleNamespace(enabled=False),
     )
     ctx = SimpleNamespace(
-        run=SimpleNamespace(path=run),
+        run=RunDir(run),
         config=config,
         stage=SimpleNamespace(file=lambda file: run / "report" / file),
         folder=lambda stage, r: run / f"round_{r:02d}" / stage,

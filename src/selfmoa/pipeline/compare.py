@@ -2,23 +2,22 @@
 
 Runs are keyed by their absolute path and labelled by the shortest path suffix that tells
 them apart (``cmpA/demo`` and ``cmpB/demo``). Everything shown is escaped with
-``selfmoa.core.text_safety``; a report.json that is not a report becomes one error line.
+``selfmoa.core.text_safety``. Each run's report.json is read through ``ReportRecord``: one
+that is missing, damaged, of a newer schema or not a report becomes one error line.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path, PurePath
-from typing import Any
 
 from selfmoa.core.atomic import atomic_write_bytes
 from selfmoa.core.errors import SelfMoaError
-from selfmoa.core.rundir import read_json
+from selfmoa.core.rundir import RunDir
 from selfmoa.core.text_safety import md_text, md_value, utf8, visible
+from selfmoa.pipeline.report_record import Rate, ReportRecord
 from selfmoa.pipeline.stages.report_html import STYLE, markdown_to_html
 from selfmoa.pipeline.stages.report_sets import pct
-
-BROKEN = (KeyError, IndexError, TypeError, ValueError, AttributeError)
 
 
 def labels(paths: list[Path]) -> list[str]:
@@ -31,33 +30,26 @@ def labels(paths: list[Path]) -> list[str]:
     return [str(p) for p in paths]
 
 
-def _number(value: Any) -> Any:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
-        raise TypeError(f"expected a number, found {type(value).__name__}")
-    return value
+def _pct(rate: Rate | None) -> str:
+    return pct(rate.model_dump() if rate else None)
 
 
-def _row(data: Any) -> tuple[list[str], dict[str, str], list[str]]:
-    """(first cells, ASR cell per set, set names) of one report; raises on a malformed one."""
-    if not isinstance(data, dict):
-        raise TypeError(f"it holds a JSON {type(data).__name__}, not an object")
-    rounds, baseline = data["rounds"], data["baseline"]
-    if not isinstance(rounds, list) or not isinstance(baseline, dict):
-        raise TypeError("'rounds' must be a list and 'baseline' an object")
-    final = rounds[-1]["evaluate"] if rounds else baseline
+def _row(record: ReportRecord) -> tuple[list[str], dict[str, str], list[str]]:
+    """(first cells, ASR cell per set, set names) of one report."""
+    final = record.final
     cells = [
-        str(len(rounds)),
-        pct(final["attack_success"]),
-        pct(final["over_refusal"]),
-        md_value(_number(final["helpfulness"]["mean"])),
+        str(len(record.rounds)),
+        _pct(final.attack_success),
+        _pct(final.over_refusal),
+        md_value(final.helpfulness.mean),
     ]
-    per_set = {str(name): pct(s.get("rate")) for name, s in final.get("sets", {}).items()}
-    return cells, per_set, [str(name) for name in baseline.get("sets", {})]
+    per_set = {name: _pct(summary.rate) for name, summary in final.sets.items()}
+    return cells, per_set, list(record.baseline.sets)
 
 
-def compare_table(runs: dict[str, Any]) -> str:
-    """The Markdown table of runs (label -> report.json data, already checked by ``_row``)."""
-    rows = {label: _row(data) for label, data in runs.items()}
+def compare_table(runs: dict[str, ReportRecord]) -> str:
+    """The Markdown table of runs (label -> report record)."""
+    rows = {label: _row(record) for label, record in runs.items()}
     sets = sorted({name for _, _, names in rows.values() for name in names})
     header = ["run", "rounds", "ASR (harmbench)", "over-refusal", "helpfulness"]
     header += [md_text(name) for name in sets]
@@ -68,26 +60,14 @@ def compare_table(runs: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _load(run_dir: str) -> Any:
-    path = Path(run_dir) / "report" / "report.json"
-    again = f"rebuild it with `selfmoa report {visible(run_dir)}`"
+def _load(run_dir: str) -> ReportRecord:
+    path = RunDir(Path(run_dir)).report_record_file
     if not path.is_file():
         raise SelfMoaError(
             f"{visible(run_dir)} has no report yet ({visible(str(path))} is missing): "
             f"run `selfmoa report {visible(run_dir)}`"
         )
-    try:
-        data = read_json(path)  # unreadable, not UTF-8, not JSON, nested too deeply
-    except SelfMoaError as error:
-        raise SelfMoaError(f"{visible(str(error))}; {again}") from None
-    try:
-        _row(data)
-    except BROKEN as error:
-        reason = visible(f"{type(error).__name__}: {error}")
-        raise SelfMoaError(
-            f"{visible(str(path))} is not a selfmoa report ({reason}); {again}"
-        ) from None
-    return data
+    return ReportRecord.load(path)
 
 
 def _html_target(output: str) -> Path:
@@ -108,7 +88,7 @@ def _html_target(output: str) -> Path:
 
 def compare(run_dirs: list[str], output: str | None) -> str:
     target = _html_target(output) if output else None
-    by_path: dict[Path, Any] = {}
+    by_path: dict[Path, ReportRecord] = {}
     for run_dir in run_dirs:
         by_path.setdefault(Path(os.path.abspath(run_dir)), _load(run_dir))
     runs = dict(zip(labels(list(by_path)), by_path.values(), strict=True))

@@ -1,7 +1,8 @@
 """The report stage: report.md and report.json from the finished stages of a run.
 
-The documents are written as ``selfmoa.core.text_safety.utf8`` bytes, so a lone surrogate
-that reached them unescaped is written as ``\\udXXX`` instead of failing the stage.
+report.json is written through ``ReportRecord`` (validated first, with its schema
+version). The documents are written as ``selfmoa.core.text_safety.utf8`` bytes, so a lone
+surrogate that reached them unescaped is written as ``\\udXXX`` instead of failing the stage.
 """
 
 from __future__ import annotations
@@ -9,29 +10,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from selfmoa.core.atomic import atomic_write_bytes, atomic_write_json
+from selfmoa.core.atomic import atomic_write_bytes
 from selfmoa.core.errors import SelfMoaError
 from selfmoa.core.records import EvalItem
 from selfmoa.core.rundir import read_json, read_records
 from selfmoa.core.text_safety import utf8
 from selfmoa.judges.registry import REGISTRY
+from selfmoa.pipeline.report_record import ReportRecord
+from selfmoa.pipeline.stage_order import ROUND_STAGES
 from selfmoa.pipeline.stages import report
 from selfmoa.pipeline.stages.report_html import build_html
 from selfmoa.pipeline.stages.report_sets import agreement_section
 
 if TYPE_CHECKING:
-    from selfmoa.pipeline.stage_runners import StageContext
-
-ROUND_STAGES = (
-    "redteam",
-    "sample",
-    "judge",
-    "archive",
-    "pairs",
-    "train",
-    "evaluate",
-    "capability",
-)
+    from selfmoa.pipeline.stage_context import StageContext
 
 
 def _rows(path: Path) -> list[dict[str, Any]] | None:
@@ -45,7 +37,7 @@ def _summary(folder: Path) -> dict[str, Any] | None:
 
 def run_report(ctx: StageContext) -> dict[str, Any]:
     """Build the report from the baseline and every round whose stages all finished."""
-    baseline = ctx.run.path / "baseline" / "evaluate"
+    baseline = ctx.run.baseline_stage("evaluate")
     if not (baseline / "manifest.json").is_file():
         raise SelfMoaError(f"{ctx.run.path} has no finished baseline evaluation yet")
     rounds = []
@@ -69,11 +61,9 @@ def run_report(ctx: StageContext) -> dict[str, Any]:
         rounds.append(entry)
         final_items = read_records(folders["evaluate"] / "items.jsonl", EvalItem)
     baseline_summary = read_json(baseline / "summary.json")
-    baseline_summary["capability"] = _summary(ctx.run.path / "baseline" / "capability")
+    baseline_summary["capability"] = _summary(ctx.run.baseline_stage("capability"))
     baseline_items = read_records(baseline / "items.jsonl", EvalItem)
-    reference = (
-        _summary(ctx.run.path / "baseline" / "reference") if ctx.config.reset.enabled else None
-    )
+    reference = _summary(ctx.run.baseline_stage("reference")) if ctx.config.reset.enabled else None
     markdown, data = report.build_report(
         ctx.config.name,
         baseline_summary,
@@ -88,13 +78,13 @@ def run_report(ctx: StageContext) -> dict[str, Any]:
         ),
         reference,
     )
-    agreement = _rows(ctx.run.path / "agreement" / "agreement.json")
+    agreement = _rows(ctx.run.run_stage("agreement") / "agreement.json")
     data["agreement"] = agreement
     head, examples = (markdown.split("\n## Examples", 1) + [""])[:2]
     markdown = head.rstrip("\n") + "\n" + "\n".join(agreement_section(agreement)) + "\n"
     markdown += f"\n## Examples{examples}" if examples else ""
     atomic_write_bytes(ctx.stage.file("report.md"), utf8(markdown))
-    atomic_write_json(ctx.stage.file("report.json"), data)
+    ReportRecord.from_data(data).write(ctx.stage.file("report.json"))
     page = build_html(
         markdown, data, baseline_items, final_items, ctx.config.evaluate.examples_in_report
     )

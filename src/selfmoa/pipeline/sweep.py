@@ -34,10 +34,18 @@ from pathlib import Path
 from typing import Any
 
 from selfmoa.core.atomic import atomic_write_text
-from selfmoa.core.config import OBJECTIVE_NAME, Config, config_from_dict
+from selfmoa.core.config import OBJECTIVE_NAME, Config, config_from_dict, load_config
 from selfmoa.core.errors import SelfMoaError
-from selfmoa.core.rundir import read_json
+from selfmoa.core.rundir import RunDir, read_json
 from selfmoa.core.text_safety import md_text
+from selfmoa.pipeline.loop import Loop
+from selfmoa.pipeline.report_record import (
+    CapabilitySummary,
+    PolicySummary,
+    Rate,
+    ReportRecord,
+    load_summary,
+)
 from selfmoa.pipeline.stage_table import StageKey, plan
 from selfmoa.pipeline.stages.report_html import STYLE, line_chart, markdown_to_html, plane
 from selfmoa.pipeline.stages.report_sets import pct
@@ -87,7 +95,7 @@ def policy_config(config: Config, weights: dict[str, float], budget: int | None 
     data["train"]["objective_weights"] = merged
     if budget is not None:
         data["train"]["max_pairs"] = budget
-    data["output_dir"] = str(Path(config.run_dir) / "sweep")
+    data["output_dir"] = str(RunDir(Path(config.run_dir)).sweep_folder)
     data["name"] = label_of(merged, budget)
     try:
         return config_from_dict(data)
@@ -101,18 +109,21 @@ def seed_from_shared(main_run: Path, policy_run: Path, keys: list[StageKey]) -> 
     Copies, not links: a later stage appends to the cache and a resumed run rewrites
     files, and neither may touch the main run.
     """
+    main, policy = RunDir(main_run), RunDir(policy_run)
     policy_run.mkdir(parents=True, exist_ok=True)
-    if not (policy_run / "selfmoa.json").is_file():
-        shutil.copy2(main_run / "selfmoa.json", policy_run / "selfmoa.json")
+    if not policy.stamp.is_file():
+        shutil.copy2(main.stamp, policy.stamp)
     for key in keys:
-        source, target = main_run / key.folder, policy_run / key.folder
-        manifest = target / "manifest.json"
-        if manifest.is_file() and manifest.read_bytes() == (source / "manifest.json").read_bytes():
+        source, target = main.stage(key.folder, key.label), policy.stage(key.folder, key.label)
+        manifest = target.file("manifest.json")
+        if (
+            manifest.is_file()
+            and manifest.read_bytes() == source.file("manifest.json").read_bytes()
+        ):
             continue  # already the main run's finished stage
-        _copy_folder(source, target)  # missing, half-copied or from older shared stages
-    cache = main_run / "cache"
-    if cache.is_dir() and not (policy_run / "cache").exists():
-        _copy_folder(cache, policy_run / "cache")
+        _copy_folder(source.path, target.path)  # missing, half-copied or from older shared stages
+    if main.cache_folder.is_dir() and not policy.cache_folder.exists():
+        _copy_folder(main.cache_folder, policy.cache_folder)
 
 
 def _copy_folder(source: Path, target: Path) -> None:
@@ -124,23 +135,33 @@ def _copy_folder(source: Path, target: Path) -> None:
     os.replace(partial, target)
 
 
-def _capability(summary: dict[str, Any] | None) -> float | None:
-    accuracy = (summary or {}).get("accuracy") or {}
-    values = [row["acc"] for row in accuracy.values()]
+def _capability(summary: CapabilitySummary | None) -> float | None:
+    values = [row.acc for row in summary.accuracy.values()] if summary else []
     return sum(values) / len(values) if values else None
 
 
-def policy_point(name: str, evaluation: dict[str, Any], capability: dict[str, Any] | None):
-    sets = evaluation.get("sets", {})
+def _rate(rate: Rate | None) -> dict[str, Any] | None:
+    return None if rate is None else rate.model_dump()
+
+
+def _set_rate(evaluation: PolicySummary, name: str) -> dict[str, Any] | None:
+    found = evaluation.sets.get(name)
+    return None if found is None else _rate(found.rate)
+
+
+def policy_point(
+    name: str, evaluation: PolicySummary, capability: CapabilitySummary | None
+) -> dict[str, Any]:
+    """A row of sweep.json: one policy's headline figures (rates as report.json holds them)."""
     return {
         "policy": name,
-        "attack_success": evaluation["attack_success"],
-        "rephrased_attack_success": sets.get("rephrased", {}).get("rate"),
-        "over_refusal": evaluation["over_refusal"],
-        "benign_forms_over_refusal": sets.get("benign_forms", {}).get("rate"),
-        "helpfulness": (evaluation.get("helpfulness") or {}).get("mean"),
+        "attack_success": _rate(evaluation.attack_success),
+        "rephrased_attack_success": _set_rate(evaluation, "rephrased"),
+        "over_refusal": _rate(evaluation.over_refusal),
+        "benign_forms_over_refusal": _set_rate(evaluation, "benign_forms"),
+        "helpfulness": evaluation.helpfulness.mean,
         "capability": _capability(capability),
-        "kl_per_token": ((capability or {}).get("drift") or {}).get("kl_per_token"),
+        "kl_per_token": capability.drift.kl_per_token if capability else None,
         "pairs": None,
     }
 
@@ -263,8 +284,6 @@ def run_sweep(
     """Shared stages once, then one policy per (weight vector, pair budget); see above.
 
     No weight vectors: the config's own; no budgets: every pair."""
-    from selfmoa.pipeline.loop import Loop
-
     if config.rounds != 1:
         raise SelfMoaError(
             f"selfmoa sweep trains one round on one set of pairs; set rounds=1 "
@@ -285,19 +304,19 @@ def run_sweep(
     log(f"sweep: shared stages in {config.run_dir}")
     Loop(config, log).execute(only=lambda key: key in wanted)
     main_run = Path(config.run_dir)
-    baseline = read_json(main_run / "baseline" / "evaluate" / "summary.json")
-    base_capability = main_run / "baseline" / "capability" / "summary.json"
-    points = [
-        policy_point(
-            "base", baseline, read_json(base_capability) if base_capability.is_file() else None
-        )
-    ]
+    main = RunDir(main_run)
+    baseline = load_summary(main.baseline_stage("evaluate") / "summary.json", PolicySummary)
+    base_capability = main.baseline_stage("capability") / "summary.json"
+    capability = (
+        load_summary(base_capability, CapabilitySummary) if base_capability.is_file() else None
+    )
+    points = [policy_point("base", baseline, capability)]
     for index, policy in enumerate(policies, 1):
         log(f"sweep: policy {index}/{len(policies)} {policy.name} in {policy.run_dir}")
         seed_from_shared(main_run, Path(policy.run_dir), keys)
         Loop(policy, log).execute()
     points += swept_points(main_run, config)
-    return write_sweep_report(main_run / "sweep", points, config)
+    return write_sweep_report(main.sweep_folder, points, config)
 
 
 def _same_settings(policy: Config, config: Config) -> bool:
@@ -310,28 +329,32 @@ def _same_settings(policy: Config, config: Config) -> bool:
 def swept_points(main_run: Path, config: Config) -> list[dict[str, Any]]:
     """A row per finished policy run under ``main_run/sweep`` trained on the main run's
     current pairs with the current settings (loss, epochs, evaluation, ...): this
-    sweep's and earlier ones' (weights and budgets together)."""
-    from selfmoa.core.config import load_config
+    sweep's and earlier ones' (weights and budgets together), each read from the policy's
+    report.json as a ``ReportRecord`` (a damaged one is one error line)."""
 
-    def pairs_hashes(run: Path) -> Any:
-        manifest = run / "round_00" / "pairs" / "manifest.json"
+    def pairs_hashes(run: RunDir) -> Any:
+        manifest = run.round_stage("pairs", 0) / "manifest.json"
         return read_json(manifest).get("outputs") if manifest.is_file() else None
 
-    current = pairs_hashes(main_run)
+    main = RunDir(main_run)
+    current = pairs_hashes(main)
     points = []
-    for folder in sorted((main_run / "sweep").iterdir()):
-        report = folder / "report" / "report.json"
-        if not report.is_file() or pairs_hashes(folder) != current:
+    for folder in sorted(main.sweep_folder.iterdir()):
+        run = RunDir(folder)
+        if not run.report_record_file.is_file() or pairs_hashes(run) != current:
             continue  # unfinished, or trained on pairs the main run no longer has
-        policy = load_config(folder / "config.yaml")
+        policy = load_config(run.config_file)
         if not _same_settings(policy, config):
             continue  # swept with other training or evaluation settings
-        final = read_json(report)["rounds"][-1]
-        row = policy_point(folder.name, final["evaluate"], final.get("capability"))
+        record = ReportRecord.load(run.report_record_file)
+        if not record.rounds:
+            continue  # reported before its round finished
+        final = record.rounds[-1]
+        row = policy_point(folder.name, final.evaluate, final.capability)
         points.append(
             {
                 **row,
-                "pairs": final["train"]["pairs"],
+                "pairs": final.train.pairs,
                 "budget": policy.train.max_pairs,
                 "weights": label_of(policy.train.objective_weights),
             }
