@@ -61,6 +61,8 @@ CONFIG_CASES = [
     (["evaluate.sets={harmbench: abc, benign_heldout: 4}"], "evaluate.sets"),
     (["evaluate.sets={harmbench: 4}"], "needs benign_heldout"),
     (["evaluate.sets={harmbench: 4, benign_heldout: 4, nope: 3}"], "evaluate.sets"),
+    (["train.loss=nope"], "train.loss: unknown loss; choose from: dpo, ipo"),
+    (["train.loss=ipo"], "train.nll_weight must be 0"),
     (["train.objective_weights={safety: 1.0}"], "missing helpfulness"),
     (["train.objective_weights={safety: 0, helpfulness: 0}"], "at least one objective"),
     (["train.objective_weights={safety: -1, helpfulness: 1}"], "weight of safety must be >= 0"),
@@ -74,7 +76,12 @@ CONFIG_CASES = [
     (["train.target_modules=[]"], "train.target_modules"),
     (["train.lora_r=ten"], "train.lora_r"),
     (["backend.kind=openai", "backend.base_url=localhost:8080"], "must start with http://"),
-    (["backend.lora_names={first: adapter}"], "'first' is not a round number"),
+    (
+        ["backend.kind=openai", "backend.lora_names={first: adapter}"],
+        "'first' is not a round number",
+    ),
+    (["backend.mock_script={a: b}"], "backend.mock_script is a setting of backend.kind mock"),
+    (["backend.kind=gpt"], "backend.kind: must be one of hf, llamacpp, mock, openai, vllm"),
     (
         ["backend.kind=openai", "backend.api_key_env=SELFMOA_NO_SUCH_VARIABLE"],
         "SELFMOA_NO_SUCH_VARIABLE, which is not set",

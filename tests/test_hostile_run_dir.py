@@ -219,8 +219,10 @@ def test_every_number_of_the_config_has_an_upper_bound():
         for name, field in model.model_fields.items():
             annotation = field.annotation
             inner = getattr(annotation, "__args__", (annotation,))
-            if any(isinstance(t, type) and issubclass(t, Section) for t in inner):
-                visit(next(t for t in inner if isinstance(t, type)), f"{prefix}{name}.")
+            sections = [t for t in inner if isinstance(t, type) and issubclass(t, Section)]
+            for section in sections:  # every backend settings class of the union
+                visit(section, f"{prefix}{name}.")
+            if sections:
                 continue
             if get_origin(annotation) in (dict, list) or not any(t in (int, float) for t in inner):
                 continue  # mappings of numbers are bounded by their validators (cases below)

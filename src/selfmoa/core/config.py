@@ -14,44 +14,29 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     field_validator,
     model_validator,
 )
 
+from selfmoa.core.backend_settings import (
+    BackendSettings,
+    HfBackendSettings,
+    check_backend_section,
+    untagged_location,
+)
 from selfmoa.core.errors import SelfMoaError
+from selfmoa.core.packaged_configs import resolve_config_path
+from selfmoa.core.section import Section
 
-MAX_TEXT_CHARS = 10_000  # any one string of the config
-MAX_ITEMS = 1_000  # any one list or mapping of the config
 MAX_SET_PROMPTS = 100_000  # evaluate.sets: prompts of one set
 MAX_NESTING = 32  # YAML nesting depth (the schema needs 4)
 RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+=,-]{0,99}$")
 
 
-class Section(BaseModel):
-    """A config section: unknown keys, NaN/inf, and unbounded sizes are errors. Every
-    number has its range on its field; every string and every list or mapping is bounded
-    by ``MAX_TEXT_CHARS`` and ``MAX_ITEMS``."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, str_max_length=MAX_TEXT_CHARS)
-
-    @model_validator(mode="after")
-    def _bounded_collections(self) -> Section:
-        for name in type(self).model_fields:
-            value = getattr(self, name)
-            if isinstance(value, list | dict) and len(value) > MAX_ITEMS:
-                raise ValueError(f"{name} has {len(value)} entries; at most {MAX_ITEMS}")
-        return self
-
-
 OBJECTIVES = ("safety", "helpfulness")
 OBJECTIVE_NAME = r"^[a-z][a-z0-9_]*$"  # built-in and extra objective names alike
-# The registry is selfmoa.training.losses.LOSSES (torch-free here so validation stays light).
-LOSS_NAMES = ("dpo", "ipo", "rpo", "modpo", "weighted_dpo", "weighted_rpo")
-LOSSES_WITHOUT_NLL = ("dpo", "ipo")
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?|xpu(:\d+)?)$")
 
 
@@ -87,101 +72,6 @@ class ModelsConfig(Section):
         if not _DEVICE.match(value):
             raise ValueError("must be auto, cpu, cuda, cuda:N, mps, xpu or xpu:N")
         return value
-
-
-_ROUND_KEY = re.compile(r"^\d+$")
-
-
-class BackendConfig(Section):
-    kind: Literal["hf", "llamacpp", "mock", "openai", "vllm"] = Field(
-        "hf",
-        description="Text generation backend: 'hf' (transformers, in process), 'llamacpp' "
-        "(llama.cpp in process on an embedded model's GGUF, trained adapters converted; "
-        "backend.concurrency parallel sequences), 'openai' (an OpenAI-compatible server: "
-        "vLLM, SGLang, TGI, llama.cpp), 'vllm' (vllm.LLM in process, needs the 'vllm' "
-        "extra), 'mock' (tests).",
-    )
-    batch_size: int = Field(
-        32, ge=1, le=4096, description="Prompts generated together (one chunk)."
-    )
-    mock_script: dict[str, str] = Field(
-        default_factory=dict,
-        description="mock backend only: substring of the prompt -> scripted answer "
-        "('after:TEXT' matches answers whose forced opening contains TEXT, first).",
-    )
-    base_url: str = Field(
-        "http://127.0.0.1:8080/v1",
-        description="openai only: the server's base URL, up to and including '/v1'.",
-    )
-    endpoint: Literal["completions", "chat"] = Field(
-        "completions",
-        description="openai only: 'completions' applies the model's chat template here and "
-        "sends token ids (prefilled answers work everywhere); 'chat' lets the server apply "
-        "its template (prefill then needs the server's continue_final_message option).",
-    )
-    api_key_env: str = Field(
-        "",
-        description="openai only: NAME of the environment variable holding the API key "
-        "('' = no key). The key itself is never written to the run directory.",
-    )
-    concurrency: int = Field(
-        4,
-        ge=1,
-        le=1024,
-        description="openai: requests in flight at once; llamacpp: parallel sequences.",
-    )
-    timeout_s: float = Field(120.0, gt=0, le=86400, description="openai only: seconds per request.")
-    max_retries: int = Field(
-        3,
-        ge=0,
-        le=20,
-        description="openai only: retries of a failed request (connection error, timeout, "
-        "HTTP 429/5xx), with exponential backoff from 0.5 s.",
-    )
-    served_models: dict[str, str] = Field(
-        default_factory=dict,
-        description="openai only: model spec (the value of models.policy / models.attacker) "
-        "-> the name the server serves it under; unlisted specs are sent as written.",
-    )
-    lora_names: dict[str, str] = Field(
-        default_factory=dict,
-        description="openai only: round number -> the served name of the LoRA adapter that "
-        "round trained (vLLM --lora-modules NAME=runs/<name>/round_NN/train/adapter), or "
-        "'lora-id:N' for llama.cpp's Nth --lora adapter.",
-    )
-    unserved_adapter: Literal["error", "hf"] = Field(
-        "error",
-        description="openai only: when a round's adapter has no entry in lora_names, stop "
-        "with an error, or generate with that adapter locally ('hf').",
-    )
-    tensor_parallel_size: int = Field(
-        1, ge=1, le=64, description="vllm only: GPUs one model is split over."
-    )
-    gpu_memory_utilization: float = Field(
-        0.85, gt=0, le=1, description="vllm only: share of GPU memory vLLM may take."
-    )
-    max_lora_rank: int = Field(
-        64, ge=1, le=1024, description="vllm only: largest LoRA rank vLLM reserves room for."
-    )
-
-    @field_validator("base_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value.rstrip("/")
-
-    @field_validator("lora_names", mode="before")
-    @classmethod
-    def _round_keys(cls, value: Any) -> Any:
-        if not isinstance(value, dict):
-            return value
-        for key, name in value.items():
-            if not _ROUND_KEY.match(str(key)):
-                raise ValueError(f"key '{key}' is not a round number (0, 1, ...)")
-            if not isinstance(name, str) or not name:
-                raise ValueError(f"round {key} needs a served name (a non-empty string)")
-        return {str(int(k)): v for k, v in value.items()}
 
 
 class RedteamConfig(Section):
@@ -325,7 +215,7 @@ class JudgeConfig(Section):
         default_factory=dict,
         description="Model-backed Yes/No judges to run on an OpenAI-compatible server (vLLM, "
         "SGLang, TGI, llama.cpp): judge name -> the model name the server serves it under. "
-        "The server is judge.server_url, else backend.base_url (whatever backend.kind). The "
+        "The server is judge.server_url, else backend.base_url (openai; else its default). The "
         "judge's tokenizer still comes from judge.models.",
     )
     server_url: str = Field(
@@ -357,22 +247,14 @@ class JudgeConfig(Section):
         "(0 = all; a small number only for quick tests).",
     )
 
+    # Judge names are checked against the judge registry by
+    # selfmoa.pipeline.plugin_names.check_plugin_names (core imports no plugin).
     @field_validator("training_judges", "evaluation_judges")
     @classmethod
-    def _registered(cls, names: list[str]) -> list[str]:
-        from selfmoa.judges.registry import check_judge_names
-
-        return check_judge_names(names)
-
-    @field_validator("models")
-    @classmethod
-    def _models_for_registered(cls, models: dict[str, str]) -> dict[str, str]:
-        from selfmoa.judges.registry import REGISTRY
-
-        for name in models:
-            if name not in REGISTRY or not REGISTRY[name].needs_model:
-                raise ValueError(f"'{name}' is not a model-backed judge")
-        return models
+    def _not_repeated(cls, names: list[str]) -> list[str]:
+        if len(set(names)) != len(names):
+            raise ValueError("a judge is listed twice")
+        return names
 
     @field_validator("server_url")
     @classmethod
@@ -383,25 +265,11 @@ class JudgeConfig(Section):
 
     @field_validator("served")
     @classmethod
-    def _served_yes_no_judges(cls, served: dict[str, str]) -> dict[str, str]:
-        from selfmoa.judges.registry import REGISTRY
-
+    def _served_model_named(cls, served: dict[str, str]) -> dict[str, str]:
         for name, model in served.items():
-            if name not in REGISTRY or not REGISTRY[name].needs_model or name == "reward-model":
-                raise ValueError(f"'{name}' is not a model-backed Yes/No judge")
             if not model:
                 raise ValueError(f"judge '{name}' needs the server's model name")
         return served
-
-    @model_validator(mode="after")
-    def _listed_judges_have_models(self) -> JudgeConfig:
-        from selfmoa.judges.registry import REGISTRY
-
-        for name in dict.fromkeys(self.training_judges + self.evaluation_judges):
-            owner = "wildguard" if name == "wildguard-refusal" else name
-            if REGISTRY[name].needs_model and name not in self.models and owner not in self.models:
-                raise ValueError(f"judge '{name}' needs a model: set judge.models.{name}")
-        return self
 
 
 class ExtraObjective(Section):
@@ -518,15 +386,15 @@ class TrainConfig(Section):
         ge=1,
         le=4096,
         description="Pairs run through the model together within a step; the step's "
-        "gradient is accumulated over micro-batches and is the same (losses.py). Smaller "
+        "gradient is accumulated over micro-batches and is the same (training/losses). Smaller "
         "bounds training memory: activations grow with it (the demo peaked at 5.8 GB with "
         "whole 8-pair steps, 2.7 GB with micro-batches of 2).",
     )
-    loss: Literal["dpo", "ipo", "rpo", "modpo", "weighted_dpo", "weighted_rpo"] = Field(
+    loss: str = Field(
         "modpo",
-        description="Preference loss by name (formulas in selfmoa/training/losses.py): dpo, "
-        "ipo, rpo (DPO + NLL), modpo (MODPO + NLL), weighted_dpo (weighted per-objective DPO "
-        "+ NLL), weighted_rpo (weighted per-objective DPO + NLL, the NLL term weighted too).",
+        description="Preference loss by name, a module of selfmoa/training/losses/ (its "
+        "formula there; checked against that registry by selfmoa validate): dpo, ipo, rpo "
+        "(DPO + NLL), modpo (MODPO + NLL), weighted_dpo, weighted_rpo.",
     )
     length_normalise: bool = Field(
         False,
@@ -537,8 +405,8 @@ class TrainConfig(Section):
         1.0,
         ge=0,
         le=100,
-        description="Weight of the NLL term on chosen answers (rpo, modpo, weighted_dpo, "
-        "weighted_rpo; must be 0 for dpo and ipo, which have none).",
+        description="Weight of the NLL term on chosen answers; must be 0 for a loss without "
+        "one (dpo, ipo).",
     )
     objective_weights: dict[str, float] = Field(
         default_factory=lambda: {"safety": 1.0, "helpfulness": 0.5},
@@ -576,15 +444,6 @@ class TrainConfig(Section):
         if not any(weight > 0 for weight in value.values()):
             raise ValueError("at least one objective needs a weight > 0")
         return value
-
-    @model_validator(mode="after")
-    def _nll_only_where_used(self) -> TrainConfig:
-        if self.loss in LOSSES_WITHOUT_NLL and self.nll_weight != 0:
-            raise ValueError(
-                f"train.loss={self.loss} has no NLL term, so train.nll_weight must be 0 "
-                f"(got {self.nll_weight}); use train.loss=rpo for DPO plus NLL"
-            )
-        return self
 
     max_prompt_tokens: int = Field(96, ge=8, le=32_768)
     max_response_tokens: int = Field(40, ge=4, le=32_768)
@@ -653,31 +512,10 @@ class ResetConfig(Section):
     epochs: int = Field(2, ge=1, le=1_000)
     learning_rate: float = Field(5e-4, gt=0, le=1)
 
-    @field_validator("refusal_judge")
-    @classmethod
-    def _a_refusal_judge(cls, value: str) -> str:
-        from selfmoa.judges.registry import REGISTRY
-
-        if value not in REGISTRY or REGISTRY[value].measure != "refusal":
-            names = [name for name, spec in REGISTRY.items() if spec.measure == "refusal"]
-            raise ValueError(f"must be a refusal judge: {', '.join(names)}")
-        return value
-
 
 class EvaluateConfig(Section):
     harmbench_split: Literal["test", "val"] = "test"
-    sets: dict[
-        Literal[
-            "harmbench",
-            "rephrased",
-            "attacked",
-            "benign_heldout",
-            "benign_forms",
-            "rho_overrefusal",
-            "mtbench",
-        ],
-        int,
-    ] = Field(
+    sets: dict[str, int] = Field(
         default_factory=lambda: {
             "harmbench": 80,
             "rephrased": 60,
@@ -687,8 +525,9 @@ class EvaluateConfig(Section):
             "rho_overrefusal": 40,
             "mtbench": 10,
         },
-        description="Evaluation sets (see selfmoa.evals.sets) and how many prompts of each; "
-        "harmbench and benign_heldout are required (the headline figures).",
+        description="Evaluation sets by name (modules of selfmoa/evals/sets/, checked against "
+        "that registry by selfmoa validate) and how many prompts of each; harmbench and "
+        "benign_heldout are required (the headline figures).",
     )
 
     @field_validator("sets")
@@ -739,7 +578,7 @@ class Config(Section):
         description="Every n-th benign-sensitive prompt of a category is held out.",
     )
     models: ModelsConfig = Field(default_factory=ModelsConfig)
-    backend: BackendConfig = Field(default_factory=BackendConfig)
+    backend: BackendSettings = Field(default_factory=HfBackendSettings)
     redteam: RedteamConfig = Field(default_factory=RedteamConfig)
     sample: SampleConfig = Field(default_factory=SampleConfig)
     judge: JudgeConfig = Field(default_factory=JudgeConfig)
@@ -748,6 +587,11 @@ class Config(Section):
     parallel: ParallelConfig = Field(default_factory=ParallelConfig)
     evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
     reset: ResetConfig = Field(default_factory=ResetConfig)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _backend_keys_of_its_kind(cls, data: Any) -> Any:
+        return check_backend_section(data)
 
     @field_validator("name", mode="before")
     @classmethod
@@ -769,9 +613,8 @@ class Config(Section):
         return str(Path(value).expanduser())
 
     @model_validator(mode="after")
-    def _objectives_weighted_and_judged(self) -> Config:
-        from selfmoa.judges.registry import REGISTRY
-
+    def _objectives_weighted(self) -> Config:
+        """Every objective has a weight; pipeline.plugin_names checks a judge scores it."""
         declared = self.pairs.objective_names()
         weighted = self.train.objective_weights
         for name in weighted:
@@ -783,13 +626,6 @@ class Config(Section):
         for name in declared:
             if name not in weighted:
                 raise ValueError(f"train.objective_weights: needs a weight for '{name}'")
-        judged = {"prompt_harmful"} | {REGISTRY[j].measure for j in self.judge.training_judges}
-        for objective in self.pairs.extra_objectives:
-            if objective.measure not in judged:
-                raise ValueError(
-                    f"pairs.extra_objectives: '{objective.name}' needs measure "
-                    f"'{objective.measure}', which no judge of judge.training_judges scores"
-                )
         return self
 
     @property
@@ -805,7 +641,7 @@ def fingerprint(*parts: Any) -> str:
 
 def _format_validation_error(error: ValidationError) -> str:
     first = error.errors()[0]
-    key = ".".join(str(part) for part in first["loc"])
+    key = ".".join(str(part) for part in untagged_location(first["loc"]))
     if not key:  # a check across sections names its keys itself
         return f"config error: {first['msg'].removeprefix('Value error, ')}"
     if first["type"] == "extra_forbidden":
@@ -934,13 +770,14 @@ def config_from_dict(data: dict[str, Any]) -> Config:
 
 
 def load_config(
-    path: str | Path, overrides: list[str] | None = None, literal: dict[str, str] | None = None
+    path: str | Path | None,
+    overrides: list[str] | None = None,
+    literal: dict[str, str] | None = None,
 ) -> Config:
-    """The config file, then ``overrides`` (``key=value``, YAML values), then ``literal``
-    (dotted key -> string as written)."""
-    path = Path(path)
-    if not path.is_file():
-        raise SelfMoaError(f"config file not found: {path}")
+    """The config file (a packaged one by name; the packaged default when None), then
+    ``overrides`` (``key=value``, YAML values), then ``literal`` (dotted key -> string as
+    written)."""
+    path = resolve_config_path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:

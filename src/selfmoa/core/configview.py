@@ -12,6 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from selfmoa.core.backend_settings import backend_keys
+
 # Keys that choose *where* or *on what* work runs, not *what* it computes: a run
 # moved from CPU to GPU keeps its finished stages (the device each stage ran on
 # is recorded in its manifest and shown by `selfmoa status`). The same holds for
@@ -24,14 +26,7 @@ EXECUTION_KEYS = frozenset(
         "models.device",
         "output_dir",
         "name",
-        "backend.base_url",
-        "backend.api_key_env",
-        "backend.concurrency",
-        "backend.timeout_s",
-        "backend.max_retries",
-        "backend.tensor_parallel_size",
-        "backend.gpu_memory_utilization",
-        "backend.max_lora_rank",
+        *backend_keys(execution=True),  # each backend settings class's execution_fields
         "judge.server_url",
         "parallel.mode",
         "parallel.reshard_after_forward",
