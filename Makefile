@@ -5,7 +5,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.selfmoa-installed
 
-.PHONY: setup browser demo demo-qwen05 test test-fast lint bench clean qwen qwen05 qwen15
+.PHONY: setup browser demo demo-qwen05 test test-fast test-model test-multiprocess \
+	test-server test-browser lint bench clean qwen qwen05 qwen15
 
 setup: $(STAMP)
 
@@ -42,13 +43,23 @@ demo-qwen05: qwen05
 
 test: setup browser
 	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/lint-imports
 	$(BIN)/pytest -q
 
+# Test tiers (markers set in tests/conftest.py; docs/testing.md): `make test-fast` is the unit
+# tier without the slow tests; the others run one tier each. `make test` runs them all.
 test-fast: setup
-	$(BIN)/pytest -q -m "not slow"
+	$(BIN)/pytest -q -m "unit and not slow"
+
+test-model test-multiprocess test-server: setup
+	$(BIN)/pytest -q -m $(@:test-%=%)
+
+test-browser: setup browser
+	$(BIN)/pytest -q -m browser
 
 lint: setup
 	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/lint-imports
 	$(BIN)/ruff format --check src tests bench scripts
 
 bench: setup

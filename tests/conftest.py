@@ -1,7 +1,9 @@
-"""Shared fixtures: a tiny random Llama with a locally trained tokenizer (no downloads)."""
+"""Shared fixtures: a tiny random Llama with a locally trained tokenizer (no downloads);
+and the test tiers: which tests need a real model, several processes, a browser or a server."""
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -122,3 +124,99 @@ def _no_shared_stages(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests run their stages: no reuse across tests through the user's stage cache
     (tests/test_stage_cache.py turns it on with a cache folder of its own)."""
     monkeypatch.setenv("SELFMOA_STAGE_CACHE", "off")
+
+
+# --- test tiers (docs/testing.md) --------------------------------------------------------
+# Every test is `unit` unless this table or MODEL_FIXTURES puts it in another tier: a file
+# maps to the tiers of all its tests, or to its tests that have tiers (every parameter).
+Tiers = tuple[str, ...]
+TIERS: dict[str, Tiers | dict[str, Tiers]] = {
+    "test_distributed_training.py": ("multiprocess",),
+    "test_fault_injection.py": ("multiprocess",),
+    "test_integration_real.py": ("model", "multiprocess"),
+    "test_llamacpp_server.py": ("model", "server", "multiprocess"),
+    "test_hostile_judge_train_export.py": {
+        "test_judges_score_cli_a_surrogate_and_a_huge_row_cost_their_neighbours_nothing": (
+            "model",
+        ),
+    },
+    "test_judges_cli.py": {
+        "test_score_writes_one_verdict_line_per_input": ("model",),
+        "test_eval_against_a_gold_file": ("model",),
+        "test_eval_on_a_few_pyrit_rows_writes_valid_json": ("model",),
+    },
+    "test_judges_models.py": {
+        "test_contract_every_registered_judge_builds_by_name_and_keeps_the_protocol": ("model",),
+    },
+    "test_llamacpp_backend.py": {
+        "test_the_served_policy_repeats_its_answers_and_uses_its_adapter": ("model", "server"),
+    },
+    "test_lora_gguf.py": {
+        "test_llamacpp_serving_the_converted_adapter_matches_transformers": ("model", "server"),
+    },
+    "test_report_html.py": {"test_the_page_renders_in_a_headless_browser": ("browser",)},
+    "test_split_gguf.py": {"test_embedded_qwen_05b_is_verified_converted_and_tied": ("model",)},
+}
+# A test that asks for one of these fixtures loads a real embedded model.
+MODEL_FIXTURES = frozenset({"minilm_path"})
+# DeepSpeed's tests: these, and any test of the file parametrized with a DeepSpeed mode.
+DEEPSPEED_FILE = "test_distributed_training.py"
+DEEPSPEED_TESTS = frozenset(
+    {
+        "test_deepspeed_run_killed_after_a_checkpoint_resumes_in_another_stage_or_one_process",
+        "test_one_process_checkpoint_resumes_at_zero_3_on_three_processes",
+    }
+)
+NO_DEEPSPEED = pytest.mark.skip(reason="deepspeed is not installed: pip install -e '.[deepspeed]'")
+
+
+def _test_name(item: pytest.Item) -> str:
+    return getattr(item, "originalname", item.name)
+
+
+def _table_tiers(item: pytest.Item) -> set[str]:
+    entry = TIERS.get(item.path.name, ())
+    return set(entry.get(_test_name(item), ()) if isinstance(entry, dict) else entry)
+
+
+def _needs_deepspeed(item: pytest.Item) -> bool:
+    if item.path.name != DEEPSPEED_FILE:
+        return False
+    callspec = getattr(item, "callspec", None)
+    parameters = repr(callspec.params) if callspec is not None else ""
+    return _test_name(item) in DEEPSPEED_TESTS or "deepspeed" in parameters
+
+
+def _check_table(items: list[pytest.Item]) -> None:
+    """A file or test the table names must exist: a renamed test would otherwise fall
+    silently into the unit tier."""
+    folder = Path(__file__).parent
+    modules = {item.path.name: item.getparent(pytest.Module) for item in items}
+    named = [
+        (file, test) for file, entry in TIERS.items() if isinstance(entry, dict) for test in entry
+    ]
+    named += [(DEEPSPEED_FILE, test) for test in DEEPSPEED_TESTS]
+    for file in {*TIERS, DEEPSPEED_FILE}:
+        if not (folder / file).is_file():
+            raise pytest.UsageError(f"tests/conftest.py TIERS: no test file {file}")
+    for file, test in named:
+        module = modules.get(file)
+        if module is not None and not hasattr(module.obj, test):
+            raise pytest.UsageError(f"tests/conftest.py TIERS: no test {file}::{test}")
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by the markers added here
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Marks every test with its tiers (`unit` when it needs no real model, no other
+    process, no browser and no server) and skips DeepSpeed's tests, saying why, when
+    DeepSpeed is missing."""
+    _check_table(items)
+    deepspeed_missing = importlib.util.find_spec("deepspeed") is None
+    for item in items:
+        tiers = _table_tiers(item)
+        if MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            tiers.add("model")
+        for tier in sorted(tiers) or ["unit"]:
+            item.add_marker(getattr(pytest.mark, tier))
+        if deepspeed_missing and _needs_deepspeed(item):
+            item.add_marker(NO_DEEPSPEED)

@@ -54,6 +54,7 @@ MINIATURE = [
 ]
 
 pytestmark = pytest.mark.slow
+pytest.importorskip("xllamacpp", reason="xllamacpp is missing: pip install -e '.[embedded]'")
 
 
 @pytest.fixture(scope="module")

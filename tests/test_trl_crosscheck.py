@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
-pytest.importorskip("trl")
+pytest.importorskip("trl", reason="TRL is missing: a dev dependency (pip install -e '.[dev]')")
 datasets = pytest.importorskip("datasets")
 
 from selfmoa.core.config import TrainConfig  # noqa: E402
