@@ -103,7 +103,7 @@ def test_refuse_then_comply_counts_as_answered(text, expected):
 
 
 def test_report_shows_model_text_as_escaped_data():
-    from selfmoa.pipeline.stages.report import as_data
+    from selfmoa.pipeline.stages.report_markdown import as_data
 
     shown = as_data("<script>alert(1)</script> | a\n\nb " + "x" * 400, limit=60)
     assert "<script>" not in shown and "&lt;script&gt;" in shown

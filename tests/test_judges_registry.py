@@ -126,7 +126,7 @@ def test_decide_first_scoring_judge_per_measure_wins_and_benign_is_never_unsafe(
 def test_evaluate_summary_and_report_show_asr_by_each_safety_judge():
     from selfmoa.core.records import EvalItem
     from selfmoa.pipeline.stages.evaluate import summarize
-    from selfmoa.pipeline.stages.report import build_report
+    from selfmoa.pipeline.stages.report_markdown import build_report
 
     def item(i, keywords, unsafe):
         return EvalItem(

@@ -23,7 +23,7 @@ from selfmoa.cli.main import main
 from selfmoa.core.rundir import RunDir
 from selfmoa.core.text_safety import md_text, visible
 from selfmoa.pipeline.compare import labels
-from selfmoa.pipeline.reporting import run_report
+from selfmoa.pipeline.stages.report import run_report
 from selfmoa.pipeline.stages.report_html import markdown_to_html
 
 HOSTILE = [

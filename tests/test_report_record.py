@@ -18,14 +18,14 @@ from selfmoa.cli.main import main
 from selfmoa.core.config import config_from_dict, dump_config
 from selfmoa.core.errors import SelfMoaError
 from selfmoa.core.rundir import RunDir
-from selfmoa.pipeline import reporting
 from selfmoa.pipeline.report_record import (
     REPORT_SCHEMA_VERSION,
     PolicySummary,
     ReportRecord,
     load_summary,
 )
-from selfmoa.pipeline.stages.report import build_report
+from selfmoa.pipeline.stages import report as reporting
+from selfmoa.pipeline.stages.report_markdown import build_report
 from selfmoa.pipeline.sweep import policy_config, swept_points
 from test_report_hostile_text import build_run, report_json, summary, valid
 

@@ -8,14 +8,13 @@ modules of this package once the first time a kind is asked for. A backend's set
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeAlias
 
 from selfmoa.backends.base import TextGenerator
 from selfmoa.core.errors import SelfMoaError
+from selfmoa.core.plugin_discovery import import_modules
 
 # (config or a stage's view of it, "policy" or "attacker", a LoRA adapter folder or None)
 GeneratorFactory: TypeAlias = Callable[[Any, str, Path | None], TextGenerator]
@@ -37,8 +36,7 @@ def generator_factory(kind: str) -> Callable[[GeneratorFactory], GeneratorFactor
 
 def discover() -> None:
     """Import every module of ``selfmoa.backends`` so that each declares its factory."""
-    for module in pkgutil.iter_modules([str(Path(__file__).parent)]):
-        importlib.import_module(f"{__package__}.{module.name}")
+    import_modules("selfmoa.backends")
 
 
 def factory_for(kind: str) -> GeneratorFactory:

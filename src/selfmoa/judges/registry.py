@@ -11,10 +11,10 @@ needs package 'y': pip install selfmoa[extra]". Model-backed judges read their m
 from __future__ import annotations
 
 import importlib
-import pkgutil
 from types import ModuleType
 
 from selfmoa.core.errors import SelfMoaError
+from selfmoa.core.plugin_discovery import import_modules
 from selfmoa.judges import catalog
 from selfmoa.judges.base import Judge, JudgeInput, Verdict
 from selfmoa.judges.rowwise import verdicts_by_row
@@ -40,13 +40,12 @@ def discover_judges(package: ModuleType) -> dict[str, JudgeSpec]:
     module without one declares none. A name declared twice is a programming error.
     """
     found: dict[str, JudgeSpec] = {}
-    for module_info in pkgutil.iter_modules(package.__path__, package.__name__ + "."):
-        module = importlib.import_module(module_info.name)
+    for module in import_modules(package.__name__):
         for spec in getattr(module, "JUDGES", ()):
             if not isinstance(spec, JudgeSpec):
-                raise TypeError(f"{module_info.name}.JUDGES holds {spec!r}, not a JudgeSpec")
+                raise TypeError(f"{module.__name__}.JUDGES holds {spec!r}, not a JudgeSpec")
             if spec.name in found:
-                raise ValueError(f"judge '{spec.name}' is declared twice ({module_info.name})")
+                raise ValueError(f"judge '{spec.name}' is declared twice ({module.__name__})")
             found[spec.name] = spec
     return dict(sorted(found.items()))
 

@@ -11,12 +11,12 @@ order its modules declare them.
 from __future__ import annotations
 
 import hashlib
-import importlib
-import pkgutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Literal
+
+from selfmoa.core.plugin_discovery import import_modules
 
 StrategyKind = Literal["rule", "attacker", "template"]
 KIND_ORDER: tuple[StrategyKind, ...] = ("rule", "attacker", "template")
@@ -67,10 +67,7 @@ def rule_strategy(name: str, description: str) -> Callable[[RuleWrap], RuleWrap]
 @cache
 def discover_strategies() -> dict[str, Strategy]:
     """Every registered strategy by name, after importing each module of the package."""
-    package = importlib.import_module(PACKAGE)
-    for module in pkgutil.iter_modules(package.__path__):
-        if module.name not in INFRASTRUCTURE:
-            importlib.import_module(f"{PACKAGE}.{module.name}")
+    import_modules(PACKAGE, skip=INFRASTRUCTURE)
     declared = list(_REGISTERED.values())
     ordered = sorted(declared, key=lambda s: (KIND_ORDER.index(s.kind), declared.index(s)))
     return {spec.name: spec for spec in ordered}

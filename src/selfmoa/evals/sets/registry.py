@@ -9,8 +9,6 @@ files change is evaluated again, and a new set cannot be left out of the fingerp
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -19,6 +17,7 @@ from typing import Literal
 
 from selfmoa.core.embedded import package_dir
 from selfmoa.core.errors import SelfMoaError
+from selfmoa.core.plugin_discovery import import_modules
 from selfmoa.evals.sets.prompts import EvalPrompt
 
 Label = Literal["harmful", "benign"]
@@ -108,10 +107,7 @@ def register_eval_set(
 @cache
 def discover_eval_sets() -> dict[str, EvalSet]:
     """Every registered set by name (sorted), after importing each module of the package."""
-    package = importlib.import_module(PACKAGE)
-    for module in pkgutil.iter_modules(package.__path__):
-        if module.name not in INFRASTRUCTURE:
-            importlib.import_module(f"{PACKAGE}.{module.name}")
+    import_modules(PACKAGE, skip=INFRASTRUCTURE)
     return dict(sorted(_REGISTERED.items()))
 
 

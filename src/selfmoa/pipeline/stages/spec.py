@@ -85,3 +85,23 @@ def start(config: Any) -> list[StageKey]:
 
 def no_upstream(_config: Any, _round: int | None) -> list[StageKey]:
     return []
+
+
+def plan_of(table: tuple[StageSpec, ...], config: Any) -> list[StageKey]:
+    """The stages of ``table`` a run with ``config`` has, in execution order: baseline,
+    every round, then run-level stages."""
+    by_scope: dict[Scope, list[StageSpec]] = {"baseline": [], "round": [], "run": []}
+    for spec in table:
+        by_scope[spec.scope].append(spec)
+    keys = [
+        spec.key(None)
+        for spec in by_scope["baseline"]
+        if spec.applies is None or spec.applies(config, -1)
+    ]
+    keys += [
+        spec.key(r)
+        for r in range(config.rounds)
+        for spec in by_scope["round"]
+        if spec.applies is None or spec.applies(config, r)
+    ]
+    return keys + [spec.key(None) for spec in by_scope["run"]]

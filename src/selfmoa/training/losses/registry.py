@@ -9,12 +9,12 @@ Nothing here imports torch: the loss modules import it inside their bodies (thro
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
+
+from selfmoa.core.plugin_discovery import import_modules
 
 if TYPE_CHECKING:
     import torch
@@ -58,10 +58,7 @@ def register_loss(name: str, *, uses_nll: bool) -> Callable[[LossFunction], Loss
 @cache
 def discover_losses() -> dict[str, LossSpec]:
     """Every registered loss by name (sorted), after importing each module of the package."""
-    package = importlib.import_module(PACKAGE)
-    for module in pkgutil.iter_modules(package.__path__):
-        if module.name not in INFRASTRUCTURE:
-            importlib.import_module(f"{PACKAGE}.{module.name}")
+    import_modules(PACKAGE, skip=INFRASTRUCTURE)
     return dict(sorted(_REGISTERED.items()))
 
 
