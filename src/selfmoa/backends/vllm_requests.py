@@ -17,6 +17,7 @@ from selfmoa.backends.base import GenerationRequest, SamplingParams
 from selfmoa.backends.openai_payload import sampling_fields
 from selfmoa.backends.seeds import request_seed
 from selfmoa.backends.served import adapter_round
+from selfmoa.core.rundir import round_name
 
 
 @dataclass(frozen=True)
@@ -73,4 +74,4 @@ def lora_spec(adapter: Path | None) -> LoraSpec | None:
     if adapter is None:
         return None
     r = adapter_round(adapter)
-    return LoraSpec(name=f"round_{r:02d}", int_id=r + 1, path=str(adapter))
+    return LoraSpec(name=round_name(r), int_id=r + 1, path=str(adapter))

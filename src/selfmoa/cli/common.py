@@ -12,8 +12,9 @@ from selfmoa.core.text_safety import visible
 
 def run_config(run_dir: str) -> Config:
     """The config a run directory was made with, pointed at the folder we were given."""
-    RunDir(Path(run_dir)).check_schema(create=False)  # a folder selfmoa made, or one line
-    path = Path(run_dir) / "config.yaml"
+    run = RunDir(Path(run_dir))
+    run.check_schema(create=False)  # a folder selfmoa made, or one line
+    path = run.config_file
     if not path.is_file():
         raise SelfMoaError(f"{run_dir} is not a selfmoa run directory (no config.yaml)")
     config = load_config(path)
