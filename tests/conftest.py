@@ -157,6 +157,48 @@ TIERS: dict[str, Tiers | dict[str, Tiers]] = {
     "test_report_html.py": {"test_the_page_renders_in_a_headless_browser": ("browser",)},
     "test_split_gguf.py": {"test_embedded_qwen_05b_is_verified_converted_and_tied": ("model",)},
 }
+# Unit tests over 3 s each on 2 CPU cores (pytest --durations, docs/testing.md): whole-loop
+# runs on the tiny model and CLI subprocesses. Marked `slow`, so `make test-fast` leaves
+# them out; `make test` runs them.
+SLOW_UNIT_TESTS: dict[str, frozenset[str]] = {
+    "test_backend_requests.py": frozenset(
+        {"test_vllm_prompts_are_chat_templated_token_ids_ending_in_the_prefill"}
+    ),
+    "test_capability.py": frozenset({"test_loaders_read_the_real_files"}),
+    "test_data.py": frozenset({"test_jailbreak_templates_have_one_prompt_slot"}),
+    "test_eval_sets.py": frozenset(
+        {
+            "test_attacked_prompts_wrap_the_behaviour_in_every_strategy",
+            "test_every_set_loads_its_real_file",
+        }
+    ),
+    "test_hostile_judge_train_export.py": frozenset(
+        {"test_llm_and_hub_judges_keep_clean_neighbours"}
+    ),
+    "test_hostile_properties.py": frozenset({"test_validate_answers_any_override_in_one_line"}),
+    "test_loop_mock.py": frozenset(
+        {
+            "test_compare_two_runs_side_by_side",
+            "test_deleted_stage_reruns_and_downstream_follows_its_content",
+            "test_loop_runs_skips_and_reruns_only_stale_stages",
+            "test_second_round_mutates_successful_attacks",
+        }
+    ),
+    "test_redteam_cli.py": frozenset(
+        {"test_redteam_command_writes_attacks_with_outcomes_and_prints_the_table"}
+    ),
+    "test_safety_reset.py": frozenset(
+        {"test_a_run_with_the_reset_starts_from_it_and_reports_the_reference"}
+    ),
+    "test_stage_cache.py": frozenset(
+        {
+            "test_a_damaged_entry_is_ignored_and_the_stage_runs",
+            "test_a_second_run_reuses_the_baseline_and_matches_it",
+            "test_sharing_can_be_turned_off",
+        }
+    ),
+    "test_sweep.py": frozenset({"test_sweep_trains_one_policy_per_vector_on_shared_stages"}),
+}
 # A test that asks for one of these fixtures loads a real embedded model.
 MODEL_FIXTURES = frozenset({"minilm_path"})
 # DeepSpeed's tests: these, and any test of the file parametrized with a DeepSpeed mode.
@@ -196,7 +238,8 @@ def _check_table(items: list[pytest.Item]) -> None:
         (file, test) for file, entry in TIERS.items() if isinstance(entry, dict) for test in entry
     ]
     named += [(DEEPSPEED_FILE, test) for test in DEEPSPEED_TESTS]
-    for file in {*TIERS, DEEPSPEED_FILE}:
+    named += [(file, test) for file, tests in SLOW_UNIT_TESTS.items() for test in tests]
+    for file in {*TIERS, *SLOW_UNIT_TESTS, DEEPSPEED_FILE}:
         if not (folder / file).is_file():
             raise pytest.UsageError(f"tests/conftest.py TIERS: no test file {file}")
     for file, test in named:
@@ -218,5 +261,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             tiers.add("model")
         for tier in sorted(tiers) or ["unit"]:
             item.add_marker(getattr(pytest.mark, tier))
+        if _test_name(item) in SLOW_UNIT_TESTS.get(item.path.name, ()):
+            item.add_marker(pytest.mark.slow)
         if deepspeed_missing and _needs_deepspeed(item):
             item.add_marker(NO_DEEPSPEED)
