@@ -16,25 +16,44 @@ import numpy as np
 Metric = Callable[[np.ndarray, np.ndarray], float]
 
 
+def _accuracy_rows(pred: np.ndarray, gold: np.ndarray) -> np.ndarray:
+    return np.mean(pred == gold, axis=-1)
+
+
+def _f1_rows(pred: np.ndarray, gold: np.ndarray) -> np.ndarray:
+    tp = np.sum(pred & gold, axis=-1).astype(float)
+    wrong = np.sum(pred != gold, axis=-1).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(tp > 0, 2 * tp / (2 * tp + wrong), 0.0)
+
+
+def _kappa_rows(pred: np.ndarray, gold: np.ndarray) -> np.ndarray:
+    observed = np.mean(pred == gold, axis=-1)
+    p_pred, p_gold = np.mean(pred, axis=-1), np.mean(gold, axis=-1)
+    chance = p_pred * p_gold + (1 - p_pred) * (1 - p_gold)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(chance >= 1.0, 0.0, (observed - chance) / (1.0 - chance))
+
+
 def accuracy(pred: np.ndarray, gold: np.ndarray) -> float:
-    return float(np.mean(pred == gold)) if len(gold) else float("nan")
+    return float(_accuracy_rows(pred, gold)) if len(gold) else float("nan")
 
 
 def f1(pred: np.ndarray, gold: np.ndarray) -> float:
-    tp = float(np.sum(pred & gold))
-    wrong = float(np.sum(pred != gold))
-    return 2 * tp / (2 * tp + wrong) if tp else 0.0
+    return float(_f1_rows(pred, gold))
 
 
 def cohen_kappa(pred: np.ndarray, gold: np.ndarray) -> float:
-    if not len(gold):
-        return float("nan")
-    observed = float(np.mean(pred == gold))
-    chance = float(np.mean(pred) * np.mean(gold) + np.mean(~pred) * np.mean(~gold))
-    return 0.0 if chance >= 1.0 else (observed - chance) / (1.0 - chance)
+    return float(_kappa_rows(pred, gold)) if len(gold) else float("nan")
 
 
 METRICS: dict[str, Metric] = {"accuracy": accuracy, "f1": f1, "kappa": cohen_kappa}
+# The same metrics over the last axis of 2-D arrays: one bootstrap draw per row.
+_ROWS: dict[Metric, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
+    accuracy: _accuracy_rows,
+    f1: _f1_rows,
+    cohen_kappa: _kappa_rows,
+}
 
 
 def bootstrap_interval(
@@ -44,7 +63,11 @@ def bootstrap_interval(
         return (float("nan"), float("nan"))
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, len(gold), size=(resamples, len(gold)))
-    values = [metric(pred[d], gold[d]) for d in draws]
+    rows = _ROWS.get(metric)
+    if rows is not None:
+        values = rows(np.asarray(pred)[draws], np.asarray(gold)[draws])
+    else:
+        values = np.array([metric(pred[d], gold[d]) for d in draws])
     low, high = np.percentile(values, [2.5, 97.5])
     return float(low), float(high)
 
