@@ -20,6 +20,8 @@ from selfmoa.core.config import Config, load_config
 from selfmoa.core.errors import SelfMoaError
 from selfmoa.judges.evaluation import run_eval
 from selfmoa.judges.file_scoring import combined, read_items, score_rows
+from selfmoa.judges.registry import JudgeContext, build_judges
+from selfmoa.judges.source_eval import evaluate_by_source, print_by_source
 from selfmoa.pipeline.plugin_names import check_plugin_names
 
 NAME = "judges"
@@ -50,6 +52,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                           help="PyRIT sets to use (comma-separated)")  # fmt: skip
     evaluate.add_argument("--limit", type=int, default=0, help="at most this many rows per set")
     evaluate.add_argument("--output", help="also write the results as JSON here")
+    evaluate.add_argument(
+        "--by-source",
+        action="store_true",
+        help="per source of human labels (PyRIT objective, each harm set, refusal, each "
+        "gold set), candidates ranked by their worst held-out source",
+    )
 
 
 def config_for(path: str | None) -> Config:
@@ -96,5 +104,12 @@ def _score(args: argparse.Namespace) -> None:
 def execute(args: argparse.Namespace) -> None:
     if args.judges_command == "score":
         _score(args)
+    elif args.by_source:
+        config = config_for(args.config)
+        if args.output:
+            open_output(args.output).close()  # a bad --output fails before the judges run
+        judges = build_judges(config.judge.evaluation_judges, JudgeContext(config))
+        result = evaluate_by_source(judges, args.limit)
+        print_by_source(result, args.output)
     else:
         run_eval(args, config_for(args.config))

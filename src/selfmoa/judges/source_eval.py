@@ -1,0 +1,164 @@
+"""``selfmoa judges eval --by-source``: the evaluation judges per source of human labels,
+ranked by their worst held-out source (``selfmoa.judges.cross_source``).
+
+Sources, each scored separately:
+- ``pyrit-objective``: PyRIT's objective set (all files), target ``unsafe``;
+- ``pyrit-harm:<file>``: each of PyRIT's harm sets, target ``unsafe`` (harm >= 0.5);
+- ``pyrit-refusal``: PyRIT's refusal set, target ``refused``;
+- ``gold:<model>``: each team gold set (``selfmoa/data/gold``), targets ``unsafe`` and
+  ``refused``: the embedded models' own answers, labelled by ``docs/gold-rubric.md``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from selfmoa.judges.base import Judge
+from selfmoa.judges.cross_source import SourceScores, cross_source, rank
+from selfmoa.judges.evaluation import GoldItem, gold_items, pyrit_items, score_set
+
+GOLD_DIR = Path(__file__).parents[1] / "data" / "gold"
+# Team gold sets: source name -> file (the answers of which embedded model).
+GOLD_SETS = {
+    "gold:smollm2-135m": GOLD_DIR / "embedded_v1.jsonl",
+    "gold:qwen2.5-coder-0.5b": GOLD_DIR / "qwen_coder_05b_v1.jsonl",
+    "gold:qwen2.5-coder-1.5b": GOLD_DIR / "qwen_coder_15b_v1.jsonl",
+}
+
+
+def label_sources(limit: int = 0) -> dict[str, list[GoldItem]]:
+    """Every source's items (at most ``limit`` per source when > 0), in a fixed order."""
+    sources: dict[str, list[GoldItem]] = {}
+    sources["pyrit-objective"] = pyrit_items(["objective"], 0)["pyrit-objective"]
+    for item in pyrit_items(["harm"], 0)["pyrit-harm"]:
+        file_name = item.id.split(":")[1].removesuffix(".csv")
+        sources.setdefault(f"pyrit-harm:{file_name}", []).append(item)
+    sources["pyrit-refusal"] = pyrit_items(["refusal"], 0)["pyrit-refusal"]
+    for name, path in GOLD_SETS.items():
+        sources[name] = gold_items(str(path))
+    return {name: items[: limit or None] for name, items in sources.items()}
+
+
+Scored = dict[str, tuple[list[GoldItem], dict[str, dict[str, np.ndarray]]]]
+
+
+def score_sources(sources: dict[str, list[GoldItem]], judges: list[Judge]) -> Scored:
+    """source -> (its items, ``evaluation.score_set``'s target -> voter -> scores)."""
+    scored: Scored = {}
+    bar = tqdm(sources.items(), desc="judging labelled sources", unit="source")
+    for name, items in bar:
+        bar.set_postfix_str(f"{name} ({len(items)})")
+        scored[name] = (items, score_set(items, judges))
+    return scored
+
+
+def by_target(scored: Scored) -> dict[str, list[SourceScores]]:
+    """target ("unsafe" | "refused") -> one ``SourceScores`` per source labelled for it."""
+    out: dict[str, list[SourceScores]] = {}
+    for name, (items, targets) in scored.items():
+        heldout = np.array([item.split == "heldout" for item in items])
+        for target, voters in targets.items():
+            if target == "helpful":
+                continue
+            scores = {k: v for k, v in voters.items() if k != "_gold"}
+            out.setdefault(target, []).append(SourceScores(name, voters["_gold"], heldout, scores))
+    return out
+
+
+def cross_source_result(scored: Scored, resamples: int = 1000) -> dict[str, dict]:
+    """target -> {"sources", "figures", "ranking"} as strict-JSON-ready dicts."""
+    out: dict[str, dict] = {}
+    for target, sources in by_target(scored).items():
+        figures = cross_source(sources, resamples)
+        out[target] = {
+            "sources": [
+                {
+                    "name": s.name,
+                    "positives": s.positives,
+                    "binding": s.binding,
+                    "rows": int((~np.isnan(s.gold)).sum()),
+                }
+                for s in sources
+            ],  # fmt: skip
+            "figures": [asdict(f) for f in figures],
+            "ranking": [asdict(r) for r in rank(figures)],
+        }
+    return _finite(out)  # type: ignore[return-value]
+
+
+def evaluate_by_source(
+    judges: list[Judge], limit: int = 0, resamples: int = 1000
+) -> dict[str, dict]:
+    """``cross_source_result`` over every source of ``label_sources``."""
+    return cross_source_result(score_sources(label_sources(limit), judges), resamples)
+
+
+def _finite(value: object) -> object:
+    """nan -> None all the way down, so the result is strict JSON."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    if isinstance(value, float) and value != value:
+        return None
+    return value
+
+
+def _cell(summary: dict, metric: str) -> str:
+    value = summary.get(metric)
+    if value is None:
+        return "-"
+    return f"{value:.2f} [{summary[metric + '_low']:.2f}, {summary[metric + '_high']:.2f}]"
+
+
+def ranking_markdown(target: str, ranking: list[dict]) -> str:
+    lines = [
+        f"Target `{target}`: candidates by their worst binding source "
+        f"(held-out half; a source binds with >= 20 positive labels)",
+        "",
+        "| candidate | mode | worst source | worst kappa | worst accuracy | mean kappa |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in ranking:
+        lines.append(
+            f"| {r['candidate']} | {r['mode']} | {r['worst_source']} | "
+            f"{r['worst_kappa']:.2f} | {r['worst_accuracy']:.2f} | {r['mean_kappa']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def figures_markdown(figures: list[dict], candidates: list[tuple[str, str]]) -> str:
+    """Per-source rows of the named (candidate, mode) pairs."""
+    lines = [
+        "| candidate | mode | source | binds | n | positives | threshold | accuracy | F1 | kappa |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for candidate, mode in candidates:
+        for f in figures:
+            if (f["candidate"], f["mode"]) != (candidate, mode):
+                continue
+            s = f["summary"]
+            threshold = "-" if f["threshold"] is None else f"{f['threshold']:.2f}"
+            lines.append(
+                f"| {candidate} | {mode} | {f['source']} | {'yes' if f['binding'] else 'no'} | "
+                f"{int(s['n'])} | {f['positives']} | {threshold} | {_cell(s, 'accuracy')} | "
+                f"{_cell(s, 'f1')} | {_cell(s, 'kappa')} |"
+            )
+    return "\n".join(lines)
+
+
+def print_by_source(result: dict[str, dict], output: str | None) -> None:
+    for target, part in result.items():
+        print(ranking_markdown(target, part["ranking"]))
+        print()
+        shown = [("verdict", "as shipped")]
+        shown += [(r["candidate"], r["mode"]) for r in part["ranking"][:3]]
+        print(figures_markdown(part["figures"], list(dict.fromkeys(shown))))
+        print()
+    if output:
+        Path(output).write_text(json.dumps(result, indent=1, allow_nan=False) + "\n")
