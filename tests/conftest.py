@@ -85,7 +85,7 @@ def tiny_loop_config(tiny_model: Path, backend: str = "mock", **sections: dict) 
         "rounds": 1,
         "models": {"policy": str(tiny_model), "attacker": str(tiny_model)},
         "backend": {"kind": backend, "batch_size": 4},
-        "judge": {"agreement_rows": 12},
+        "judge": {"agreement_rows": 3},  # rows per labelled source (16 sources)
         "redteam": {
             "seeds_per_round": 4,
             "jailbreak_prompts_per_round": 2,

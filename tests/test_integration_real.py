@@ -20,7 +20,7 @@ import pytest
 ROOT = Path(__file__).parents[1]
 MINIATURE = [
     "rounds=1",
-    "judge.agreement_rows=12",
+    "judge.agreement_rows=3",
     "redteam.seeds_per_round=4",
     "redteam.jailbreak_prompts_per_round=2",
     "redteam.benign_per_round=4",

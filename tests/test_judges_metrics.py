@@ -33,3 +33,9 @@ def test_bootstrap_interval_contains_the_estimate():
     assert low <= 0.7 <= high and low < high
     summary = summarize(pred, gold, resamples=200)
     assert summary["n"] == 10 and summary["kappa_low"] <= summary["kappa"] <= summary["kappa_high"]
+
+
+def test_no_items_give_no_figure_rather_than_a_number_without_an_interval():
+    empty = np.array([], dtype=bool)
+    summary = summarize(empty, empty, resamples=10)
+    assert all(summary[k] != summary[k] for k in ("accuracy", "f1", "kappa", "f1_low"))

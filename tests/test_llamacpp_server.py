@@ -50,7 +50,7 @@ MINIATURE = [
     "evaluate.sets={harmbench: 3, benign_heldout: 3}",
     "evaluate.capability_items=2",
     "evaluate.max_new_tokens=10",
-    "judge.agreement_rows=4",
+    "judge.agreement_rows=2",
 ]
 
 pytestmark = pytest.mark.slow

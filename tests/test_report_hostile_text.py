@@ -145,6 +145,16 @@ def build_run(run: Path, texts: list[str], name: str) -> tuple[str, str]:
         {"split": "heldout", "set": name, "target": name, "judge": name, "n": 3,
          "accuracy": 0.5, "accuracy_low": 0.1, "accuracy_high": 0.9, "kappa": 0.0}
     ])  # fmt: skip
+    summary_row = {"n": 3.0, **{f"{m}{end}": 0.5 for m in ("accuracy", "f1", "kappa")
+                                for end in ("", "_low", "_high")}}  # fmt: skip
+    write(run / "agreement" / "by_source.json", {name: {
+        "sources": [{"name": name, "positives": 20, "binding": True, "rows": 3}],
+        "figures": [{"candidate": "verdict", "source": name, "mode": "as shipped",
+                     "binding": True, "positives": 2, "abstained": 0, "threshold": 0.5,
+                     "summary": summary_row}],
+        "ranking": [{"candidate": name, "mode": "loso", "worst_source": name,
+                     "worst_kappa": 0.5, "worst_accuracy": 0.5, "mean_kappa": 0.5}],
+    }})  # fmt: skip
     for folder, value, after in ((run / "baseline", 0.9, False), (run / "round_00", 0.2, True)):
         write(folder / "evaluate" / "manifest.json", {"counts": {}})
         write(folder / "evaluate" / "summary.json", summary(name, value))
@@ -330,3 +340,10 @@ def test_compare_html_into_a_missing_folder_or_onto_a_folder_is_one_error_line(t
     assert main(["compare", str(tmp_path / "run"), "--html", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "is a folder" in err and "compare.html" in err
+
+
+def test_the_per_source_judge_table_is_in_the_report_with_its_names_escaped(hostile):
+    markdown, _ = hostile
+    section = markdown.split("### The verdicts on each source of human labels", 1)
+    assert len(section) == 2, "the report shows the verdicts per source"
+    assert "<img" not in section[1] and "| yes | 3 | 2 | 0.50 [0.50, 0.50]" in section[1]

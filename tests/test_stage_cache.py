@@ -1,4 +1,4 @@
-"""Baseline stages shared between runs through the fingerprint-addressed stage cache."""
+"""Stages shared between runs through the fingerprint-addressed stage cache."""
 
 import json
 
@@ -66,7 +66,13 @@ def test_sharing_can_be_turned_off(tmp_path, tiny_model, shared, monkeypatch):
     assert not shared.exists()
 
 
-def test_only_baseline_stages_of_the_policy_as_given_are_shared():
+def test_only_stages_that_read_no_trained_policy_are_shared():
+    """The policy as given (baseline stages) and the judges against human labels."""
     config = config_from_dict({"rounds": 2, "reset": {"enabled": True}})
     shared_labels = [key.label for key in plan(config) if spec_of(key).shared]
-    assert shared_labels == ["baseline evaluate", "baseline reference", "baseline capability"]
+    assert shared_labels == [
+        "baseline evaluate",
+        "baseline reference",
+        "baseline capability",
+        "agreement",
+    ]

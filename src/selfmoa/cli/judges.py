@@ -58,6 +58,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="per source of human labels (PyRIT objective, each harm set, refusal, each "
         "gold set), candidates ranked by their worst held-out source",
     )
+    evaluate.add_argument(
+        "--scores", help="with --by-source: also write every item's judge scores (JSONL) here"
+    )
 
 
 def config_for(path: str | None) -> Config:
@@ -106,10 +109,12 @@ def execute(args: argparse.Namespace) -> None:
         _score(args)
     elif args.by_source:
         config = config_for(args.config)
-        if args.output:
-            open_output(args.output).close()  # a bad --output fails before the judges run
+        for path in (args.output, args.scores):
+            if path:
+                open_output(path).close()  # a bad path fails before the judges run
         judges = build_judges(config.judge.evaluation_judges, JudgeContext(config))
-        result = evaluate_by_source(judges, args.limit)
+        scores = Path(args.scores) if args.scores else None
+        result = evaluate_by_source(judges, args.limit, scores=scores)
         print_by_source(result, args.output)
     else:
         run_eval(args, config_for(args.config))

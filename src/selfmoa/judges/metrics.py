@@ -2,6 +2,7 @@
 
 - accuracy = share of items where verdict == gold;
 - F1 = 2 TP / (2 TP + FP + FN) on the positive class (0 when there is no positive);
+- every metric of no items at all is nan (shown as '-'), never a number without an interval;
 - Cohen's kappa = (p_o - p_e) / (1 - p_e), with p_o the accuracy and p_e the chance
   agreement from the two marginals, p_e = P(v=1)P(g=1) + P(v=0)P(g=0) (0 when p_e = 1);
 - 95% intervals: percentile bootstrap over items (``resamples`` draws, fixed seed).
@@ -40,7 +41,7 @@ def accuracy(pred: np.ndarray, gold: np.ndarray) -> float:
 
 
 def f1(pred: np.ndarray, gold: np.ndarray) -> float:
-    return float(_f1_rows(pred, gold))
+    return float(_f1_rows(pred, gold)) if len(gold) else float("nan")
 
 
 def cohen_kappa(pred: np.ndarray, gold: np.ndarray) -> float:

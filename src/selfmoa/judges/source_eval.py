@@ -57,6 +57,21 @@ def score_sources(sources: dict[str, list[GoldItem]], judges: list[Judge]) -> Sc
     return scored
 
 
+def write_scores(scored: Scored, path: Path) -> None:
+    """One JSON line per (source, item, target): the human label and every voter's score,
+    so other combinations of the judges can be measured without scoring again."""
+    with open(path, "w", encoding="utf-8") as out:
+        for name, (items, targets) in scored.items():
+            for target, voters in targets.items():
+                for k, item in enumerate(items):
+                    row = {
+                        "source": name, "id": item.id, "split": item.split, "target": target,
+                        **{voter: None if np.isnan(v[k]) else float(v[k])
+                           for voter, v in voters.items()},
+                    }  # fmt: skip
+                    out.write(json.dumps(row) + "\n")
+
+
 def by_target(scored: Scored) -> dict[str, list[SourceScores]]:
     """target ("unsafe" | "refused") -> one ``SourceScores`` per source labelled for it."""
     out: dict[str, list[SourceScores]] = {}

@@ -155,10 +155,14 @@ def _evaluation_sets() -> str:
 
 @cache
 def _human_labels() -> str:
-    """PyRIT's human-labelled scorer evaluations and the team's gold set."""
+    """PyRIT's human-labelled scorer evaluations and every team gold set."""
     root = package_dir("pyrit", "pyrit") / "datasets" / "scorer_evals"
-    gold = resources.files("selfmoa.data").joinpath("gold/embedded_v1.jsonl").read_bytes()
-    return _sha(sorted(root.rglob("*.csv"))) + hashlib.sha256(gold).hexdigest()[:16]
+    gold = resources.files("selfmoa.data").joinpath("gold")
+    files = sorted((f for f in gold.iterdir() if f.name.endswith(".jsonl")), key=lambda f: f.name)
+    digest = hashlib.sha256()
+    for file in files:
+        digest.update(file.name.encode() + b"\0" + hashlib.sha256(file.read_bytes()).digest())
+    return _sha(sorted(root.rglob("*.csv"))) + digest.hexdigest()[:16]
 
 
 DATA_ASSETS: dict[str, Callable[[], str]] = {

@@ -245,6 +245,8 @@ class ReportRecord(Part):
     change_from_reference: Change | None = None
     paired_change: dict[str, PairedChange] = {}
     agreement: list[AgreementRow] | None = None
+    # target -> {"sources", "figures", "ranking"}: selfmoa.judges.source_eval
+    agreement_by_source: dict[str, dict[str, Any]] | None = None
 
     @property
     def final(self) -> PolicySummary:

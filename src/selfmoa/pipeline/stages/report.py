@@ -20,7 +20,7 @@ from selfmoa.pipeline.report_record import ReportRecord
 from selfmoa.pipeline.stages import agreement, report_markdown
 from selfmoa.pipeline.stages.order import BASELINE_TABLE, ROUND_STAGES, ROUND_TABLE
 from selfmoa.pipeline.stages.report_html import build_html
-from selfmoa.pipeline.stages.report_sets import agreement_section
+from selfmoa.pipeline.stages.report_sets import agreement_section, by_source_section
 from selfmoa.pipeline.stages.spec import StageKey, StageSpec, plan_of
 
 if TYPE_CHECKING:
@@ -29,6 +29,12 @@ if TYPE_CHECKING:
 
 def _rows(path: Path) -> list[dict[str, Any]] | None:
     return read_json(path) if path.is_file() else None
+
+
+def _object(path: Path) -> dict[str, Any] | None:
+    """A JSON object file of a finished stage, or None when absent (an older run)."""
+    value = read_json(path) if path.is_file() else None
+    return value if isinstance(value, dict) else None
 
 
 def _summary(folder: Path) -> dict[str, Any] | None:
@@ -81,8 +87,12 @@ def run_report(ctx: StageContext) -> dict[str, Any]:
     )
     agreement = _rows(ctx.run.run_stage("agreement") / "agreement.json")
     data["agreement"] = agreement
+    by_source = _object(ctx.run.run_stage("agreement") / "by_source.json")
+    if by_source is not None:
+        data["agreement_by_source"] = by_source
     head, examples = (markdown.split("\n## Examples", 1) + [""])[:2]
-    markdown = head.rstrip("\n") + "\n" + "\n".join(agreement_section(agreement)) + "\n"
+    judged = agreement_section(agreement) + by_source_section(by_source)
+    markdown = head.rstrip("\n") + "\n" + "\n".join(judged) + "\n"
     markdown += f"\n## Examples{examples}" if examples else ""
     atomic_write_bytes(ctx.stage.file("report.md"), utf8(markdown))
     ReportRecord.from_data(data).write(ctx.stage.file("report.json"))

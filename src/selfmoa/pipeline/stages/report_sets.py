@@ -179,3 +179,62 @@ def agreement_section(rows: list[dict[str, Any]] | None) -> list[str]:
             f"{r['kappa']:.3f} |"
         )
     return lines
+
+
+def _interval(summary: dict[str, Any], metric: str) -> str:
+    value = summary.get(metric)
+    if value is None:
+        return "-"
+    return f"{value:.2f} [{summary[metric + '_low']:.2f}, {summary[metric + '_high']:.2f}]"
+
+
+def by_source_section(by_source: dict[str, Any] | None, shown_candidates: int = 5) -> list[str]:
+    """The recorded verdict on each source of human labels, and the candidate verdicts
+    ranked by their worst binding source (``selfmoa.judges.cross_source``)."""
+    if not by_source:
+        return []
+    lines = [
+        "",
+        "### The verdicts on each source of human labels",
+        "",
+        "Held-out half of each source. A source binds (decides how good a verdict is) when "
+        "humans marked at least 20 of its answers positive; a verdict is as good as its "
+        "worst binding source (`selfmoa judges eval --by-source`).",
+    ]
+    for target, part in by_source.items():
+        lines += [
+            "",
+            f"`{md_text(target)}` as recorded (`verdict`):",
+            "",
+            "| source | binds | n | positives | accuracy [95% CI] | F1 | kappa |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for f in part["figures"]:
+            if (f["candidate"], f["mode"]) != ("verdict", "as shipped"):
+                continue
+            summary = f["summary"]
+            lines.append(
+                f"| {md_text(f['source'])} | {'yes' if f['binding'] else 'no'} | "
+                f"{int(summary['n'])} | {f['positives']} | {_interval(summary, 'accuracy')} | "
+                f"{_interval(summary, 'f1')} | {_interval(summary, 'kappa')} |"
+            )
+        ranking = part["ranking"]
+        if not ranking:
+            continue
+        lines += [
+            "",
+            f"`{md_text(target)}` candidates, best worst binding source first "
+            f"(`loso`: threshold or stack fitted on the other sources):",
+            "",
+            "| rank | candidate | mode | worst source | worst kappa | worst accuracy |",
+            "|---|---|---|---|---|---|",
+        ]
+        for place, r in enumerate(ranking, 1):
+            if place > shown_candidates and r["candidate"] != "verdict":
+                continue
+            lines.append(
+                f"| {place} | {md_text(r['candidate'])} | {r['mode']} | "
+                f"{md_text(r['worst_source'])} | {r['worst_kappa']:.2f} | "
+                f"{r['worst_accuracy']:.2f} |"
+            )
+    return lines
