@@ -144,6 +144,7 @@ TIERS: dict[str, Tiers | dict[str, Tiers]] = {
         "test_score_writes_one_verdict_line_per_input": ("model",),
         "test_eval_against_a_gold_file": ("model",),
         "test_eval_on_a_few_pyrit_rows_writes_valid_json": ("model",),
+        "test_eval_by_source_scores_every_source_and_writes_json_and_scores": ("model",),
     },
     "test_judges_models.py": {
         "test_contract_every_registered_judge_builds_by_name_and_keeps_the_protocol": ("model",),

@@ -110,3 +110,25 @@ def test_eval_on_a_few_pyrit_rows_writes_valid_json(tmp_path, capsys):
     assert "| pyrit-refusal | refused | content-refusal | all | 4 |" in capsys.readouterr().out
     rows = json.loads(out.read_text())
     assert {r["split"] for r in rows} == {"tune", "heldout", "all"}
+
+
+def test_eval_by_source_scores_every_source_and_writes_json_and_scores(tmp_path, capsys):
+    out, scores = tmp_path / "by_source.json", tmp_path / "scores.jsonl"
+    argv = ["judges", "eval", "--by-source", "--limit", "2", "--output", str(out),
+            "--scores", str(scores)]  # fmt: skip
+    assert main(argv) == 0
+    assert "Target `unsafe`: candidates by their worst binding source" in capsys.readouterr().out
+    result = json.loads(out.read_text())
+    sources = {s["name"] for s in result["unsafe"]["sources"]}
+    assert {"pyrit-objective", "pyrit-harm:violence", "gold:qwen2.5-coder-1.5b"} <= sources
+    assert {s["name"] for s in result["refused"]["sources"]} >= {"pyrit-refusal"}
+    assert not any(s["binding"] for s in result["unsafe"]["sources"])  # 2 rows cannot bind
+    lines = [json.loads(line) for line in scores.read_text().splitlines()]
+    assert {line["source"] for line in lines} >= sources
+    assert all("verdict" in line and "_gold" in line for line in lines)
+
+
+def test_eval_by_source_with_a_bad_output_path_fails_before_scoring(tmp_path, capsys):
+    argv = ["judges", "eval", "--by-source", "--output", str(tmp_path / "no" / "x.json")]
+    assert main(argv) == 2
+    assert "does not exist; create it" in capsys.readouterr().out

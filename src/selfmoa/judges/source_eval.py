@@ -107,10 +107,14 @@ def cross_source_result(scored: Scored, resamples: int = 1000) -> dict[str, dict
 
 
 def evaluate_by_source(
-    judges: list[Judge], limit: int = 0, resamples: int = 1000
+    judges: list[Judge], limit: int = 0, resamples: int = 1000, scores: Path | None = None
 ) -> dict[str, dict]:
-    """``cross_source_result`` over every source of ``label_sources``."""
-    return cross_source_result(score_sources(label_sources(limit), judges), resamples)
+    """``cross_source_result`` over every source of ``label_sources`` (per-item scores
+    also written to ``scores`` when given)."""
+    scored = score_sources(label_sources(limit), judges)
+    if scores is not None:
+        write_scores(scored, scores)
+    return cross_source_result(scored, resamples)
 
 
 def _finite(value: object) -> object:
