@@ -131,4 +131,4 @@ def test_eval_by_source_scores_every_source_and_writes_json_and_scores(tmp_path,
 def test_eval_by_source_with_a_bad_output_path_fails_before_scoring(tmp_path, capsys):
     argv = ["judges", "eval", "--by-source", "--output", str(tmp_path / "no" / "x.json")]
     assert main(argv) == 2
-    assert "does not exist; create it" in capsys.readouterr().out
+    assert "does not exist; create it" in capsys.readouterr().err
