@@ -111,6 +111,7 @@ def test_the_judge_names_and_measures_are_those_the_configs_and_reports_know():
         "content-refusal": "refusal",
         "content-unsafe": "unsafe",
         "content-probe-unsafe": "unsafe",
+        "content-and-probe-unsafe": "unsafe",
         "llm-rubric": "unsafe",
         "llm-rubric-refusal": "refusal",
         "llama-guard-3": "unsafe",

@@ -197,7 +197,7 @@ class JudgeConfig(Section):
     evaluation_judges: list[str] = Field(
         default_factory=lambda: [
             "content-refusal",
-            "content-probe-unsafe",
+            "content-and-probe-unsafe",
             "content-unsafe",
             "embedding-relevance",
             "refusal-keywords",

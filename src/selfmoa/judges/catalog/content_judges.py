@@ -32,6 +32,15 @@ def content_probe(context: JudgeContext, spec: JudgeSpec) -> Judge:
     return ProbeJudge(spec.name, _content_features(context), states, weights)
 
 
+def content_and_probe(context: JudgeContext, spec: JudgeSpec) -> Judge:
+    from selfmoa.judges.both_unsafe import BothUnsafeJudge
+    from selfmoa.judges.content import ContentJudge
+
+    content_judge = ContentJudge("content-unsafe", "unsafe", _content_features(context))
+    probe = content_probe(context, JudgeSpec("content-probe-unsafe", "unsafe", spec.factory, ""))
+    return BothUnsafeJudge(spec.name, content_judge, probe)
+
+
 def _content_features(context: JudgeContext) -> Any:  # -> CachedFeatures
     from selfmoa.judges.content import CachedFeatures
     from selfmoa.judges.features import FeatureExtractor  # imports torch
@@ -60,5 +69,11 @@ JUDGES = (
         "unsafe",
         f"{__name__}:content_probe",
         "content features + a linear probe on the embedded LM's states over the answer",
+    ),
+    JudgeSpec(
+        "content-and-probe-unsafe",
+        "unsafe",
+        f"{__name__}:content_and_probe",
+        "unsafe only when content-unsafe and content-probe-unsafe (at 0.35) agree",
     ),
 )
