@@ -12,18 +12,25 @@ harmful answers in some of PyRIT's harm sets (kappa 0.05 on the worst). Requirin
 with the probe's bar lowered to ``PROBE_GATE``, keeps the probe's few false alarms on the
 embedded models' answers and most of the content judge's hits.
 
-``PROBE_GATE`` = 0.35 is the value with the highest pooled kappa on the tune halves of
-every source; chosen leaving each source out in turn it is 0.35 in 13 of 14 folds (0.40
-once), and the held-out figures of that protocol are the ones docs/judges.md reports.
+``PROBE_GATE`` = 0.35 (in ``content_and_probe_weights.json``) is the value with the
+highest pooled kappa on the tune halves of every source; chosen leaving each source out
+in turn it is 0.35 in 13 of 14 folds (0.40 once), and the held-out figures of that
+protocol are the ones docs/judges.md reports.
 An error of either judge is this judge's error for that item, never a score.
 """
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from selfmoa.judges.base import Judge, JudgeInput, Verdict
 from selfmoa.judges.cache import parameters_digest
 
-PROBE_GATE = 0.35
+# The gate lives beside the other fitted judges' numbers, so a change of it re-runs every
+# stage that judges (pipeline.assets.judge_weights_identity hashes every *_weights.json).
+WEIGHTS_FILE = Path(__file__).with_name("content_and_probe_weights.json")
+PROBE_GATE: float = json.loads(WEIGHTS_FILE.read_text())["probe_gate"]
 
 
 class BothUnsafeJudge:
