@@ -51,6 +51,27 @@ def test_states_average_the_answer_tokens_only_and_ignore_batch_padding(states):
     assert np.allclose(together[0, 0], embeddings[ids[start:]].mean(0), atol=1e-5)
 
 
+def test_only_the_layers_read_run_and_the_states_are_those_of_the_whole_model(states):
+    model = states.model
+    total = model.config.num_hidden_layers
+    assert total >= 2, "the tiny model needs a layer after the ones that run"
+    prompts, answers = ["write a story"] * 2, ["the quick brown fox", "jumps over the lazy dog"]
+    ran: list[int] = []
+    hooks = [layer.register_forward_hook(lambda *_, k=k: ran.append(k))
+             for k, layer in enumerate(model.get_decoder().layers)]  # fmt: skip
+    try:
+        early = states.states(prompts, answers, [0])
+    finally:
+        for hook in hooks:
+            hook.remove()
+    assert set(ran) == {0} and model.config.num_hidden_layers == total  # restored afterwards
+    ids = torch.tensor([states._ids(prompts[0], answers[0])[0]])
+    with torch.no_grad():
+        whole = model.get_decoder()(input_ids=ids, output_hidden_states=True).hidden_states[0]
+    start = states._ids(prompts[0], answers[0])[1]
+    assert np.allclose(early[0, 0], whole[0, start:].mean(0).numpy(), atol=1e-5)
+
+
 def test_an_answer_cut_away_by_the_token_limit_is_an_error_not_a_score(tiny_model, states):
     short = AnswerStates(states.model, states.tokenizer, max_tokens=4)
     judge = ProbeJudge("content-probe-unsafe", CachedFeatures(FeatureExtractor(HashEmbedder())),

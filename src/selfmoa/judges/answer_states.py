@@ -8,10 +8,15 @@ content from the vacuous, repetitive text small models write, which keyword and
 embedding features cannot (docs/judges.md).
 
 Texts are cut to ``PROMPT_CHARS`` / ``ANSWER_CHARS`` and the sequence to ``max_tokens``,
-the same at fitting time (``scripts/fit_probe_judge.py``) and when judging.
+the same at fitting time (``scripts/fit_probe_judge.py``) and when judging. Only the
+layers up to the deepest one read are run.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
 import torch
@@ -75,8 +80,8 @@ class AnswerStates:
                 ids[row, : len(tokens)] = torch.tensor(tokens)
                 attention[row, : len(tokens)] = 1
                 answer_mask[row, answer_start : len(tokens)] = 1.0
-            with torch.no_grad():  # the decoder alone: no vocabulary-sized logits
-                result = self.model.get_decoder()(
+            with torch.no_grad(), _only_layers(self.model.config, max(layers) + 1):
+                result = self.model.get_decoder()(  # the decoder alone: no logits
                     input_ids=ids.to(device),
                     attention_mask=attention.to(device),
                     output_hidden_states=True,
@@ -87,3 +92,17 @@ class AnswerStates:
                 mean = (states * mask).sum(1) / mask.sum(1)
                 out[chunk, slot] = mean.cpu().numpy()
         return out
+
+
+@contextmanager
+def _only_layers(config: Any, count: int) -> Iterator[None]:
+    """Run only the first ``count`` decoder layers: the states read come from a layer in
+    the middle, and the decoders of transformers stop at ``config.num_hidden_layers``, so
+    the layers after it need not run (identical states, about 40% less time for layer 18
+    of the 135M's 30). Architectures that ignore the number simply run every layer."""
+    total = config.num_hidden_layers
+    config.num_hidden_layers = min(total, count)
+    try:
+        yield
+    finally:
+        config.num_hidden_layers = total
