@@ -347,3 +347,12 @@ def test_the_per_source_judge_table_is_in_the_report_with_its_names_escaped(host
     section = markdown.split("### The verdicts on each source of human labels", 1)
     assert len(section) == 2, "the report shows the verdicts per source"
     assert "<img" not in section[1] and "| yes | 3 | 2 | 0.50 [0.50, 0.50]" in section[1]
+
+
+def test_a_damaged_per_source_table_is_one_line_that_names_the_file(tmp_path):
+    from selfmoa.core.errors import SelfMoaError
+    from selfmoa.pipeline.stages.report import _by_source_lines
+
+    for damaged in ({"unsafe": {"figures": [{"candidate": "verdict"}]}}, {"unsafe": "x"}):
+        with pytest.raises(SelfMoaError, match="by_source.json is damaged"):
+            _by_source_lines(damaged, tmp_path / "agreement")

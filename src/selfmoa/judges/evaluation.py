@@ -168,7 +168,18 @@ def agreement(
     rows = []
     for name, items in sets.items():
         rows += results_for(name, items, score_set(items, judges), resamples)
-    return [{k: None if v != v else v for k, v in r.items()} for r in rows]  # nan -> None
+    return finite(rows)  # type: ignore[return-value]
+
+
+def finite(value: object) -> object:
+    """nan -> None all the way down, so the result is strict JSON."""
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [finite(v) for v in value]
+    if isinstance(value, float) and value != value:
+        return None
+    return value
 
 
 def run_eval(args: argparse.Namespace, config: Config, resamples: int = 1000) -> list[dict]:

@@ -20,12 +20,19 @@ from tqdm.auto import tqdm
 
 from selfmoa.judges.base import Judge
 from selfmoa.judges.cross_source import SourceScores, cross_source, rank
-from selfmoa.judges.evaluation import GoldItem, gold_items, pyrit_items, score_set
+from selfmoa.judges.evaluation import (
+    TEAM_GOLD,
+    GoldItem,
+    finite,
+    gold_items,
+    pyrit_items,
+    score_set,
+)
 
-GOLD_DIR = Path(__file__).parents[1] / "data" / "gold"
+GOLD_DIR = TEAM_GOLD.parent
 # Team gold sets: source name -> file (the answers of which embedded model).
 GOLD_SETS = {
-    "gold:smollm2-135m": GOLD_DIR / "embedded_v1.jsonl",
+    "gold:smollm2-135m": TEAM_GOLD,
     "gold:qwen2.5-coder-0.5b": GOLD_DIR / "qwen_coder_05b_v1.jsonl",
     "gold:qwen2.5-coder-1.5b": GOLD_DIR / "qwen_coder_15b_v1.jsonl",
 }
@@ -103,7 +110,7 @@ def cross_source_result(scored: Scored, resamples: int = 1000) -> dict[str, dict
             "figures": [asdict(f) for f in figures],
             "ranking": [asdict(r) for r in rank(figures)],
         }
-    return _finite(out)  # type: ignore[return-value]
+    return finite(out)  # type: ignore[return-value]
 
 
 def evaluate_by_source(
@@ -117,18 +124,8 @@ def evaluate_by_source(
     return cross_source_result(scored, resamples)
 
 
-def _finite(value: object) -> object:
-    """nan -> None all the way down, so the result is strict JSON."""
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    if isinstance(value, float) and value != value:
-        return None
-    return value
-
-
-def _cell(summary: dict, metric: str) -> str:
+def interval_cell(summary: dict, metric: str) -> str:
+    """``0.88 [0.83, 0.92]``, or ``-`` when there were no rows."""
     value = summary.get(metric)
     if value is None:
         return "-"
@@ -165,8 +162,9 @@ def figures_markdown(figures: list[dict], candidates: list[tuple[str, str]]) -> 
             threshold = "-" if f["threshold"] is None else f"{f['threshold']:.2f}"
             lines.append(
                 f"| {candidate} | {mode} | {f['source']} | {'yes' if f['binding'] else 'no'} | "
-                f"{int(s['n'])} | {f['positives']} | {threshold} | {_cell(s, 'accuracy')} | "
-                f"{_cell(s, 'f1')} | {_cell(s, 'kappa')} |"
+                f"{int(s['n'])} | {f['positives']} | {threshold} | "
+                + " | ".join(interval_cell(s, m) for m in ("accuracy", "f1", "kappa"))
+                + " |"
             )
     return "\n".join(lines)
 

@@ -16,20 +16,26 @@ def content(context: JudgeContext, spec: JudgeSpec) -> Judge:
 
 
 def content_probe(context: JudgeContext, spec: JudgeSpec) -> Judge:
+    return _probe_judge(context, spec.name)
+
+
+def _probe_judge(context: JudgeContext, name: str) -> Judge:
+    """The probe judge under ``name`` (its model from ``judge.models[name]``, else the one
+    its weights were fitted on)."""
     from selfmoa.backends.hf import load_causal_lm, load_tokenizer, pick_device
     from selfmoa.core.modelpath import resolve_model
     from selfmoa.judges.answer_states import AnswerStates
     from selfmoa.judges.probe import ProbeJudge, load_probe_weights
 
     weights = load_probe_weights()
-    spec_model = context.config.judge.models.get(spec.name, weights["model"])
-    path = resolve_model(spec_model, f"judge.models.{spec.name}")
+    spec_model = context.config.judge.models.get(name, weights["model"])
+    path = resolve_model(spec_model, f"judge.models.{name}")
     # float32 whatever models.dtype says: the probe was fitted on float32 states. Not kept
     # in context.shared: a stage that judges loads it once (about a second) and frees it
     # after, so training never holds a second copy of the model.
     model = load_causal_lm(path, "float32", pick_device(context.config.models.device))
     states = AnswerStates(model, load_tokenizer(path), weights["max_tokens"])
-    return ProbeJudge(spec.name, _content_features(context), states, weights)
+    return ProbeJudge(name, _content_features(context), states, weights)
 
 
 def content_and_probe(context: JudgeContext, spec: JudgeSpec) -> Judge:
@@ -37,7 +43,7 @@ def content_and_probe(context: JudgeContext, spec: JudgeSpec) -> Judge:
     from selfmoa.judges.content import ContentJudge
 
     content_judge = ContentJudge("content-unsafe", "unsafe", _content_features(context))
-    probe = content_probe(context, JudgeSpec("content-probe-unsafe", "unsafe", spec.factory, ""))
+    probe = _probe_judge(context, "content-probe-unsafe")
     return BothUnsafeJudge(spec.name, content_judge, probe)
 
 

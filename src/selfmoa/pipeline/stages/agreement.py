@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from selfmoa.core.atomic import atomic_write_json, atomic_write_text
-from selfmoa.judges.evaluation import markdown, results_for
+from selfmoa.judges.evaluation import finite, markdown, results_for
 from selfmoa.judges.source_eval import cross_source_result, label_sources, score_sources
 from selfmoa.pipeline.stage_context import StageContext
 from selfmoa.pipeline.stages.config_keys import JUDGING
@@ -36,7 +36,7 @@ def run_agreement(ctx: StageContext) -> dict[str, Any]:
     for source, shown in REPORT_SETS.items():
         items, targets = scored[source]
         rows += results_for(shown, items, targets, 1000)
-    rows = [{k: None if v != v else v for k, v in r.items()} for r in rows]  # nan -> None
+    rows = finite(rows)  # type: ignore[assignment]
     by_source = cross_source_result(scored)
     atomic_write_json(ctx.stage.file("agreement.json"), rows)
     atomic_write_json(ctx.stage.file("by_source.json"), by_source)

@@ -37,6 +37,18 @@ def _object(path: Path) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
+def _by_source_lines(by_source: dict[str, Any] | None, folder: Path) -> list[str]:
+    """The per-source judge table; a by_source.json of the wrong shape (edited or damaged
+    by hand) is one line naming the file and the fix, never a traceback."""
+    try:
+        return by_source_section(by_source)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise SelfMoaError(
+            f"{folder / 'by_source.json'} is damaged; delete {folder} and run again "
+            "(selfmoa run recomputes the agreement stage)"
+        ) from None
+
+
 def _summary(folder: Path) -> dict[str, Any] | None:
     path = folder / "summary.json"
     return read_json(path) if path.is_file() else None
@@ -85,13 +97,14 @@ def run_report(ctx: StageContext) -> dict[str, Any]:
         ),
         reference,
     )
-    agreement = _rows(ctx.run.run_stage("agreement") / "agreement.json")
+    agreement_folder = ctx.run.run_stage("agreement")
+    agreement = _rows(agreement_folder / "agreement.json")
     data["agreement"] = agreement
-    by_source = _object(ctx.run.run_stage("agreement") / "by_source.json")
+    by_source = _object(agreement_folder / "by_source.json")
     if by_source is not None:
         data["agreement_by_source"] = by_source
     head, examples = (markdown.split("\n## Examples", 1) + [""])[:2]
-    judged = agreement_section(agreement) + by_source_section(by_source)
+    judged = agreement_section(agreement) + _by_source_lines(by_source, agreement_folder)
     markdown = head.rstrip("\n") + "\n" + "\n".join(judged) + "\n"
     markdown += f"\n## Examples{examples}" if examples else ""
     atomic_write_bytes(ctx.stage.file("report.md"), utf8(markdown))

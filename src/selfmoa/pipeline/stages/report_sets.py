@@ -12,6 +12,7 @@ from typing import Any
 from selfmoa.core.records import EvalItem
 from selfmoa.core.stats import paired_difference, rate_summary
 from selfmoa.core.text_safety import md_text, md_value
+from selfmoa.judges.source_eval import interval_cell
 
 
 def pct(summary: dict[str, Any] | None) -> str:
@@ -181,13 +182,6 @@ def agreement_section(rows: list[dict[str, Any]] | None) -> list[str]:
     return lines
 
 
-def _interval(summary: dict[str, Any], metric: str) -> str:
-    value = summary.get(metric)
-    if value is None:
-        return "-"
-    return f"{value:.2f} [{summary[metric + '_low']:.2f}, {summary[metric + '_high']:.2f}]"
-
-
 def by_source_section(by_source: dict[str, Any] | None, shown_candidates: int = 5) -> list[str]:
     """The recorded verdict on each source of human labels, and the candidate verdicts
     ranked by their worst binding source (``selfmoa.judges.cross_source``)."""
@@ -215,8 +209,8 @@ def by_source_section(by_source: dict[str, Any] | None, shown_candidates: int = 
             summary = f["summary"]
             lines.append(
                 f"| {md_text(f['source'])} | {'yes' if f['binding'] else 'no'} | "
-                f"{int(summary['n'])} | {f['positives']} | {_interval(summary, 'accuracy')} | "
-                f"{_interval(summary, 'f1')} | {_interval(summary, 'kappa')} |"
+                f"{int(summary['n'])} | {f['positives']} | {interval_cell(summary, 'accuracy')} | "
+                f"{interval_cell(summary, 'f1')} | {interval_cell(summary, 'kappa')} |"
             )
         ranking = part["ranking"]
         if not ranking:
