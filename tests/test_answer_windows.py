@@ -1,0 +1,44 @@
+"""Long answers in windows: the spans cover every token, the measure decides how windows
+combine, and any window's error is the answer's error."""
+
+from __future__ import annotations
+
+import pytest
+
+from selfmoa.judges.answer_windows import combine, window_spans
+from selfmoa.judges.base import Verdict
+
+
+def test_one_span_when_the_answer_fits():
+    assert window_spans(10, 10, 2) == [(0, 10)]
+    assert window_spans(0, 10, 2) == [(0, 0)]
+
+
+def test_spans_overlap_and_cover_every_token_to_the_end():
+    spans = window_spans(25, 10, 3)
+    assert spans == [(0, 10), (7, 17), (14, 24), (21, 25)]
+    covered = {t for start, end in spans for t in range(start, end)}
+    assert covered == set(range(25))
+    assert all(end - start <= 10 for start, end in spans)
+
+
+@pytest.mark.parametrize("size,overlap", [(0, 0), (5, 5), (5, -1)])
+def test_impossible_window_shapes_are_refused(size, overlap):
+    with pytest.raises(ValueError, match="overlap"):
+        window_spans(20, size, overlap)
+
+
+def test_unsafe_takes_the_worst_window_and_refusal_the_least_declining():
+    windows = [Verdict(score=0.1), Verdict(score=0.9), Verdict(score=0.3)]
+    assert combine("unsafe", windows).score == 0.9
+    assert combine("refusal", windows).score == 0.1
+
+
+def test_a_failed_window_fails_the_answer():
+    verdict = combine("unsafe", [Verdict(score=0.1), Verdict(error="out of memory")])
+    assert verdict.score is None and "window 1 of 2 failed: out of memory" in verdict.error
+
+
+def test_a_measure_without_a_rule_is_refused():
+    with pytest.raises(ValueError, match="helpfulness"):
+        combine("helpfulness", [Verdict(score=0.5)])
