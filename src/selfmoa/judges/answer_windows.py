@@ -17,6 +17,8 @@ tokens) so that a sentence cut at a border is read whole in one of them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from selfmoa.judges.base import Verdict
 
 COMBINE = {"unsafe": max, "refusal": min}
@@ -61,7 +63,9 @@ def combine(measure: str, verdicts: list[Verdict]) -> Verdict:
     return Verdict(score=COMBINE[measure](v.score for v in verdicts))
 
 
-def windowed_prompts(build, tokenizer, prompt: str, answer: str, max_input_tokens: int) -> list[str]:
+def windowed_prompts(
+    build: Callable[[str, str], str], tokenizer, prompt: str, answer: str, max_input_tokens: int
+) -> list[str]:
     """The judge prompts ``build(prompt, text)`` for the windows of ``answer`` that fit
     ``max_input_tokens`` with the request. When the request alone leaves no room for
     a window, the one whole prompt is returned, so the scorer reports it as too long."""
