@@ -39,7 +39,7 @@ demo: setup
 # The same loop on Qwen2.5-Coder-0.5B-Instruct (README, "Larger embedded policies").
 demo-qwen05: qwen05
 	$(BIN)/selfmoa run configs/default.yaml name=demo-qwen05 \
-	  models.policy=embedded:qwen2.5-coder-0.5b-instruct
+	  models.policy=embedded:qwen2.5-coder-0.5b-instruct backend.kind=llamacpp
 
 test: setup browser
 	$(BIN)/ruff check src tests bench scripts
