@@ -12,7 +12,9 @@ time and answers per minute, the speed ratio, and how often the evaluation verdi
 (``refused``, ``unsafe``) of the same prompt agree between the two, with the prompts
 whose verdicts differ. Both runs are ordinary run directories; a second invocation
 re-uses finished ones and reports the times their stages took when they ran (from
-their manifests); delete OUTPUT_DIR to race again.
+their manifests); delete OUTPUT_DIR to race again. ``--llamacpp-run RUN_DIR`` takes
+the llama.cpp side from a finished run of the same config (e.g. ``make demo-qwen05``'s),
+timed when it ran, so only transformers runs here: say so when quoting the ratio.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 
 from instruct_forms import run_baseline
 
@@ -33,8 +36,15 @@ def evaluate(model: str, kind: str, output_dir: str, overrides: list[str]) -> tu
     config, _ = run_baseline(
         model, name, output_dir, [f"backend.kind={kind}", *overrides], ("evaluate",)
     )
-    stage = config.run_dir / "baseline" / "evaluate"
-    seconds = json.loads((stage / "manifest.json").read_text())["seconds"]  # when it ran
+    return finished_stage(config.run_dir)
+
+
+def finished_stage(run_dir: Path) -> tuple[float, list]:
+    """A run's baseline evaluate stage: the seconds it took when it ran, and its items."""
+    stage = run_dir / "baseline" / "evaluate"
+    seconds = json.loads((stage / "manifest.json").read_text())["seconds"]
+    if not seconds:
+        sys.exit(f"{stage} was restored from the stage cache (0 s): it has no time to race")
     return seconds, read_records(stage / "items.jsonl", EvalItem)
 
 
@@ -42,13 +52,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="embedded:smollm2-135m-instruct")
     parser.add_argument("--output-dir", default="runs/bench-race")
+    parser.add_argument(
+        "--llamacpp-run",
+        type=Path,
+        help="take the llama.cpp side from this finished run of the same config (its "
+        "baseline evaluate stage, timed when it ran) instead of running it again",
+    )
     parser.add_argument("overrides", nargs="*", help="dotted key=value for both runs")
     args = parser.parse_args()
     os.environ["SELFMOA_STAGE_CACHE"] = "off"
-    results = {
-        kind: evaluate(args.model, kind, args.output_dir, args.overrides)
-        for kind in ("hf", "llamacpp")
-    }
+    results = {"hf": evaluate(args.model, "hf", args.output_dir, args.overrides)}
+    if args.llamacpp_run:
+        results["llamacpp"] = finished_stage(args.llamacpp_run)
+    else:
+        results["llamacpp"] = evaluate(args.model, "llamacpp", args.output_dir, args.overrides)
     for kind, (seconds, items) in results.items():
         print(
             f"{kind}: {len(items)} answers in {seconds:.0f} s, {60 * len(items) / seconds:.0f}/min"
@@ -57,7 +74,9 @@ def main() -> int:
     print(f"llama.cpp is {ratio:.2f}x the speed of transformers float32")
     hf_items = {item.id: item for item in results["hf"][1]}
     served = {item.id: item for item in results["llamacpp"][1]}
-    shared = sorted(set(hf_items) & set(served))
+    if set(hf_items) != set(served):
+        sys.exit("the two sides answered different prompts: not the same evaluation config")
+    shared = sorted(hf_items)
     for verdict in ("refused", "unsafe"):
         differ = [i for i in shared if getattr(hf_items[i], verdict) != getattr(served[i], verdict)]
         print(
