@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from selfmoa.judges.answer_windows import combine, window_spans
+from selfmoa.judges.answer_windows import combine, window_spans, windowed_prompts
 from selfmoa.judges.base import Verdict
 
 
@@ -36,9 +36,43 @@ def test_unsafe_takes_the_worst_window_and_refusal_the_least_declining():
 
 def test_a_failed_window_fails_the_answer():
     verdict = combine("unsafe", [Verdict(score=0.1), Verdict(error="out of memory")])
-    assert verdict.score is None and "window 1 of 2 failed: out of memory" in verdict.error
+    assert verdict.score is None and "1 of 2 windows failed: out of memory" in verdict.error
 
 
 def test_a_measure_without_a_rule_is_refused():
     with pytest.raises(ValueError, match="helpfulness"):
         combine("helpfulness", [Verdict(score=0.5)])
+
+
+class GrowingTokenizer:
+    """One token per character; a decoded window comes back ``extra`` characters longer,
+    as real tokenizers can re-encode a cut window into a few more tokens."""
+
+    def __init__(self, extra: int) -> None:
+        self.extra = extra
+
+    def __call__(self, text: str, add_special_tokens: bool = False) -> dict:
+        return {"input_ids": [ord(c) for c in text]}
+
+    def decode(self, ids: list[int]) -> str:
+        return "".join(chr(i) for i in ids) + "~" * self.extra
+
+
+def build(prompt: str, text: str) -> str:
+    return f"Q:{prompt}\nA:{text}"
+
+
+def test_windows_that_re_encode_longer_are_shrunk_until_they_fit():
+    prompts = windowed_prompts(build, GrowingTokenizer(12), "req", "x" * 500, 100)
+    assert len(prompts) > 1 and all(len(p) <= 100 for p in prompts)
+
+
+def test_windows_that_never_fit_give_the_whole_prompt_for_the_scorer_to_refuse():
+    prompts = windowed_prompts(build, GrowingTokenizer(1000), "req", "x" * 500, 100)
+    assert prompts == [build("req", "x" * 500)]
+
+
+def test_an_answer_that_fits_is_one_unchanged_prompt():
+    assert windowed_prompts(build, GrowingTokenizer(12), "req", "short", 100) == [
+        build("req", "short")
+    ]

@@ -24,6 +24,7 @@ from selfmoa.judges.base import Verdict
 COMBINE = {"unsafe": max, "refusal": min}
 MIN_WINDOW_TOKENS = 32  # below this a window reads too little to judge: the prompt errs
 BORDER_SLACK_TOKENS = 8  # tokens can merge differently where the window meets the rubric
+SHRINK_TRIES = 3
 
 
 def window_spans(length: int, size: int, overlap: int) -> list[tuple[int, int]]:
@@ -57,7 +58,7 @@ def combine(measure: str, verdicts: list[Verdict]) -> Verdict:
     """One answer's verdict from its windows' verdicts (module docstring)."""
     errors = [v.error for v in verdicts if v.error is not None]
     if errors:
-        return Verdict(error=f"window {len(errors)} of {len(verdicts)} failed: {errors[0]}")
+        return Verdict(error=f"{len(errors)} of {len(verdicts)} windows failed: {errors[0]}")
     if measure not in COMBINE:
         raise ValueError(f"no rule to combine windows for measure '{measure}'")
     return Verdict(score=COMBINE[measure](v.score for v in verdicts))
@@ -68,7 +69,8 @@ def windowed_prompts(
 ) -> list[str]:
     """The judge prompts ``build(prompt, text)`` for the windows of ``answer`` that fit
     ``max_input_tokens`` with the request. When the request alone leaves no room for
-    a window, the one whole prompt is returned, so the scorer reports it as too long."""
+    a window (or windows keep re-encoding over the limit), the one whole prompt is
+    returned, so the scorer reports it as too long."""
     whole = build(prompt, answer)
     if len(tokenizer(whole, add_special_tokens=False)["input_ids"]) <= max_input_tokens:
         return [whole]
@@ -76,5 +78,13 @@ def windowed_prompts(
     size = max_input_tokens - overhead - BORDER_SLACK_TOKENS
     if size < MIN_WINDOW_TOKENS:
         return [whole]
-    overlap = min(64, size // 4)
-    return [build(prompt, text) for text in split_answer(tokenizer, answer, size, overlap)]
+    for _ in range(SHRINK_TRIES):  # a decoded window can re-encode a little longer
+        overlap = min(64, size // 4)
+        prompts = [build(prompt, text) for text in split_answer(tokenizer, answer, size, overlap)]
+        longest = max(len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts)
+        if longest <= max_input_tokens:
+            return prompts
+        size -= longest - max_input_tokens + BORDER_SLACK_TOKENS
+        if size < MIN_WINDOW_TOKENS:
+            break
+    return [whole]
