@@ -39,6 +39,13 @@ def evaluate(model: str, kind: str, output_dir: str, overrides: list[str]) -> tu
     return finished_stage(config.run_dir)
 
 
+def stage_inputs(run_dir: Path) -> dict:
+    """What a run's baseline evaluate stage computed from, the backend's settings left out."""
+    inputs = json.loads((run_dir / "baseline" / "evaluate" / "manifest.json").read_text())["inputs"]
+    config = {k: v for k, v in inputs["config"].items() if not k.startswith("backend.")}
+    return {**inputs, "config": config}
+
+
 def finished_stage(run_dir: Path) -> tuple[float, list]:
     """A run's baseline evaluate stage: the seconds it took when it ran, and its items."""
     stage = run_dir / "baseline" / "evaluate"
@@ -61,8 +68,16 @@ def main() -> int:
     parser.add_argument("overrides", nargs="*", help="dotted key=value for both runs")
     args = parser.parse_args()
     os.environ["SELFMOA_STAGE_CACHE"] = "off"
+    if args.llamacpp_run and not (args.llamacpp_run / "baseline/evaluate/manifest.json").is_file():
+        sys.exit(f"{args.llamacpp_run} has no finished baseline evaluate stage")
     results = {"hf": evaluate(args.model, "hf", args.output_dir, args.overrides)}
     if args.llamacpp_run:
+        hf_run = next(Path(args.output_dir).glob("race-hf-" + args.model.split(":")[-1]))
+        if stage_inputs(hf_run) != stage_inputs(args.llamacpp_run):
+            sys.exit(
+                f"{args.llamacpp_run} evaluated another model, config or assets than {hf_run} "
+                "(backend settings aside): pass the same --model and overrides"
+            )
         results["llamacpp"] = finished_stage(args.llamacpp_run)
     else:
         results["llamacpp"] = evaluate(args.model, "llamacpp", args.output_dir, args.overrides)

@@ -16,10 +16,13 @@ def test_one_span_when_the_answer_fits():
 
 def test_spans_overlap_and_cover_every_token_to_the_end():
     spans = window_spans(25, 10, 3)
-    assert spans == [(0, 10), (7, 17), (14, 24), (21, 25)]
-    covered = {t for start, end in spans for t in range(start, end)}
-    assert covered == set(range(25))
-    assert all(end - start <= 10 for start, end in spans)
+    assert spans == [(0, 10), (5, 15), (10, 20), (15, 25)]  # evenly spread, no sliver
+    for length in range(11, 200):
+        spans = window_spans(length, 10, 3)
+        covered = {t for start, end in spans for t in range(start, end)}
+        assert covered == set(range(length)) and spans[-1][1] == length
+        assert all(end - start == 10 for start, end in spans)
+        assert all(b[0] <= a[1] - 3 for a, b in zip(spans, spans[1:], strict=False))
 
 
 @pytest.mark.parametrize("size,overlap", [(0, 0), (5, 5), (5, -1)])

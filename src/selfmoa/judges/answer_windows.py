@@ -17,6 +17,7 @@ tokens) so that a sentence cut at a border is read whole in one of them.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 from selfmoa.judges.base import Verdict
@@ -28,21 +29,16 @@ SHRINK_TRIES = 3
 
 
 def window_spans(length: int, size: int, overlap: int) -> list[tuple[int, int]]:
-    """[start, end) token spans of at most ``size`` covering ``length`` tokens, each
-    starting ``size - overlap`` after the one before; one span when all fits."""
+    """[start, end) token spans of exactly ``size`` covering ``length`` tokens, as few as
+    keep at least ``overlap`` tokens between neighbours, spread evenly (so the last one is
+    never a sliver judged on its own); one span when all fits."""
     if size < 1 or not 0 <= overlap < size:
         raise ValueError(f"window size {size} and overlap {overlap}: need 0 <= overlap < size")
     if length <= size:
         return [(0, length)]
-    step = size - overlap
-    spans = []
-    start = 0
-    while True:
-        end = min(start + size, length)
-        spans.append((start, end))
-        if end == length:
-            return spans
-        start += step
+    count = math.ceil((length - overlap) / (size - overlap))
+    starts = [round(i * (length - size) / (count - 1)) for i in range(count)]
+    return [(start, start + size) for start in starts]
 
 
 def split_answer(tokenizer, answer: str, size: int, overlap: int) -> list[str]:
@@ -72,6 +68,20 @@ def windowed_prompts(
     a window (or windows keep re-encoding over the limit), the one whole prompt is
     returned, so the scorer reports it as too long."""
     whole = build(prompt, answer)
+    try:
+        return _windows(build, tokenizer, prompt, answer, whole, max_input_tokens)
+    except Exception:  # e.g. a text the tokenizer refuses: the scorer reports it for this row
+        return [whole]
+
+
+def _windows(
+    build: Callable[[str, str], str],
+    tokenizer,
+    prompt: str,
+    answer: str,
+    whole: str,
+    max_input_tokens: int,
+) -> list[str]:
     if len(tokenizer(whole, add_special_tokens=False)["input_ids"]) <= max_input_tokens:
         return [whole]
     overhead = len(tokenizer(build(prompt, ""), add_special_tokens=False)["input_ids"])
