@@ -1,4 +1,4 @@
-# `make demo`: set up .venv, then align the embedded SmolLM2 on CPU (about 15-20 min).
+# `make demo`: set up .venv, then align the embedded SmolLM2 on CPU (about 30 min).
 # `make test`: set up .venv, then run the test suite.
 PYTHON ?= python3
 VENV ?= .venv

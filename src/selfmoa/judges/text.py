@@ -9,8 +9,9 @@
   before batching, so a row's score never depends on the rows batched with it, and a
   10 MB answer costs what a 32 000-character one does. The limit is above every text the
   content and probe judges were fitted on (PyRIT's longest response has 17 283
-  characters); model-backed judges still report a judge prompt over
-  ``judge.max_input_tokens`` as an error.
+  characters). Within it the rubric judges read a long answer in windows
+  (``judges.answer_windows``); the other model-backed judges (Llama Guard, WildGuard,
+  ShieldGemma) report a judge prompt over ``judge.max_input_tokens`` as an error.
 """
 
 from __future__ import annotations
