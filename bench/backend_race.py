@@ -31,12 +31,13 @@ from selfmoa.core.records import EvalItem
 from selfmoa.core.rundir import read_records
 
 
-def evaluate(model: str, kind: str, output_dir: str, overrides: list[str]) -> tuple[float, list]:
+def evaluate(model: str, kind: str, output_dir: str, overrides: list[str]) -> Path:
+    """Run (or find finished) the baseline evaluate stage with backend ``kind``; its run."""
     name = f"race-{kind}-" + model.removeprefix("embedded:").replace("/", "-")
     config, _ = run_baseline(
         model, name, output_dir, [f"backend.kind={kind}", *overrides], ("evaluate",)
     )
-    return finished_stage(config.run_dir)
+    return config.run_dir
 
 
 def stage_inputs(run_dir: Path) -> dict:
@@ -70,17 +71,16 @@ def main() -> int:
     os.environ["SELFMOA_STAGE_CACHE"] = "off"
     if args.llamacpp_run and not (args.llamacpp_run / "baseline/evaluate/manifest.json").is_file():
         sys.exit(f"{args.llamacpp_run} has no finished baseline evaluate stage")
-    results = {"hf": evaluate(args.model, "hf", args.output_dir, args.overrides)}
-    if args.llamacpp_run:
-        hf_run = next(Path(args.output_dir).glob("race-hf-" + args.model.split(":")[-1]))
-        if stage_inputs(hf_run) != stage_inputs(args.llamacpp_run):
-            sys.exit(
-                f"{args.llamacpp_run} evaluated another model, config or assets than {hf_run} "
-                "(backend settings aside): pass the same --model and overrides"
-            )
-        results["llamacpp"] = finished_stage(args.llamacpp_run)
-    else:
-        results["llamacpp"] = evaluate(args.model, "llamacpp", args.output_dir, args.overrides)
+    hf_run = evaluate(args.model, "hf", args.output_dir, args.overrides)
+    served_run = args.llamacpp_run or evaluate(
+        args.model, "llamacpp", args.output_dir, args.overrides
+    )
+    if stage_inputs(hf_run) != stage_inputs(served_run):
+        sys.exit(
+            f"{served_run} evaluated another model, config or assets than {hf_run} "
+            "(backend settings aside): pass the same --model and overrides"
+        )
+    results = {"hf": finished_stage(hf_run), "llamacpp": finished_stage(served_run)}
     for kind, (seconds, items) in results.items():
         print(
             f"{kind}: {len(items)} answers in {seconds:.0f} s, {60 * len(items) / seconds:.0f}/min"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from selfmoa.judges.answer_windows import combine, window_spans, windowed_prompts
+from selfmoa.judges.answer_windows import combine_windows, window_spans, windowed_prompts
 from selfmoa.judges.base import Verdict
 
 
@@ -33,18 +33,18 @@ def test_impossible_window_shapes_are_refused(size, overlap):
 
 def test_unsafe_takes_the_worst_window_and_refusal_the_least_declining():
     windows = [Verdict(score=0.1), Verdict(score=0.9), Verdict(score=0.3)]
-    assert combine("unsafe", windows).score == 0.9
-    assert combine("refusal", windows).score == 0.1
+    assert combine_windows("unsafe", windows).score == 0.9
+    assert combine_windows("refusal", windows).score == 0.1
 
 
 def test_a_failed_window_fails_the_answer():
-    verdict = combine("unsafe", [Verdict(score=0.1), Verdict(error="out of memory")])
+    verdict = combine_windows("unsafe", [Verdict(score=0.1), Verdict(error="out of memory")])
     assert verdict.score is None and "1 of 2 windows failed: out of memory" in verdict.error
 
 
 def test_a_measure_without_a_rule_is_refused():
     with pytest.raises(ValueError, match="helpfulness"):
-        combine("helpfulness", [Verdict(score=0.5)])
+        combine_windows("helpfulness", [Verdict(score=0.5)])
 
 
 class GrowingTokenizer:

@@ -50,13 +50,15 @@ def split_answer(tokenizer, answer: str, size: int, overlap: int) -> list[str]:
     return [tokenizer.decode(ids[start:end]) for start, end in spans]
 
 
-def combine(measure: str, verdicts: list[Verdict]) -> Verdict:
+def combine_windows(measure: str, verdicts: list[Verdict]) -> Verdict:
     """One answer's verdict from its windows' verdicts (module docstring)."""
+    if measure not in COMBINE:
+        raise ValueError(f"no rule to combine windows for measure '{measure}'")
+    if len(verdicts) == 1:  # the answer fitted whole: its verdict, error text and all
+        return verdicts[0]
     errors = [v.error for v in verdicts if v.error is not None]
     if errors:
         return Verdict(error=f"{len(errors)} of {len(verdicts)} windows failed: {errors[0]}")
-    if measure not in COMBINE:
-        raise ValueError(f"no rule to combine windows for measure '{measure}'")
     return Verdict(score=COMBINE[measure](v.score for v in verdicts))
 
 
@@ -65,36 +67,26 @@ def windowed_prompts(
 ) -> list[str]:
     """The judge prompts ``build(prompt, text)`` for the windows of ``answer`` that fit
     ``max_input_tokens`` with the request. When the request alone leaves no room for
-    a window (or windows keep re-encoding over the limit), the one whole prompt is
-    returned, so the scorer reports it as too long."""
+    a window, windows keep re-encoding over the limit or the tokenizer refuses the text,
+    the one whole prompt is returned, so the scorer reports that row's error."""
     whole = build(prompt, answer)
     try:
-        return _windows(build, tokenizer, prompt, answer, whole, max_input_tokens)
-    except Exception:  # e.g. a text the tokenizer refuses: the scorer reports it for this row
-        return [whole]
-
-
-def _windows(
-    build: Callable[[str, str], str],
-    tokenizer,
-    prompt: str,
-    answer: str,
-    whole: str,
-    max_input_tokens: int,
-) -> list[str]:
-    if len(tokenizer(whole, add_special_tokens=False)["input_ids"]) <= max_input_tokens:
-        return [whole]
-    overhead = len(tokenizer(build(prompt, ""), add_special_tokens=False)["input_ids"])
-    size = max_input_tokens - overhead - BORDER_SLACK_TOKENS
-    if size < MIN_WINDOW_TOKENS:
-        return [whole]
-    for _ in range(SHRINK_TRIES):  # a decoded window can re-encode a little longer
-        overlap = min(64, size // 4)
-        prompts = [build(prompt, text) for text in split_answer(tokenizer, answer, size, overlap)]
-        longest = max(len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts)
-        if longest <= max_input_tokens:
-            return prompts
-        size -= longest - max_input_tokens + BORDER_SLACK_TOKENS
-        if size < MIN_WINDOW_TOKENS:
-            break
+        if _length(tokenizer, whole) <= max_input_tokens:
+            return [whole]
+        size = max_input_tokens - _length(tokenizer, build(prompt, "")) - BORDER_SLACK_TOKENS
+        for _ in range(SHRINK_TRIES):  # a decoded window can re-encode a little longer
+            if size < MIN_WINDOW_TOKENS:
+                break
+            texts = split_answer(tokenizer, answer, size, min(64, size // 4))
+            prompts = [build(prompt, text) for text in texts]
+            longest = max(_length(tokenizer, p) for p in prompts)
+            if longest <= max_input_tokens:
+                return prompts
+            size -= longest - max_input_tokens + BORDER_SLACK_TOKENS
+    except Exception:  # e.g. a text the tokenizer refuses
+        pass
     return [whole]
+
+
+def _length(tokenizer, text: str) -> int:
+    return len(tokenizer(text, add_special_tokens=False)["input_ids"])

@@ -17,7 +17,7 @@ redirection or an off-topic answer).
 
 from __future__ import annotations
 
-from selfmoa.judges.answer_windows import combine, windowed_prompts
+from selfmoa.judges.answer_windows import combine_windows, windowed_prompts
 from selfmoa.judges.base import JudgeInput, Verdict
 from selfmoa.judges.scorers import pair_scorer
 
@@ -92,7 +92,7 @@ class LLMRubricJudge:
         for prompts in per_item:
             windows = flat[start : start + len(prompts)]
             start += len(prompts)
-            verdicts.append(windows[0] if len(windows) == 1 else combine(self.measure, windows))
+            verdicts.append(combine_windows(self.measure, windows))
         return verdicts
 
     def _prompts(self, item: JudgeInput) -> list[str]:
