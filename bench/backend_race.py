@@ -40,17 +40,31 @@ def evaluate(model: str, kind: str, output_dir: str, overrides: list[str]) -> Pa
     return config.run_dir
 
 
+def manifest(run_dir: Path) -> dict:
+    """A run's baseline evaluate manifest; a missing or damaged one is a one-line exit."""
+    path = run_dir / "baseline" / "evaluate" / "manifest.json"
+    try:
+        value = json.loads(path.read_text())
+        if isinstance(value["seconds"], (int, float)) and isinstance(value["inputs"], dict):
+            return value
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    sys.exit(f"{path} is missing or not a finished stage's manifest")
+
+
 def stage_inputs(run_dir: Path) -> dict:
     """What a run's baseline evaluate stage computed from, the backend's settings left out."""
-    inputs = json.loads((run_dir / "baseline" / "evaluate" / "manifest.json").read_text())["inputs"]
-    config = {k: v for k, v in inputs["config"].items() if not k.startswith("backend.")}
+    inputs = manifest(run_dir)["inputs"]
+    config = {
+        k: v for k, v in dict(inputs.get("config") or {}).items() if not k.startswith("backend.")
+    }
     return {**inputs, "config": config}
 
 
 def finished_stage(run_dir: Path) -> tuple[float, list]:
     """A run's baseline evaluate stage: the seconds it took when it ran, and its items."""
     stage = run_dir / "baseline" / "evaluate"
-    seconds = json.loads((stage / "manifest.json").read_text())["seconds"]
+    seconds = manifest(run_dir)["seconds"]
     if not seconds:
         sys.exit(f"{stage} was restored from the stage cache (0 s): it has no time to race")
     return seconds, read_records(stage / "items.jsonl", EvalItem)
@@ -69,8 +83,8 @@ def main() -> int:
     parser.add_argument("overrides", nargs="*", help="dotted key=value for both runs")
     args = parser.parse_args()
     os.environ["SELFMOA_STAGE_CACHE"] = "off"
-    if args.llamacpp_run and not (args.llamacpp_run / "baseline/evaluate/manifest.json").is_file():
-        sys.exit(f"{args.llamacpp_run} has no finished baseline evaluate stage")
+    if args.llamacpp_run:
+        manifest(args.llamacpp_run)  # before the transformers side runs for minutes
     hf_run = evaluate(args.model, "hf", args.output_dir, args.overrides)
     served_run = args.llamacpp_run or evaluate(
         args.model, "llamacpp", args.output_dir, args.overrides
