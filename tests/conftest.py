@@ -155,6 +155,12 @@ TIERS: dict[str, Tiers | dict[str, Tiers]] = {
     "test_lora_gguf.py": {
         "test_llamacpp_serving_the_converted_adapter_matches_transformers": ("model", "server"),
     },
+    "test_merged_gguf.py": {
+        "test_the_served_merged_policy_answers_as_the_transformers_policy_does": (
+            "model",
+            "server",
+        ),
+    },
     "test_report_html.py": {"test_the_page_renders_in_a_headless_browser": ("browser",)},
     "test_split_gguf.py": {"test_embedded_qwen_05b_is_verified_converted_and_tied": ("model",)},
 }

@@ -1,4 +1,4 @@
-"""The ``llamacpp`` backend: which GGUF it serves, the adapter cache, and repeatable answers."""
+"""The ``llamacpp`` backend: which GGUF it serves, the merged-adapter cache, repeatable answers."""
 
 import json
 from pathlib import Path
@@ -18,38 +18,64 @@ def test_only_embedded_models_with_a_gguf_are_served(spec):
         llamacpp_local.model_gguf(spec)
 
 
-def _adapter(folder: Path, base: Path, scale: float = 1.0) -> None:
+def _tiny_model(folder: Path) -> tuple[Path, Path]:
+    """A two-tensor qwen2 GGUF and the config.json beside it (the base model's folder)."""
+    import gguf
+
+    folder.mkdir(exist_ok=True)
+    (folder / "config.json").write_text(
+        json.dumps({"model_type": "qwen2", "num_attention_heads": 2, "num_key_value_heads": 1})
+    )
+    writer = gguf.GGUFWriter(str(folder / "model.gguf"), "qwen2")
+    writer.add_tensor("blk.0.attn_v.weight", np.zeros((4, 32), np.float32))
+    writer.add_tensor("token_embd.weight", np.ones((8, 32), np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return folder / "model.gguf", folder
+
+
+def _adapter(folder: Path, scale: float = 1.0) -> None:
     from safetensors.numpy import save_file
 
     folder.mkdir(exist_ok=True)
-    base.mkdir(exist_ok=True)
-    (base / "config.json").write_text(
-        json.dumps({"model_type": "qwen2", "num_attention_heads": 2, "num_key_value_heads": 1})
-    )
     (folder / "adapter_config.json").write_text(json.dumps({"r": 2, "lora_alpha": 4}))
     key = "base_model.model.model.layers.0.self_attn.v_proj.lora_{}.weight"
     tensors = {
-        key.format("A"): np.full((2, 4), scale, np.float32),
+        key.format("A"): np.full((2, 32), scale, np.float32),
         key.format("B"): np.ones((4, 2), np.float32),
     }
     save_file(tensors, str(folder / "adapter_model.safetensors"))
 
 
-def test_an_adapter_is_converted_once_per_content(tmp_path, monkeypatch):
+def test_an_adapter_is_merged_once_per_content_and_old_merges_are_pruned(
+    tmp_path, monkeypatch
+):
     monkeypatch.setenv("SELFMOA_CACHE", str(tmp_path / "cache"))
-    _adapter(tmp_path / "a", tmp_path / "base")
-    first = llamacpp_local.served_adapter(tmp_path / "a", tmp_path / "base")
-    stamp = first.stat().st_mtime_ns
-    assert llamacpp_local.served_adapter(tmp_path / "a", tmp_path / "base") == first
-    assert first.stat().st_mtime_ns == stamp, "not converted again"
-    _adapter(tmp_path / "a", tmp_path / "base", scale=2.0)  # retrained: new weights
-    assert llamacpp_local.served_adapter(tmp_path / "a", tmp_path / "base") != first
+    gguf_file, base = _tiny_model(tmp_path / "base")
+    monkeypatch.setattr(llamacpp_local, "model_gguf", lambda spec: gguf_file)
+    assert llamacpp_local.served_model("m", None, base) == gguf_file
+    _adapter(tmp_path / "a")
+    first = llamacpp_local.served_model("m", tmp_path / "a", base)
+    assert first != gguf_file and first.is_file()
+    merged_at = first.stat().st_size, first.read_bytes()
+    assert llamacpp_local.served_model("m", tmp_path / "a", base) == first
+    assert (first.stat().st_size, first.read_bytes()) == merged_at, "not merged again"
+    paths = [first]
+    for scale in (2.0, 3.0, 4.0):  # retrained adapters: new weights, new merged models
+        _adapter(tmp_path / "a", scale=scale)
+        paths.append(llamacpp_local.served_model("m", tmp_path / "a", base))
+    assert len(set(paths)) == 4
+    kept = sorted((tmp_path / "cache" / "merged-gguf").glob("*.gguf"))
+    assert kept == sorted(paths[-llamacpp_local.MERGED_KEPT :])
 
 
 @pytest.mark.slow
 def test_the_served_policy_repeats_its_answers_and_uses_its_adapter(tmp_path):
-    """The real SmolLM2 through llama.cpp, without and with a (random) adapter: two
-    servers give the same sampled and greedy answers, and the adapter changes them."""
+    """The real SmolLM2 through llama.cpp, without and with a (random, merged) adapter:
+    two servers, on 3 slots and on 1, give the same sampled and greedy answers, and the
+    adapter changes them."""
     pytest.importorskip("xllamacpp")
     torch = pytest.importorskip("torch")
     from peft import LoraConfig, get_peft_model
@@ -75,9 +101,9 @@ def test_the_served_policy_repeats_its_answers_and_uses_its_adapter(tmp_path):
     requests = [GenerationRequest(t) for t in ("How do I bake bread?", "Name a prime.", "Hi!")]
     answers: dict[str, list[list[str]]] = {"base": [], "adapter": []}
     for label, path in (("base", None), ("adapter", adapter)):
-        for _ in range(2):
+        for slots in (3, 1):
             generator = llamacpp_local.LlamaCppGenerator(
-                spec, "policy", path, slots=3, timeout_s=60, max_retries=0
+                spec, "policy", path, slots=slots, timeout_s=60, max_retries=0
             )
             try:
                 answers[label].append(

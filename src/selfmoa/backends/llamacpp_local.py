@@ -4,9 +4,10 @@ Each generation stage starts a llama.cpp server (``LlamaCppServer``, loopback on
 the model's own GGUF file, the same quantised weights the ``hf`` backend dequantises to
 float32, and talks to it with the OpenAI-compatible client: ``completions`` endpoint,
 chat template applied here with the model's tokenizer, one seed per request. A round's
-trained policy is served too: its PEFT adapter is converted once to a llama.cpp LoRA
-(``lora_gguf.convert_adapter``, cached by content under the selfmoa cache folder) and
-every request turns it on. The server stops when the stage's generator is closed.
+trained policy is served too: its PEFT adapter is merged once into a copy of the GGUF
+(``merged_gguf.merge_adapter``, cached by content under the selfmoa cache folder, the
+``MERGED_KEPT`` newest kept), which llama.cpp serves like any model, on
+``backend.concurrency`` slots. The server stops when the stage's generator is closed.
 
 Only models with a GGUF file are served this way: the embedded SmolLM2 and Qwen
 models. For any other model, start a llama.cpp (or vLLM) server and use
@@ -22,7 +23,7 @@ from typing import Any
 
 from selfmoa.backends.base import GenerationRequest, SamplingParams
 from selfmoa.backends.llamacpp_server import LlamaCppServer, embedded_gguf
-from selfmoa.backends.lora_gguf import convert_adapter
+from selfmoa.backends.merged_gguf import merge_adapter
 from selfmoa.backends.openai_compat import OpenAIGenerator
 from selfmoa.backends.registry import generator_factory
 from selfmoa.backends.served import ServedTarget
@@ -32,6 +33,9 @@ from selfmoa.core.modelpath import resolve_model
 from selfmoa.core.split_gguf import SPLIT_MODELS, joined_gguf
 
 CONTEXT_PER_SLOT = 2048
+# Merged policies kept in the cache: each is as large as its model (0.6 GB for the 0.5B),
+# and a round's adapter is read by its evaluation and the next round's sampling.
+MERGED_KEPT = 3
 
 
 def model_gguf(spec: str) -> Path:
@@ -48,8 +52,9 @@ def model_gguf(spec: str) -> Path:
     )
 
 
-def adapter_digest(adapter: Path, base_model_dir: Path) -> str:
-    """What the converted adapter depends on: its weights, its config, the base's config."""
+def adapter_digest(adapter: Path, base_model_dir: Path, base_gguf: Path) -> str:
+    """What the merged model depends on: the adapter's weights and config, the base's
+    config, and which GGUF (name and size) it is merged into."""
     digest = hashlib.sha256()
     for path in (
         adapter / "adapter_model.safetensors",
@@ -57,14 +62,26 @@ def adapter_digest(adapter: Path, base_model_dir: Path) -> str:
         base_model_dir / "config.json",
     ):
         digest.update(path.read_bytes())
+    digest.update(f"{base_gguf.name}:{base_gguf.stat().st_size}".encode())
     return digest.hexdigest()[:24]
 
 
-def served_adapter(adapter: Path, base_model_dir: Path) -> Path:
-    """``adapter`` as a llama.cpp LoRA GGUF, converted once into the cache."""
-    target = cache_dir() / "lora-gguf" / f"{adapter_digest(adapter, base_model_dir)}.gguf"
-    if not target.is_file():
-        convert_adapter(adapter, base_model_dir, target)
+def served_model(spec: str, adapter: Path | None, base_model_dir: Path) -> Path:
+    """The GGUF llama.cpp serves: the model's own, or with ``adapter`` merged into it
+    (merged once per content into the cache; older merged models beyond ``MERGED_KEPT``
+    are deleted)."""
+    base_gguf = model_gguf(spec)
+    if adapter is None:
+        return base_gguf
+    folder = cache_dir() / "merged-gguf"
+    target = folder / f"{adapter_digest(adapter, base_model_dir, base_gguf)}.gguf"
+    if target.is_file():
+        target.touch()  # recently used: kept by the pruning below
+        return target
+    merge_adapter(base_gguf, adapter, base_model_dir, target)
+    merged = sorted(folder.glob("*.gguf"), key=lambda path: path.stat().st_mtime, reverse=True)
+    for old in merged[MERGED_KEPT:]:
+        old.unlink(missing_ok=True)
     return target
 
 
@@ -83,24 +100,18 @@ class LlamaCppGenerator:
     ) -> None:
         from selfmoa.backends.hf import load_tokenizer
 
-        gguf = model_gguf(spec)
         base_dir = Path(resolve_model(spec, f"models.{model_key}"))
-        loras = [served_adapter(adapter, base_dir)] if adapter is not None else []
-        if loras:
-            # Measured: with a LoRA loaded, llama.cpp's answers depend on which sequences
-            # share a batch (11-14 of 16 equal between two identical runs at 4 slots, with
-            # 1 or 2 threads, F32 or F16 adapter); one sequence at a time they repeat
-            # exactly, as the base model's do at any number of slots.
-            slots = 1
+        # An adapter is merged into the weights rather than loaded as a llama.cpp LoRA: with
+        # a LoRA loaded, answers depended on which sequences shared a batch (11-14 of 16
+        # equal between two identical runs at 4 slots), so it was served one sequence at
+        # a time; a merged model repeats exactly at any number of slots, as the base does.
         self.server = LlamaCppServer(
-            gguf,
+            served_model(spec, adapter, base_dir),
             slots=slots,
             context_per_slot=CONTEXT_PER_SLOT,
             threads=os.cpu_count() or 2,
-            lora_adapters=loras,
-            lora_scale=1.0,
         )
-        target = ServedTarget(spec)  # the adapter, if any, is on for the whole server
+        target = ServedTarget(spec)  # the adapter, if any, is in the served weights
         self.client = OpenAIGenerator(
             base_url=self.server.base_url,
             target=target,
