@@ -49,9 +49,7 @@ def _adapter(folder: Path, scale: float = 1.0) -> None:
     save_file(tensors, str(folder / "adapter_model.safetensors"))
 
 
-def test_an_adapter_is_merged_once_per_content_and_old_merges_are_pruned(
-    tmp_path, monkeypatch
-):
+def test_an_adapter_is_merged_once_per_content_and_old_merges_are_pruned(tmp_path, monkeypatch):
     monkeypatch.setenv("SELFMOA_CACHE", str(tmp_path / "cache"))
     gguf_file, base = _tiny_model(tmp_path / "base")
     monkeypatch.setattr(llamacpp_local, "model_gguf", lambda spec: gguf_file)
