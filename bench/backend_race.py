@@ -1,7 +1,7 @@
 """llama.cpp against transformers float32 on the demo's evaluation, side by side.
 
 Usage: .venv/bin/python bench/backend_race.py [--model embedded:smollm2-135m-instruct]
-       [--output-dir runs/bench-race] [key=value ...]
+       [--output-dir runs/bench-race] [--slots N] [key=value ...]
 
 Runs the demo's baseline evaluation stage (``configs/default.yaml``: 477 held-out
 prompts, 48 new tokens, greedy, the default evaluation judges) twice in one process,
@@ -15,6 +15,10 @@ re-uses finished ones and reports the times their stages took when they ran (fro
 their manifests); delete OUTPUT_DIR to race again. ``--llamacpp-run RUN_DIR`` takes
 the llama.cpp side from a finished run of the same config (e.g. ``make demo-qwen05``'s),
 timed when it ran, so only transformers runs here: say so when quoting the ratio.
+``--slots N`` gives the llama.cpp side ``backend.concurrency=N``. A trained policy races
+with ``models.policy_adapter=ADAPTER_DIR``: transformers applies it with PEFT, llama.cpp
+serves it merged into the GGUF (``backends/merged_gguf.py``; the merge is timed in the
+stage, unless an earlier run left it in the cache).
 """
 
 from __future__ import annotations
@@ -34,6 +38,9 @@ from selfmoa.core.rundir import read_records
 def evaluate(model: str, kind: str, output_dir: str, overrides: list[str]) -> Path:
     """Run (or find finished) the baseline evaluate stage with backend ``kind``; its run."""
     name = f"race-{kind}-" + model.removeprefix("embedded:").replace("/", "-")
+    slots = [o for o in overrides if o.startswith("backend.concurrency=")]
+    if slots:
+        name += "-" + slots[0].split("=", 1)[1]
     config, _ = run_baseline(
         model, name, output_dir, [f"backend.kind={kind}", *overrides], ("evaluate",)
     )
@@ -80,14 +87,16 @@ def main() -> int:
         help="take the llama.cpp side from this finished run of the same config (its "
         "baseline evaluate stage, timed when it ran) instead of running it again",
     )
+    parser.add_argument("--slots", type=int, help="llama.cpp's parallel sequences")
     parser.add_argument("overrides", nargs="*", help="dotted key=value for both runs")
     args = parser.parse_args()
     os.environ["SELFMOA_STAGE_CACHE"] = "off"
     if args.llamacpp_run:
         manifest(args.llamacpp_run)  # before the transformers side runs for minutes
     hf_run = evaluate(args.model, "hf", args.output_dir, args.overrides)
+    slots = [f"backend.concurrency={args.slots}"] if args.slots else []
     served_run = args.llamacpp_run or evaluate(
-        args.model, "llamacpp", args.output_dir, args.overrides
+        args.model, "llamacpp", args.output_dir, [*args.overrides, *slots]
     )
     if stage_inputs(hf_run) != stage_inputs(served_run):
         sys.exit(
