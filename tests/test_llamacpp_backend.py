@@ -72,8 +72,9 @@ def test_an_adapter_is_merged_once_per_content_and_old_merges_are_pruned(tmp_pat
 @pytest.mark.slow
 def test_the_served_policy_repeats_its_answers_and_uses_its_adapter(tmp_path):
     """The real SmolLM2 through llama.cpp, without and with a (random, merged) adapter:
-    two servers, on 3 slots and on 1, give the same sampled and greedy answers, and the
-    adapter changes them."""
+    two servers, on 3 slots and on 1, give the same sampled and greedy answers to these
+    three short prompts (whole stages on several slots can part at a near tie:
+    docs/backends.md, Repeatability), and the adapter changes them."""
     pytest.importorskip("xllamacpp")
     torch = pytest.importorskip("torch")
     from peft import LoraConfig, get_peft_model

@@ -102,9 +102,9 @@ class LlamaCppGenerator:
 
         base_dir = Path(resolve_model(spec, f"models.{model_key}"))
         # An adapter is merged into the weights rather than loaded as a llama.cpp LoRA: with
-        # a LoRA loaded, answers depended on which sequences shared a batch (11-14 of 16
-        # equal between two identical runs at 4 slots), so it was served one sequence at
-        # a time; a merged model repeats exactly at any number of slots, as the base does.
+        # a LoRA loaded, answers changed between identical small runs at 4 slots, so it was
+        # served one sequence at a time; merged, it is served like the base model (exact
+        # repeats on one slot, near-tie differences on several: docs/backends.md).
         self.server = LlamaCppServer(
             served_model(spec, adapter, base_dir),
             slots=slots,

@@ -1,11 +1,13 @@
 """A trained LoRA adapter merged into its base model's GGUF, served as an ordinary model.
 
-Why merge. With a LoRA adapter loaded, llama.cpp's answers depend on which sequences
-share a batch (measured: 11-14 of 16 answers equal between two identical runs at 4
-slots), so the ``llamacpp`` backend had to serve an adapter one sequence at a time: the
-0.5B policy's evaluation took 1137 s where the base model's took 523 s on 16 slots. A
-merged model is a plain model, which llama.cpp serves on any number of slots with
-answers that repeat exactly.
+Why merge. With a LoRA adapter loaded, llama.cpp's answers changed between two identical
+small runs at 4 slots (11-14 of 16 equal) where the base model's did not, so the
+``llamacpp`` backend served an adapter one sequence at a time: the 0.5B policy's
+evaluation took 1137 s where the base model's took 523 s on 16 slots. A merged model is
+a plain model to llama.cpp: it gets the base model's slots and speed (516 s, the merge
+included) and the base model's repeatability (exact on one slot; on several, a near-tie
+token can differ with how requests share a batch, as for the base model:
+docs/backends.md).
 
 What it computes. For every weight the adapter changes (``blk.{i}.attn_q.weight`` and the
 other six projections), ``W' = W + s * B A``: ``W`` dequantised from the base GGUF's own

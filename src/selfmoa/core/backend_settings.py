@@ -88,7 +88,8 @@ class ServerRequestSettings(BackendSettingsBase):
         4,
         ge=1,
         le=1024,
-        description="openai: requests in flight at once; llamacpp: parallel sequences.",
+        description="openai: requests in flight at once; llamacpp: parallel sequences (1 "
+        "repeats exactly; more are faster, but a near-tie token can then differ between runs).",
     )
     timeout_s: float = Field(120.0, gt=0, le=86400, description="Seconds per request.")
     max_retries: int = Field(
