@@ -92,9 +92,10 @@ def gguf_tensors(
     return out
 
 
-def convert_adapter(adapter_dir: Path, base_model_dir: Path, target: Path) -> Path:
-    """Write ``target`` (a GGUF LoRA) from a PEFT adapter folder trained on ``base_model_dir``."""
-    import gguf
+def read_adapter(adapter_dir: Path, base_model_dir: Path) -> tuple[dict[str, np.ndarray], str]:
+    """A PEFT adapter folder trained on ``base_model_dir`` as llama.cpp LoRA tensors
+    (``gguf_tensors``) and the GGUF architecture name; a damaged folder, an unreadable config
+    or an architecture llama.cpp is not mapped for is one ``SelfMoaError`` line."""
     from safetensors.numpy import load_file
 
     from selfmoa.core.modelpath import safetensors_adapter
@@ -110,7 +111,7 @@ def convert_adapter(adapter_dir: Path, base_model_dir: Path, target: Path) -> Pa
     arch = ARCHITECTURES.get(base_config.get("model_type", ""))
     if arch is None:
         raise SelfMoaError(
-            f"llama.cpp LoRA conversion knows the architectures {', '.join(ARCHITECTURES)}, "
+            f"llama.cpp serving knows the architectures {', '.join(ARCHITECTURES)}, "
             f"not {base_config.get('model_type')!r}; use backend.kind=hf for this model"
         )
     try:
@@ -122,6 +123,14 @@ def convert_adapter(adapter_dir: Path, base_model_dir: Path, target: Path) -> Pa
         raise SelfMoaError(
             f"{folder} is not a LoRA adapter llama.cpp can serve: {error!r}"
         ) from None
+    return tensors, arch
+
+
+def convert_adapter(adapter_dir: Path, base_model_dir: Path, target: Path) -> Path:
+    """Write ``target`` (a GGUF LoRA) from a PEFT adapter folder trained on ``base_model_dir``."""
+    import gguf
+
+    tensors, arch = read_adapter(adapter_dir, base_model_dir)
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".partial")
     writer = gguf.GGUFWriter(str(partial), arch)

@@ -21,12 +21,11 @@ differs from the base only where the adapter does.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
-from selfmoa.backends.lora_gguf import ARCHITECTURES, gguf_tensors
+from selfmoa.backends.lora_gguf import read_adapter
 from selfmoa.core.errors import SelfMoaError
 
 MERGED_TYPE_NAME = "Q8_0"
@@ -37,31 +36,7 @@ def lora_deltas(
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """GGUF weight name -> (A, B) of the adapter, scaling folded into B, as llama.cpp's LoRA
     file would hold them."""
-    from safetensors.numpy import load_file
-
-    from selfmoa.core.modelpath import safetensors_adapter
-
-    folder = Path(safetensors_adapter(adapter_dir))
-    try:
-        adapter_config = json.loads((folder / "adapter_config.json").read_text())
-        base_config = json.loads((base_model_dir / "config.json").read_text())
-        if not isinstance(adapter_config, dict) or not isinstance(base_config, dict):
-            raise ValueError("not a JSON object")
-    except (OSError, ValueError) as error:
-        raise SelfMoaError(f"cannot read the adapter's or base model's config: {error}") from None
-    if base_config.get("model_type", "") not in ARCHITECTURES:
-        raise SelfMoaError(
-            f"merging into a GGUF knows the architectures {', '.join(ARCHITECTURES)}, not "
-            f"{base_config.get('model_type')!r}; use backend.kind=hf for this model"
-        )
-    try:
-        tensors = gguf_tensors(
-            load_file(str(folder / "adapter_model.safetensors")), adapter_config, base_config
-        )
-    except (KeyError, TypeError, ValueError, ZeroDivisionError) as error:
-        raise SelfMoaError(
-            f"{folder} is not a LoRA adapter llama.cpp can serve: {error!r}"
-        ) from None
+    tensors, _ = read_adapter(adapter_dir, base_model_dir)
     weights = {name.removesuffix(".lora_a") for name in tensors if name.endswith(".lora_a")}
     return {name: (tensors[f"{name}.lora_a"], tensors[f"{name}.lora_b"]) for name in weights}
 
