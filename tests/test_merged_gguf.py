@@ -193,3 +193,25 @@ def test_the_served_merged_policy_answers_as_the_transformers_policy_does(tmp_pa
     assert near_ties <= 3, f"{near_ties} of 48 tokens are not transformers' own choice"
     base_answers = served(embedded_gguf())
     assert [[s["id"] for s in a] for a in base_answers] != [[s["id"] for s in a] for a in answers]
+
+
+def test_a_row_that_is_not_whole_q8_0_blocks_is_merged_as_float16(tmp_path):
+    folder = tmp_path / "base"
+    folder.mkdir()
+    (folder / "config.json").write_text(
+        json.dumps({"model_type": "qwen2", "num_attention_heads": 2, "num_key_value_heads": 1})
+    )
+    weight = np.random.default_rng(0).normal(size=(4, 40)).astype(np.float32)  # 40 % 32 != 0
+    writer = gguf.GGUFWriter(str(folder / "base.gguf"), "qwen2")
+    writer.add_tensor("blk.0.attn_v.weight", weight)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    pairs = lora(V_KEY, 4, 40)
+    adapter = write_adapter(tmp_path / "adapter", pairs)
+    merged = merged_gguf.merge_adapter(folder / "base.gguf", adapter, folder, tmp_path / "m.gguf")
+    tensor = tensors_of(merged)["blk.0.attn_v.weight"]
+    assert tensor.tensor_type == gguf.GGMLQuantizationType.F16
+    expected = weight + 2.0 * pairs[V_KEY.format("B")] @ pairs[V_KEY.format("A")]
+    np.testing.assert_allclose(tensor.data.astype(np.float32), expected, rtol=1e-3, atol=1e-2)

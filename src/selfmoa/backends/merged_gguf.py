@@ -21,14 +21,14 @@ differs from the base only where the adapter does.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from selfmoa.backends.lora_gguf import read_adapter
 from selfmoa.core.errors import SelfMoaError
-
-MERGED_TYPE_NAME = "Q8_0"
 
 
 def lora_deltas(
@@ -41,63 +41,71 @@ def lora_deltas(
     return {name: (tensors[f"{name}.lora_a"], tensors[f"{name}.lora_b"]) for name in weights}
 
 
-def merged_weight(weight: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``weight`` (out, in), float32, plus the low-rank delta ``b @ a``, as Q8_0 bytes
-    (float16 where a row is not a whole number of Q8_0 blocks)."""
+def merged_type(columns: int) -> Any:
+    """The GGML type a merged weight is written in: Q8_0, or F16 where a row of ``columns``
+    is not a whole number of Q8_0 blocks."""
     import gguf
 
-    if weight.shape != (b.shape[0], a.shape[1]):
-        raise SelfMoaError(
-            f"the adapter's delta {b.shape[0]}x{a.shape[1]} does not fit the base weight "
-            f"{weight.shape[0]}x{weight.shape[1]}: was it trained on another model?"
-        )
+    q8 = gguf.GGMLQuantizationType.Q8_0
+    return gguf.GGMLQuantizationType.F16 if columns % gguf.GGML_QUANT_SIZES[q8][0] else q8
+
+
+def merged_weight(weight: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``weight`` (out, in), float32, plus the low-rank delta ``b @ a``, in ``merged_type``."""
+    import gguf
+
     merged = weight + b.astype(np.float32) @ a.astype(np.float32)
-    kind = gguf.GGMLQuantizationType[MERGED_TYPE_NAME]
-    block = gguf.GGML_QUANT_SIZES[kind][0]
-    if merged.shape[-1] % block:
-        return merged.astype(np.float16)
-    return gguf.quants.quantize(merged, kind)
+    return gguf.quants.quantize(merged, merged_type(merged.shape[-1]))
 
 
 def merge_adapter(base_gguf: Path, adapter_dir: Path, base_model_dir: Path, target: Path) -> Path:
     """Write ``target``: ``base_gguf`` with the adapter trained on ``base_model_dir`` merged
-    into the weights it adapts (written to a ``.partial`` file, then renamed)."""
+    into the weights it adapts (written to a ``.partial`` file, then renamed). Every check
+    runs before the file is opened; each weight is merged as it is written, one at a time."""
     import gguf
 
     deltas = lora_deltas(adapter_dir, base_model_dir)
     reader = gguf.GGUFReader(str(base_gguf))
-    by_name = {tensor.name: tensor for tensor in reader.tensors}
-    missing = sorted(set(deltas) - set(by_name))
+    missing = sorted(set(deltas) - {tensor.name for tensor in reader.tensors})
     if missing:
         raise SelfMoaError(
             f"{base_gguf.name} has no tensor {missing[0]} that the adapter changes "
             f"({len(missing)} missing): the adapter was trained on another model"
         )
     arch = str(reader.fields[gguf.Keys.General.ARCHITECTURE].contents())
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".partial")
-    writer = gguf.GGUFWriter(str(partial), arch, endianess=reader.endianess)
+    writer = gguf.GGUFWriter(None, arch, endianess=reader.endianess)
     alignment = reader.fields.get(gguf.Keys.General.ALIGNMENT)
     if alignment is not None:
         writer.data_alignment = int(alignment.contents())
     _copy_metadata(reader, writer)
-    merged: dict[str, np.ndarray] = {}
     for tensor in reader.tensors:
-        if tensor.name in deltas:
-            weight = gguf.quants.dequantize(tensor.data, tensor.tensor_type)
-            merged[tensor.name] = data = merged_weight(weight, *deltas[tensor.name])
-            raw_type = None if data.dtype == np.float16 else gguf.GGMLQuantizationType.Q8_0
-            writer.add_tensor_info(tensor.name, data.shape, data.dtype, data.nbytes, raw_type)
-        else:
+        if tensor.name not in deltas:
             data = tensor.data
             writer.add_tensor_info(
                 tensor.name, data.shape, data.dtype, data.nbytes, tensor.tensor_type
             )
-    writer.write_header_to_file()
+            continue
+        rows, columns = (int(n) for n in reversed(tensor.shape))
+        a, b = deltas[tensor.name]
+        if (rows, columns) != (b.shape[0], a.shape[1]):
+            raise SelfMoaError(
+                f"the adapter's delta {b.shape[0]}x{a.shape[1]} does not fit the base weight "
+                f"{rows}x{columns}: was it trained on another model?"
+            )
+        kind = merged_type(columns)
+        byte_shape = gguf.quant_shape_to_byte_shape((rows, columns), kind)
+        writer.add_tensor_info(tensor.name, byte_shape, np.uint8, math.prod(byte_shape), kind)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    writer.write_header_to_file(path=partial)
     writer.write_kv_data_to_file()
     writer.write_ti_data_to_file()
     for tensor in reader.tensors:
-        writer.write_tensor_data(merged.get(tensor.name, tensor.data))
+        data = tensor.data
+        if tensor.name in deltas:
+            weight = gguf.quants.dequantize(data, tensor.tensor_type)
+            data = merged_weight(weight, *deltas[tensor.name])
+        writer.write_tensor_data(data)
     writer.close()
     partial.replace(target)
     return target
