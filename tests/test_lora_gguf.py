@@ -145,33 +145,19 @@ def test_llamacpp_serving_the_converted_adapter_matches_transformers(tmp_path, m
     the quantisation noise, and without the q/k permutation they do not."""
     torch = pytest.importorskip("torch")
     pytest.importorskip("xllamacpp")
-    from peft import LoraConfig, get_peft_model
-
-    from selfmoa.backends.base import GenerationRequest
-    from selfmoa.backends.hf import chat_prompt, load_causal_lm, load_tokenizer
+    from selfmoa.backends.hf import load_tokenizer
     from selfmoa.backends.llamacpp_server import LlamaCppServer, embedded_gguf
     from selfmoa.core.modelpath import resolve_model
+    from smollm2_lora import SPEC, chat_ids, random_adapter
 
-    torch.manual_seed(0)
-    base = Path(resolve_model("embedded:smollm2-135m-instruct", "models.policy"))
+    base = Path(resolve_model(SPEC, "models.policy"))
     tokenizer = load_tokenizer(str(base))
-    config = LoraConfig(r=8, lora_alpha=16, target_modules=list(lora_gguf.GGUF_NAMES))
-    model = get_peft_model(load_causal_lm(str(base), "float32", torch.device("cpu")), config)
-    with torch.no_grad():
-        for name, parameter in model.named_parameters():
-            if "lora_B" in name:
-                parameter.normal_(0, 0.2)  # far from the base model: the adapter must show
-    model.eval().save_pretrained(tmp_path / "adapter")
+    model = random_adapter(tmp_path / "adapter")
     served = lora_gguf.convert_adapter(tmp_path / "adapter", base, tmp_path / "good.gguf")
     monkeypatch.setattr(lora_gguf, "permute_rows", lambda rows, heads: rows)
     unpermuted = lora_gguf.convert_adapter(tmp_path / "adapter", base, tmp_path / "bad.gguf")
     prompts = ["How do I bake bread?", "What is the capital of France?", "Name a prime number."]
-    ids = [
-        tokenizer(chat_prompt(tokenizer, GenerationRequest(p)), add_special_tokens=False)[
-            "input_ids"
-        ]
-        for p in prompts
-    ]
+    ids = chat_ids(tokenizer, prompts)
     with torch.no_grad():
         reference = [torch.log_softmax(model(torch.tensor([i])).logits[0, -1], -1) for i in ids]
 

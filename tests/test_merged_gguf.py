@@ -128,34 +128,19 @@ def test_the_served_merged_policy_answers_as_the_transformers_policy_does(tmp_pa
 
     torch = pytest.importorskip("torch")
     pytest.importorskip("xllamacpp")
-    from peft import LoraConfig, get_peft_model
-
-    from selfmoa.backends.base import GenerationRequest
-    from selfmoa.backends.hf import chat_prompt, load_causal_lm, load_tokenizer
+    from selfmoa.backends.hf import load_tokenizer
     from selfmoa.backends.llamacpp_server import LlamaCppServer, embedded_gguf
-    from selfmoa.backends.lora_gguf import GGUF_NAMES
     from selfmoa.core.modelpath import resolve_model
+    from smollm2_lora import SPEC, chat_ids, random_adapter
 
-    torch.manual_seed(0)
-    base = Path(resolve_model("embedded:smollm2-135m-instruct", "models.policy"))
+    base = Path(resolve_model(SPEC, "models.policy"))
     tokenizer = load_tokenizer(str(base))
-    config = LoraConfig(r=8, lora_alpha=16, target_modules=list(GGUF_NAMES))
-    model = get_peft_model(load_causal_lm(str(base), "float32", torch.device("cpu")), config)
-    with torch.no_grad():
-        for name, parameter in model.named_parameters():
-            if "lora_B" in name:
-                parameter.normal_(0, 0.2)  # far from the base model: the adapter must show
-    model.eval().save_pretrained(tmp_path / "adapter")
+    model = random_adapter(tmp_path / "adapter")
     merged = merged_gguf.merge_adapter(
         embedded_gguf(), tmp_path / "adapter", base, tmp_path / "m.gguf"
     )
     prompts = ["How do I bake bread?", "What is the capital of France?", "Name a prime number."]
-    prompt_ids = [
-        tokenizer(chat_prompt(tokenizer, GenerationRequest(p)), add_special_tokens=False)[
-            "input_ids"
-        ]
-        for p in prompts
-    ]
+    prompt_ids = chat_ids(tokenizer, prompts)
 
     def served(path: Path) -> list[list[dict]]:
         server = LlamaCppServer(path, slots=3)
