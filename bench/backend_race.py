@@ -35,15 +35,17 @@ from selfmoa.core.records import EvalItem
 from selfmoa.core.rundir import read_records
 
 
-def evaluate(model: str, kind: str, output_dir: str, overrides: list[str]) -> Path:
-    """Run (or find finished) the baseline evaluate stage with backend ``kind``; its run."""
+def evaluate(
+    model: str, kind: str, output_dir: str, overrides: list[str], slots: int | None = None
+) -> Path:
+    """Run (or find finished) the baseline evaluate stage with backend ``kind`` (and
+    ``slots`` parallel sequences, llama.cpp only); its run."""
     name = f"race-{kind}-" + model.removeprefix("embedded:").replace("/", "-")
-    slots = [o for o in overrides if o.startswith("backend.concurrency=")]
+    settings = [f"backend.kind={kind}", *overrides]
     if slots:
-        name += "-" + slots[0].split("=", 1)[1]
-    config, _ = run_baseline(
-        model, name, output_dir, [f"backend.kind={kind}", *overrides], ("evaluate",)
-    )
+        name += f"-{slots}"
+        settings.append(f"backend.concurrency={slots}")
+    config, _ = run_baseline(model, name, output_dir, settings, ("evaluate",))
     return config.run_dir
 
 
@@ -94,9 +96,8 @@ def main() -> int:
     if args.llamacpp_run:
         manifest(args.llamacpp_run)  # before the transformers side runs for minutes
     hf_run = evaluate(args.model, "hf", args.output_dir, args.overrides)
-    slots = [f"backend.concurrency={args.slots}"] if args.slots else []
     served_run = args.llamacpp_run or evaluate(
-        args.model, "llamacpp", args.output_dir, [*args.overrides, *slots]
+        args.model, "llamacpp", args.output_dir, args.overrides, args.slots
     )
     if stage_inputs(hf_run) != stage_inputs(served_run):
         sys.exit(
