@@ -1,8 +1,8 @@
 """Contract test over every generation backend: a settings class and a generator factory.
 
-A backend is its settings class in ``selfmoa/core/backend_settings.py`` plus a module in
-``selfmoa/backends/`` that declares ``@generator_factory(kind)``; both are picked up here
-with no edit.
+A backend is one module in ``selfmoa/backends/`` that declares its generator factory and
+its settings class together (``@generator_factory(kind, settings=...)``); both are picked
+up here with no edit but the kind's defaults in ``DEFAULTS``.
 """
 
 from __future__ import annotations
@@ -12,16 +12,11 @@ from typing import Any, get_args
 import pytest
 
 from selfmoa.backends import GenerationRequest, SamplingParams, make_generator
-from selfmoa.backends.registry import factory_for, generator_factories
-from selfmoa.core.backend_settings import (
-    BACKEND_KINDS,
-    BACKEND_SETTINGS,
-    BackendSettingsBase,
-    OpenAIBackendSettings,
-    backend_keys,
-)
+from selfmoa.backends.openai_compat import OpenAIBackendSettings, served_judge_client
+from selfmoa.backends.registry import factory_for, generator_factories, generator_factory
+from selfmoa.core.backend_settings import BackendSettingsBase, backend_keys, declared_backends
 from selfmoa.core.config import Config, config_from_dict, load_config
-from selfmoa.core.configview import EXECUTION_KEYS
+from selfmoa.core.configview import execution_keys
 from selfmoa.core.errors import SelfMoaError
 from selfmoa.pipeline.stage_table import STAGE_TABLE
 
@@ -47,16 +42,23 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 
 def test_every_kind_has_a_settings_class_and_a_generator_factory():
     factories = generator_factories()
-    assert sorted(factories) == sorted(BACKEND_KINDS), "a factory per kind, a kind per factory"
-    assert sorted(DEFAULTS) == sorted(BACKEND_KINDS), "a new kind lists its defaults above"
+    kinds = declared_backends()
+    assert sorted(factories) == sorted(kinds), "a factory per kind, a kind per factory"
+    assert sorted(DEFAULTS) == sorted(kinds), "a new kind lists its defaults above"
     assert all(callable(factory) for factory in factories.values())
 
 
-@pytest.mark.parametrize("settings_class", BACKEND_SETTINGS, ids=lambda c: c.__name__)
-def test_settings_class_contract(settings_class):
+def test_the_settings_class_must_name_the_kind_it_is_declared_for():
+    with pytest.raises(ValueError, match="say kind 'openai'"):
+        generator_factory("tgi", settings=OpenAIBackendSettings)
+
+
+@pytest.mark.parametrize("kind", sorted(DEFAULTS))
+def test_settings_class_contract(kind):
+    settings_class = declared_backends()[kind]
     assert issubclass(settings_class, BackendSettingsBase)
     kinds = get_args(settings_class.model_fields["kind"].annotation)
-    assert len(kinds) == 1 and BACKEND_KINDS[kinds[0]] is settings_class, "kind: one Literal"
+    assert kinds == (kind,), "kind: one Literal, the kind it is declared for"
     assert settings_class.execution_fields <= set(settings_class.model_fields)
     for name, field in settings_class.model_fields.items():
         assert field.description, f"{settings_class.__name__}.{name} needs its help text"
@@ -66,7 +68,7 @@ def test_settings_class_contract(settings_class):
 @pytest.mark.parametrize("kind", sorted(DEFAULTS))
 def test_each_kind_has_its_own_fields_at_their_defaults(kind):
     config = load_config(None, [f"backend.kind={kind}"])
-    assert isinstance(config.backend, BACKEND_KINDS[kind])
+    assert isinstance(config.backend, declared_backends()[kind])
     assert config.backend.model_dump(mode="json") == DEFAULTS[kind]
 
 
@@ -78,7 +80,7 @@ def test_the_default_backend_is_hf_and_kind_may_be_left_out():
 def test_every_backend_key_is_fingerprinted_or_only_says_where_work_runs():
     declared = frozenset().union(*(spec.reads_config for spec in STAGE_TABLE))
     assert backend_keys(execution=False) <= declared, "what generation computes"
-    assert backend_keys(execution=True) == {k for k in EXECUTION_KEYS if "backend." in k}
+    assert backend_keys(execution=True) == {k for k in execution_keys() if "backend." in k}
 
 
 def test_a_key_of_another_backend_is_a_one_line_error_naming_key_and_backend():
@@ -130,11 +132,11 @@ def test_fingerprints_see_the_flat_section_of_before_the_split():
 
 
 def test_served_judges_use_the_openai_settings_or_their_defaults():
-    assert Config().backend.served_judge_client() == OpenAIBackendSettings()
+    assert served_judge_client(Config().backend) == OpenAIBackendSettings()
     llamacpp = load_config(None, ["backend.kind=llamacpp", "backend.concurrency=2"]).backend
-    assert llamacpp.served_judge_client().concurrency == 2
+    assert served_judge_client(llamacpp).concurrency == 2
     openai = load_config(None, ["backend.kind=openai", "backend.api_key_env=KEY"]).backend
-    assert openai.served_judge_client() == openai
+    assert served_judge_client(openai) == openai
 
 
 def test_the_mock_backend_builds_and_generates():

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import copy
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Any, Literal, get_args, get_origin
 
 import pytest
 from pydantic import BaseModel
 
-from selfmoa.core.backend_settings import BACKEND_KINDS, owners_of
+from selfmoa.core.backend_settings import declared_backends, owners_of
 from selfmoa.core.config import Config, config_from_dict
-from selfmoa.core.configview import EXECUTION_KEYS, ConfigView, UndeclaredConfigRead, covers
+from selfmoa.core.configview import ConfigView, UndeclaredConfigRead, covers, execution_keys
 from selfmoa.core.errors import SelfMoaError
 from selfmoa.pipeline.fingerprints import config_inputs
 from selfmoa.pipeline.stage_table import STAGE_TABLE, StageKey, plan, spec_of
@@ -20,11 +20,11 @@ def leaf_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
     keys = []
     for name, field in model.model_fields.items():
         annotation = field.annotation
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            keys += leaf_keys(annotation, f"{prefix}{name}.")
-        elif get_origin(annotation) is Union:  # backend: one settings class per kind
-            members = [leaf_keys(m, f"{prefix}{name}.") for m in get_args(annotation)]
+        if model is Config and name == "backend":  # one declared settings class per kind
+            members = [leaf_keys(m, "backend.") for m in declared_backends().values()]
             keys += list(dict.fromkeys(key for member in members for key in member))
+        elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            keys += leaf_keys(annotation, f"{prefix}{name}.")
         else:
             keys.append(prefix + name)
     return keys
@@ -62,16 +62,17 @@ def field_annotation(dotted: str) -> Any:
     model: Any = Config
     *path, last = dotted.split(".")
     for part in path:
-        model = model.model_fields[part].annotation
-        if get_origin(model) is Union:  # the backend settings class that has the field
-            model = next(m for m in get_args(model) if last in m.model_fields)
+        if model is Config and part == "backend":  # the settings class that has the field
+            model = next(m for m in declared_backends().values() if last in m.model_fields)
+        else:
+            model = model.model_fields[part].annotation
     return model.model_fields[last].annotation
 
 
 def owning_backend(dotted: str) -> dict[str, Any]:
     """A backend.* key of another kind than the default needs that kind to be given."""
     name = dotted.removeprefix("backend.")
-    if not dotted.startswith("backend.") or name in BACKEND_KINDS["hf"].model_fields:
+    if not dotted.startswith("backend.") or name in declared_backends()["hf"].model_fields:
         return {}
     return {"backend": {"kind": owners_of(name)[0]}}
 
@@ -106,7 +107,7 @@ def _get(data: dict[str, Any], dotted: str) -> Any:
 
 def test_every_config_key_is_read_by_a_stage_or_only_says_where_work_runs():
     declared = frozenset().union(*(spec.reads_config for spec in STAGE_TABLE))
-    unread = [k for k in ALL_KEYS if not covers(declared | EXECUTION_KEYS, k) and k != "rounds"]
+    unread = [k for k in ALL_KEYS if not covers(declared | execution_keys(), k) and k != "rounds"]
     assert unread == []
     for spec in STAGE_TABLE:
         for key in spec.reads_config:

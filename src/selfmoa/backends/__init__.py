@@ -1,7 +1,7 @@
 """Text generation backends behind one protocol; ``make_generator`` picks one from config.
 
-Each backend module declares its own generator factory (``registry.generator_factory``);
-its settings are its class in ``selfmoa.core.backend_settings``.
+Each backend is one module that declares its generator factory and its settings class
+together (``registry.generator_factory``).
 """
 
 from __future__ import annotations

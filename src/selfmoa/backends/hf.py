@@ -1,23 +1,49 @@
-"""transformers backend: batched chat generation with left padding, optional LoRA adapter."""
+"""transformers backend: batched chat generation with left padding, optional LoRA adapter.
+
+torch and transformers are imported inside the functions that use them: importing
+``selfmoa`` declares every backend (``selfmoa/__init__.py``) and must stay light.
+"""
 
 from __future__ import annotations
 
 import gc
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
-import torch
+from pydantic import Field
 from tqdm.auto import tqdm
 
 from selfmoa.backends.base import GenerationRequest, SamplingParams
 from selfmoa.backends.registry import generator_factory
+from selfmoa.core.backend_settings import BackendSettingsBase
 from selfmoa.core.errors import SelfMoaError
 from selfmoa.core.modelpath import resolve_model, safetensors_adapter
 
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+if TYPE_CHECKING:
+    import torch
+
+
+class HfBackendSettings(BackendSettingsBase):
+    kind: Literal["hf"] = Field(
+        "hf",
+        description="Text generation backend: 'hf' (transformers, in process), 'llamacpp' "
+        "(llama.cpp in process on an embedded model's GGUF, trained adapters converted), "
+        "'openai' (an OpenAI-compatible server: vLLM, SGLang, TGI, llama.cpp), 'vllm' "
+        "(vllm.LLM in process, needs the 'vllm' extra), 'mock' (tests). Each kind takes "
+        "only its own backend.* keys.",
+    )
+
+
+def torch_dtype(name: str) -> torch.dtype:
+    """The torch dtype of ``models.dtype`` ('float32', 'bfloat16' or 'float16')."""
+    import torch
+
+    return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[name]
 
 
 def pick_device(device: str) -> torch.device:
+    import torch
+
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
@@ -52,7 +78,7 @@ def load_causal_lm(model_path: str, dtype: str, device: torch.device):
     quiet_transformers()
     try:
         model = AutoModelForCausalLM.from_pretrained(
-            model_path, dtype=DTYPES[dtype], use_safetensors=True
+            model_path, dtype=torch_dtype(dtype), use_safetensors=True
         )
     except OSError as error:
         raise SelfMoaError(f"cannot load model from {model_path}: {error}") from None
@@ -93,10 +119,19 @@ class HFGenerator:
         self.batch_size = batch_size
         self.show_progress = show_progress
 
-    @torch.inference_mode()
     def generate(
         self, requests: list[GenerationRequest], params: SamplingParams, seed: int
     ) -> list[str]:
+        import torch
+
+        with torch.inference_mode():
+            return self._generate(requests, params, seed)
+
+    def _generate(
+        self, requests: list[GenerationRequest], params: SamplingParams, seed: int
+    ) -> list[str]:
+        import torch
+
         torch.manual_seed(seed)
         answers: list[str] = []
         starts = range(0, len(requests), self.batch_size)
@@ -127,13 +162,15 @@ class HFGenerator:
         return answers
 
     def close(self) -> None:
+        import torch
+
         del self.model
         gc.collect()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
 
 
-@generator_factory("hf")
+@generator_factory("hf", settings=HfBackendSettings)
 def hf_generator(config: Any, model_key: str, adapter: Path | None) -> HFGenerator:
     """transformers in this process on ``models.<model_key>`` with ``adapter``."""
     return HFGenerator(

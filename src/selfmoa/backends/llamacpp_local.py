@@ -19,12 +19,14 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import Field
 
 from selfmoa.backends.base import GenerationRequest, SamplingParams
 from selfmoa.backends.llamacpp_server import LlamaCppServer, embedded_gguf
 from selfmoa.backends.merged_gguf import merge_adapter
-from selfmoa.backends.openai_compat import OpenAIGenerator
+from selfmoa.backends.openai_compat import OpenAIGenerator, ServerRequestSettings
 from selfmoa.backends.registry import generator_factory
 from selfmoa.backends.served import ServedTarget
 from selfmoa.core.embedded import cache_dir
@@ -36,6 +38,14 @@ CONTEXT_PER_SLOT = 2048
 # Merged policies kept in the cache: each is as large as its model (0.6 GB for the 0.5B),
 # and a round's adapter is read by its evaluation and the next round's sampling.
 MERGED_KEPT = 3
+
+
+class LlamaCppBackendSettings(ServerRequestSettings):
+    kind: Literal["llamacpp"] = Field(
+        "llamacpp",
+        description="llama.cpp in this process on an embedded model's GGUF "
+        "(backend.concurrency parallel sequences).",
+    )
 
 
 def model_gguf(spec: str) -> Path:
@@ -132,7 +142,7 @@ class LlamaCppGenerator:
         self.server.close()
 
 
-@generator_factory("llamacpp")
+@generator_factory("llamacpp", settings=LlamaCppBackendSettings)
 def llamacpp_generator(config: Any, model_key: str, adapter: Path | None) -> LlamaCppGenerator:
     """A llama.cpp server in this process on ``models.<model_key>``'s GGUF, with ``adapter``."""
     backend = config.backend

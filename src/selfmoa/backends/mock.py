@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import Field
 
 from selfmoa.backends.base import GenerationRequest, SamplingParams
 from selfmoa.backends.registry import generator_factory
+from selfmoa.core.backend_settings import BackendSettingsBase
 
 PREFILL_KEY = "after:"
+
+
+class MockBackendSettings(BackendSettingsBase):
+    kind: Literal["mock"] = Field("mock", description="Scripted answers, no model (tests).")
+    mock_script: dict[str, str] = Field(
+        default_factory=dict,
+        description="Substring of the prompt -> scripted answer ('after:TEXT' matches "
+        "answers whose forced opening contains TEXT, first).",
+    )
 
 
 class MockGenerator:
@@ -51,7 +63,7 @@ class MockGenerator:
         pass
 
 
-@generator_factory("mock")
+@generator_factory("mock", settings=MockBackendSettings)
 def mock_generator(config: Any, model_key: str, adapter: Path | None) -> MockGenerator:
     """The same scripted generator for every model and adapter."""
     return MockGenerator(config.backend.mock_script)

@@ -12,9 +12,12 @@ and lives only in this object's memory: it is never logged or written.
 from __future__ import annotations
 
 import os
+import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field, field_validator
 
 from selfmoa.backends.base import GenerationRequest, SamplingParams, TextGenerator
 from selfmoa.backends.http_json import post_json
@@ -27,7 +30,108 @@ from selfmoa.backends.openai_payload import (
 from selfmoa.backends.registry import factory_for, generator_factory
 from selfmoa.backends.seeds import request_seed
 from selfmoa.backends.served import ServedTarget, served_adapter_name, served_target
+from selfmoa.core.backend_settings import BackendSettingsBase
 from selfmoa.core.errors import SelfMoaError
+
+_ROUND_KEY = re.compile(r"^\d+$")
+
+
+class ServerRequestSettings(BackendSettingsBase):
+    """Requests to a llama.cpp or OpenAI-compatible server: how many, how long, how often.
+    Shared by the ``openai`` and ``llamacpp`` backends."""
+
+    execution_fields: ClassVar[frozenset[str]] = frozenset(
+        {"concurrency", "timeout_s", "max_retries"}
+    )
+
+    concurrency: int = Field(
+        4,
+        ge=1,
+        le=1024,
+        description="openai: requests in flight at once; llamacpp: parallel sequences (1 "
+        "repeats exactly; more are faster, but a near-tie token can then differ between runs).",
+    )
+    timeout_s: float = Field(120.0, gt=0, le=86400, description="Seconds per request.")
+    max_retries: int = Field(
+        3,
+        ge=0,
+        le=20,
+        description="Retries of a failed request (connection error, timeout, HTTP 429/5xx), "
+        "with exponential backoff from 0.5 s.",
+    )
+
+
+class OpenAIBackendSettings(ServerRequestSettings):
+    execution_fields: ClassVar[frozenset[str]] = ServerRequestSettings.execution_fields | {
+        "base_url",
+        "api_key_env",
+    }
+
+    kind: Literal["openai"] = Field(
+        "openai", description="An OpenAI-compatible server (vLLM, SGLang, TGI, llama.cpp)."
+    )
+    base_url: str = Field(
+        "http://127.0.0.1:8080/v1",
+        description="The server's base URL, up to and including '/v1'.",
+    )
+    endpoint: Literal["completions", "chat"] = Field(
+        "completions",
+        description="'completions' applies the model's chat template here and sends token "
+        "ids (prefilled answers work everywhere); 'chat' lets the server apply its template "
+        "(prefill then needs the server's continue_final_message option).",
+    )
+    api_key_env: str = Field(
+        "",
+        description="NAME of the environment variable holding the API key ('' = no key). "
+        "The key itself is never written to the run directory.",
+    )
+    served_models: dict[str, str] = Field(
+        default_factory=dict,
+        description="Model spec (the value of models.policy / models.attacker) -> the name "
+        "the server serves it under; unlisted specs are sent as written.",
+    )
+    lora_names: dict[str, str] = Field(
+        default_factory=dict,
+        description="Round number -> the served name of the LoRA adapter that round trained "
+        "(vLLM --lora-modules NAME=runs/<name>/round_NN/train/adapter), or 'lora-id:N' for "
+        "llama.cpp's Nth --lora adapter.",
+    )
+    unserved_adapter: Literal["error", "hf"] = Field(
+        "error",
+        description="When a round's adapter has no entry in lora_names, stop with an error, "
+        "or generate with that adapter locally ('hf').",
+    )
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("lora_names", mode="before")
+    @classmethod
+    def _round_keys(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        for key, name in value.items():
+            if not _ROUND_KEY.match(str(key)):
+                raise ValueError(f"key '{key}' is not a round number (0, 1, ...)")
+            if not isinstance(name, str) or not name:
+                raise ValueError(f"round {key} needs a served name (a non-empty string)")
+        return {str(int(k)): v for k, v in value.items()}
+
+
+def served_judge_client(backend: BackendSettingsBase) -> OpenAIBackendSettings:
+    """How ``judge.served`` judges reach their server (when ``judge.server_url`` is empty,
+    at ``base_url``): ``backend``'s own settings where it is the openai one, the openai
+    defaults otherwise, with any request settings it shares with them."""
+    shared = {
+        name: getattr(backend, name)
+        for name in OpenAIBackendSettings.model_fields
+        if name != "kind" and name in type(backend).model_fields
+    }
+    return OpenAIBackendSettings(**shared)
 
 
 def api_key_from_env(variable: str) -> str | None:
@@ -153,7 +257,7 @@ def openai_generator(config: Any, model_key: str, adapter: Path | None) -> OpenA
     )
 
 
-@generator_factory("openai")
+@generator_factory("openai", settings=OpenAIBackendSettings)
 def openai_backend(config: Any, model_key: str, adapter: Path | None) -> TextGenerator:
     """The served model, or transformers here for an adapter the server does not serve
     (``backend.unserved_adapter: hf``)."""

@@ -11,7 +11,9 @@ from __future__ import annotations
 import gc
 import importlib
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
 
 from selfmoa.backends.base import GenerationRequest, SamplingParams
 from selfmoa.backends.registry import generator_factory
@@ -21,6 +23,7 @@ from selfmoa.backends.vllm_requests import (
     request_sampling,
     token_prompts,
 )
+from selfmoa.core.backend_settings import BackendSettingsBase
 from selfmoa.core.errors import SelfMoaError
 from selfmoa.core.modelpath import resolve_model
 
@@ -34,6 +37,23 @@ def import_vllm() -> Any:
         raise SelfMoaError(
             f"backend.kind=vllm needs vLLM, which is not installed; run: {INSTALL_HINT}"
         ) from None
+
+
+class VllmBackendSettings(BackendSettingsBase):
+    execution_fields: ClassVar[frozenset[str]] = frozenset(
+        {"tensor_parallel_size", "gpu_memory_utilization", "max_lora_rank"}
+    )
+
+    kind: Literal["vllm"] = Field(
+        "vllm", description="vllm.LLM in this process (needs the 'vllm' extra)."
+    )
+    tensor_parallel_size: int = Field(1, ge=1, le=64, description="GPUs one model is split over.")
+    gpu_memory_utilization: float = Field(
+        0.85, gt=0, le=1, description="Share of GPU memory vLLM may take."
+    )
+    max_lora_rank: int = Field(
+        64, ge=1, le=1024, description="Largest LoRA rank vLLM reserves room for."
+    )
 
 
 class VLLMGenerator:
@@ -101,7 +121,7 @@ class VLLMGenerator:
             pass
 
 
-@generator_factory("vllm")
+@generator_factory("vllm", settings=VllmBackendSettings)
 def vllm_generator(config: Any, model_key: str, adapter: Path | None) -> VLLMGenerator:
     """vllm.LLM in this process on ``models.<model_key>``, ``adapter`` as a LoRARequest."""
     backend = config.backend

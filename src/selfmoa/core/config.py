@@ -15,16 +15,18 @@ from typing import Any, Literal
 import yaml
 from pydantic import (
     Field,
+    SerializeAsAny,
     ValidationError,
+    ValidatorFunctionWrapHandler,
     field_validator,
     model_validator,
 )
 
 from selfmoa.core.backend_settings import (
-    BackendSettings,
-    HfBackendSettings,
+    BackendSettingsBase,
     check_backend_section,
-    untagged_location,
+    default_backend,
+    settings_of_its_kind,
 )
 from selfmoa.core.errors import SelfMoaError
 from selfmoa.core.packaged_configs import resolve_config_path
@@ -578,7 +580,8 @@ class Config(Section):
         description="Every n-th benign-sensitive prompt of a category is held out.",
     )
     models: ModelsConfig = Field(default_factory=ModelsConfig)
-    backend: BackendSettings = Field(default_factory=HfBackendSettings)
+    # The declared settings class of backend.kind (core.backend_settings), dumped whole.
+    backend: SerializeAsAny[BackendSettingsBase] = Field(default_factory=default_backend)
     redteam: RedteamConfig = Field(default_factory=RedteamConfig)
     sample: SampleConfig = Field(default_factory=SampleConfig)
     judge: JudgeConfig = Field(default_factory=JudgeConfig)
@@ -592,6 +595,13 @@ class Config(Section):
     @classmethod
     def _backend_keys_of_its_kind(cls, data: Any) -> Any:
         return check_backend_section(data)
+
+    @field_validator("backend", mode="wrap")
+    @classmethod
+    def _settings_class_of_its_kind(
+        cls, value: Any, handler: ValidatorFunctionWrapHandler
+    ) -> BackendSettingsBase:
+        return handler(settings_of_its_kind(value))
 
     @field_validator("name", mode="before")
     @classmethod
@@ -641,7 +651,7 @@ def fingerprint(*parts: Any) -> str:
 
 def _format_validation_error(error: ValidationError) -> str:
     first = error.errors()[0]
-    key = ".".join(str(part) for part in untagged_location(first["loc"]))
+    key = ".".join(str(part) for part in first["loc"])
     if not key:  # a check across sections names its keys itself
         return f"config error: {first['msg'].removeprefix('Value error, ')}"
     if first["type"] == "extra_forbidden":

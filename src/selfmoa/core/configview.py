@@ -26,13 +26,17 @@ EXECUTION_KEYS = frozenset(
         "models.device",
         "output_dir",
         "name",
-        *backend_keys(execution=True),  # each backend settings class's execution_fields
         "judge.server_url",
         "parallel.mode",
         "parallel.reshard_after_forward",
         "parallel.zero_stage",
     }
 )
+
+
+def execution_keys() -> frozenset[str]:
+    """``EXECUTION_KEYS`` and each declared backend settings class's execution_fields."""
+    return EXECUTION_KEYS | backend_keys(execution=True)
 
 
 class UndeclaredConfigRead(AssertionError):
@@ -47,7 +51,7 @@ def covers(declared: frozenset[str], dotted: str) -> bool:
 class ConfigView:
     def __init__(self, node: BaseModel, declared: frozenset[str], owner: str, prefix: str = ""):
         self._node = node
-        self._declared = declared | EXECUTION_KEYS
+        self._declared = declared | execution_keys()
         self._owner = owner
         self._prefix = prefix
 

@@ -1,8 +1,8 @@
 """The base of every config section: strict keys, finite numbers, bounded sizes.
 
-It lives apart from ``config.py`` so that ``backend_settings.py`` (one settings class per
-generation backend) and ``config.py`` (which holds those classes in its ``backend`` field)
-can share it without importing each other.
+It lives apart from ``config.py`` so that ``backend_settings.py`` (the base of every
+backend's settings class) and ``config.py`` (whose ``backend`` field holds one) can share it
+without importing each other.
 """
 
 from __future__ import annotations

@@ -219,11 +219,11 @@ class RewardModelJudge:
     def load(cls, path: str, dtype: str, device: str, **kwargs) -> RewardModelJudge:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-        from selfmoa.backends.hf import DTYPES, pick_device
+        from selfmoa.backends.hf import pick_device, torch_dtype
 
         tokenizer = AutoTokenizer.from_pretrained(path)
         model = AutoModelForSequenceClassification.from_pretrained(
-            path, dtype=DTYPES[dtype], use_safetensors=True
+            path, dtype=torch_dtype(dtype), use_safetensors=True
         )
         return cls(model.to(pick_device(device)).eval(), tokenizer, **kwargs)
 

@@ -34,10 +34,10 @@ def judge_lm(context: JudgeContext, name: str) -> tuple[Any, Any]:
 def _served_lm(context: JudgeContext, name: str) -> tuple[Any, Any]:
     from selfmoa.backends.hf import load_tokenizer  # imports transformers
     from selfmoa.backends.http_json import post_json
-    from selfmoa.backends.openai_compat import api_key_from_env
+    from selfmoa.backends.openai_compat import api_key_from_env, served_judge_client
     from selfmoa.judges.scorers import ServedJudgeModel
 
-    backend = context.config.backend.served_judge_client()
+    backend = served_judge_client(context.config.backend)
     base_url = context.config.judge.server_url or backend.base_url
     post = partial(
         post_json,

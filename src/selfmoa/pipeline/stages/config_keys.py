@@ -5,7 +5,7 @@ from __future__ import annotations
 from selfmoa.core.backend_settings import backend_keys
 
 # The backend keys that decide what generation computes; where it runs (URL,
-# concurrency, timeouts, GPUs) are execution keys (configview.EXECUTION_KEYS).
+# concurrency, timeouts, GPUs) are execution keys (configview.execution_keys).
 GENERATION = frozenset(
     {
         *backend_keys(execution=False),  # every backend setting but its execution_fields
