@@ -1,10 +1,10 @@
-"""An in-process llama.cpp server on loopback (the ``xllamacpp`` wheel), for tests,
-the throughput benchmark and local runs of the ``openai`` backend on a GGUF file.
+"""An in-process llama.cpp server on loopback (the ``xllamacpp`` wheel): the ``llamacpp``
+backend's server, ``selfmoa serve`` (for the ``openai`` backend and served judges), tests
+and the throughput benchmark.
 
 ``xllamacpp.Server`` runs llama.cpp's own HTTP server (``/v1/completions``,
 ``/v1/chat/completions``) in threads of this process; it stops when the object
-is released. Not used by the loop itself: a run talks to whatever server
-``backend.base_url`` points at.
+is released.
 """
 
 from __future__ import annotations
@@ -109,42 +109,3 @@ class LlamaCppServer:
     def close(self) -> None:
         self._server = None
         gc.collect()
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m selfmoa.backends.llamacpp_server``: serve a GGUF until Ctrl-C."""
-    import argparse
-    import os
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--gguf", type=Path, help="default: the embedded SmolLM2 Q4_1 file")
-    parser.add_argument("--port", type=int, default=8080)
-    parser.add_argument("--slots", type=int, default=4, help="parallel sequences")
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)
-    parser.add_argument("--api-key-env", default="", help="variable holding the key to demand")
-    args = parser.parse_args(argv)
-    try:
-        key = os.environ.get(args.api_key_env) if args.api_key_env else None
-        if args.api_key_env and not key:
-            raise SelfMoaError(f"the environment variable {args.api_key_env} is not set")
-        server = LlamaCppServer(
-            args.gguf or embedded_gguf(),
-            slots=args.slots,
-            threads=args.threads,
-            api_key=key,
-            port=args.port,
-        )
-    except SelfMoaError as error:
-        print(f"selfmoa: error: {error}")
-        return 2
-    print(f"serving on {server.base_url} (Ctrl-C stops)", flush=True)
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        server.close()
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

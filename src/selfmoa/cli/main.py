@@ -1,4 +1,5 @@
-"""Command line: ``selfmoa run|validate|status|report|compare|redteam|train|sweep|export|judges``.
+"""Command line: ``selfmoa run|validate|status|report|compare|redteam|train|sweep|export``,
+``judges`` and ``serve``.
 
 Thin: each subcommand is one module of this package with ``NAME``, ``HELP``,
 ``add_arguments(parser)`` and ``execute(args)``; this module builds the parser from them and
@@ -20,6 +21,7 @@ from selfmoa.cli import (
     redteam,
     report,
     run,
+    serve,
     status,
     sweep,
     train,
@@ -28,7 +30,19 @@ from selfmoa.cli import (
 from selfmoa.cli.common import one_line
 from selfmoa.core.errors import SelfMoaError
 
-SUBCOMMANDS = (run, validate, status, report, compare, redteam, train, sweep, export, judges)
+SUBCOMMANDS = (
+    run,
+    validate,
+    status,
+    report,
+    compare,
+    redteam,
+    train,
+    sweep,
+    export,
+    judges,
+    serve,
+)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -1,0 +1,56 @@
+"""``selfmoa serve``: bad arguments are one line; the embedded model is served and answers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from selfmoa.backends.llamacpp_server import free_port
+from selfmoa.cli.main import main
+
+ROOT = Path(__file__).parents[1]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--slots", "0"], "--slots must be at least 1"),
+        (["--model", "org/some-hub-model"], "backend.kind=llamacpp serves the embedded models"),
+        (["--api-key-env", "SELFMOA_NO_SUCH_VARIABLE"], "SELFMOA_NO_SUCH_VARIABLE is not set"),
+    ],
+)
+def test_bad_arguments_are_one_line(arguments, message, capsys):
+    assert main(["serve", *arguments]) == 2
+    error = capsys.readouterr().err
+    assert message in error and error.count("\n") == 1
+
+
+def test_serve_answers_on_loopback_until_stopped():
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "selfmoa", "serve", "--port", str(port), "--slots", "1"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        served = f"serving embedded:smollm2-135m-instruct on http://127.0.0.1:{port}"
+        assert first.startswith(served)
+        body = json.dumps({"prompt": "The capital of France is", "max_tokens": 4}).encode()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/v1/completions", body, {"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=60) as reply:
+            answer = json.loads(reply.read())
+        assert answer["usage"]["completion_tokens"] == 4 and answer["choices"][0]["text"].strip()
+    finally:
+        process.terminate()
+        started = time.monotonic()
+        process.wait(timeout=30)
+        assert time.monotonic() - started < 30
