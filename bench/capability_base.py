@@ -1,36 +1,75 @@
-"""Capability of the embedded base model on larger fixed subsamples (README table).
+"""Capability of an embedded model, and of a trained adapter on it, on larger fixed
+subsamples than the demo's capability stage uses.
 
-Usage: .venv/bin/python bench/capability_base.py [ITEMS_PER_SET [SET ...]]  (default: all sets)
-Scores the same way as the `capability` stage (option log-likelihood, acc and acc_norm).
+Usage:
+  .venv/bin/python bench/capability_base.py [ITEMS_PER_SET] [SET ...]
+      [--model embedded:NAME] [--adapter runs/NAME/round_00/train/adapter]
+
+Scores the same way as the `capability` stage (option log-likelihood, acc and acc_norm,
+Wilson 95% intervals). With ``--adapter``, the base model and the adapted policy answer
+the same items and the change in acc is printed with a paired 95% interval (the items are
+shared, so the interval uses the per-item differences).
 """
 
 from __future__ import annotations
 
-import sys
+import argparse
+import math
 import time
 
 import torch
 
 from selfmoa.backends.hf import load_causal_lm, load_tokenizer
-from selfmoa.core.modelpath import resolve_model
+from selfmoa.core.modelpath import resolve_model, safetensors_adapter
 from selfmoa.evals.capability import accuracy, score_items
 from selfmoa.evals.mc_sets import MC_SETS, subsample
 
 
+def paired_change(base: list[bool], policy: list[bool]) -> tuple[float, float, float]:
+    """Mean of policy - base over the same items, with a normal 95% interval."""
+    diffs = [int(p) - int(b) for b, p in zip(base, policy, strict=True)]
+    mean = sum(diffs) / len(diffs)
+    var = sum((d - mean) ** 2 for d in diffs) / max(1, len(diffs) - 1)
+    half = 1.96 * math.sqrt(var / len(diffs))
+    return mean, mean - half, mean + half
+
+
 def main() -> None:
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 200
-    path = resolve_model("embedded:smollm2-135m-instruct", "models.policy")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("items", nargs="?", type=int, default=200)
+    parser.add_argument("sets", nargs="*", default=list(MC_SETS))
+    parser.add_argument("--model", default="embedded:smollm2-135m-instruct")
+    parser.add_argument("--adapter", default=None)
+    args = parser.parse_args()
+    unknown = [n for n in args.sets if n not in MC_SETS]
+    if unknown:
+        parser.error(f"unknown set(s) {', '.join(unknown)}; choose from {', '.join(MC_SETS)}")
+    path = resolve_model(args.model, "models.policy")
     model = load_causal_lm(path, "float32", torch.device("cpu")).eval()
     tokenizer = load_tokenizer(path)
-    names = sys.argv[2:] or list(MC_SETS)
-    unknown = [n for n in names if n not in MC_SETS]
-    if unknown:
-        sys.exit(f"unknown set(s) {', '.join(unknown)}; choose from {', '.join(MC_SETS)}")
-    for name in names:
-        load = MC_SETS[name]
+    items = {name: subsample(MC_SETS[name](), args.items, 0) for name in args.sets}
+    base = {}
+    for name, chosen in items.items():
         started = time.time()
-        scored = score_items(model, tokenizer, subsample(load(), count, 0), 16)
-        print(f"{name}: {accuracy(scored)[name]} in {time.time() - started:.0f}s", flush=True)
+        base[name] = score_items(model, tokenizer, chosen, 16)
+        print(f"base {name}: {accuracy(base[name])[name]} in {time.time() - started:.0f}s",
+              flush=True)  # fmt: skip
+    if args.adapter is None:
+        return
+    from peft import PeftModel
+
+    policy = PeftModel.from_pretrained(model, safetensors_adapter(args.adapter)).eval()
+    for name, chosen in items.items():
+        started = time.time()
+        scored = score_items(policy, tokenizer, chosen, 16)
+        change = paired_change(
+            [r.choice == r.answer for r in base[name]], [r.choice == r.answer for r in scored]
+        )
+        print(
+            f"policy {name}: {accuracy(scored)[name]} in {time.time() - started:.0f}s; "
+            f"acc change {change[0]:+.3f} [{change[1]:+.3f}, {change[2]:+.3f}]",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":
