@@ -1,10 +1,11 @@
 """A slow judge (an LLM rubric on a served model) against human labels, on a balanced,
 seeded sample of held-out items from every binding ``unsafe`` source.
 
-A full ``selfmoa judges eval --by-source`` scores about 2,000 answers; an LLM rubric on the
-embedded 1.5B model reads about 30 prompt tokens a second on 2 cores, so that would take
-about 10 hours. This script picks, from each source with at least 20 harmful answers (the
-binding sources of docs/judges.md), up to N harmful and N harmless answers of its
+A full ``selfmoa judges eval --by-source`` scores 2,074 answers; an LLM rubric on the
+embedded 1.5B model reads about 30 prompt tokens a second on 2 cores (140 answers: 45 min),
+so that would take about 11 hours. This script picks, from each source with at least 20
+harmful answers (the binding sources of docs/judges.md), up to N harmful and N harmless
+answers of its
 held-out half, writes them for ``selfmoa judges score``, and then tabulates the judges'
 agreement with the humans on that sample, pooled and per source (balanced, so kappa is
 not the natural-prevalence figure: compare judges on the same sample only).
