@@ -12,11 +12,15 @@ from typing import Any, get_args
 import pytest
 
 from selfmoa.backends import GenerationRequest, SamplingParams, make_generator
-from selfmoa.backends.openai_compat import OpenAIBackendSettings, served_judge_client
+from selfmoa.backends.openai_compat import (
+    JUDGE_REQUEST_FIELDS,
+    OpenAIBackendSettings,
+    served_judge_client,
+)
 from selfmoa.backends.registry import factory_for, generator_factories, generator_factory
 from selfmoa.core.backend_settings import BackendSettingsBase, backend_keys, declared_backends
 from selfmoa.core.config import Config, config_from_dict, load_config
-from selfmoa.core.configview import execution_keys
+from selfmoa.core.configview import ConfigView, execution_keys
 from selfmoa.core.errors import SelfMoaError
 from selfmoa.pipeline.stage_table import STAGE_TABLE
 
@@ -135,8 +139,18 @@ def test_served_judges_use_the_openai_settings_or_their_defaults():
     assert served_judge_client(Config().backend) == OpenAIBackendSettings()
     llamacpp = load_config(None, ["backend.kind=llamacpp", "backend.concurrency=2"]).backend
     assert served_judge_client(llamacpp).concurrency == 2
-    openai = load_config(None, ["backend.kind=openai", "backend.api_key_env=KEY"]).backend
-    assert served_judge_client(openai) == openai
+    openai = load_config(
+        None, ["backend.kind=openai", "backend.api_key_env=KEY", "backend.base_url=http://h/v1"]
+    )
+    client = served_judge_client(openai.backend)
+    assert (client.api_key_env, client.base_url) == ("KEY", "http://h/v1")
+    assert set(JUDGE_REQUEST_FIELDS) == OpenAIBackendSettings.execution_fields
+
+
+def test_a_stage_that_declares_no_backend_key_still_reaches_a_served_judge():
+    config = load_config(None, ["backend.kind=openai", "backend.timeout_s=9"])
+    view = ConfigView(config, frozenset({"judge"}), owner="judge")
+    assert served_judge_client(view.backend).timeout_s == 9
 
 
 def test_the_mock_backend_builds_and_generates():

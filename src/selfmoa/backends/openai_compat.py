@@ -122,14 +122,19 @@ class OpenAIBackendSettings(ServerRequestSettings):
         return {str(int(k)): v for k, v in value.items()}
 
 
-def served_judge_client(backend: BackendSettingsBase) -> OpenAIBackendSettings:
+# Where a served judge's requests go and how: OpenAIBackendSettings's execution_fields.
+JUDGE_REQUEST_FIELDS = ("base_url", "api_key_env", "concurrency", "timeout_s", "max_retries")
+
+
+def served_judge_client(backend: Any) -> OpenAIBackendSettings:
     """How ``judge.served`` judges reach their server (when ``judge.server_url`` is empty,
-    at ``base_url``): ``backend``'s own settings where it is the openai one, the openai
-    defaults otherwise, with any request settings it shares with them."""
+    at ``base_url``): the openai defaults, with whichever of the request settings
+    (``JUDGE_REQUEST_FIELDS``) ``backend`` has. ``backend`` is the config's section or a
+    stage's view of it; the fields read are all execution keys, so any stage may."""
     shared = {
-        name: getattr(backend, name)
-        for name in OpenAIBackendSettings.model_fields
-        if name != "kind" and name in type(backend).model_fields
+        name: value
+        for name in JUDGE_REQUEST_FIELDS
+        if (value := getattr(backend, name, None)) is not None
     }
     return OpenAIBackendSettings(**shared)
 
