@@ -136,7 +136,11 @@ TIERS: dict[str, Tiers | dict[str, Tiers]] = {
     "test_integration_real.py": ("model", "multiprocess"),
     "test_llamacpp_server.py": ("model", "server", "multiprocess"),
     "test_serve_cli.py": {
-        "test_serve_answers_on_loopback_until_stopped": ("model", "server", "multiprocess"),
+        "test_serve_answers_on_loopback_until_ctrl_c_stops_it_cleanly": (
+            "model",
+            "server",
+            "multiprocess",
+        ),
     },
     "test_hostile_judge_train_export.py": {
         "test_judges_score_cli_a_surrogate_and_a_huge_row_cost_their_neighbours_nothing": (

@@ -13,6 +13,7 @@ import yaml
 
 from conftest import tiny_loop_config
 from selfmoa.cli.main import main
+from selfmoa.core.backend_settings import declared_backends
 from selfmoa.core.config import Config, Section, load_config
 from selfmoa.core.errors import SelfMoaError
 from selfmoa.core.rundir import RunDir
@@ -213,25 +214,29 @@ def test_a_read_only_report_folder_is_one_line_and_keeps_the_stages(capsys, tmp_
 
 
 def test_every_number_of_the_config_has_an_upper_bound():
-    unbounded = []
+    unbounded, seen = [], []
 
     def visit(model: type[Section], prefix: str) -> None:
         for name, field in model.model_fields.items():
             annotation = field.annotation
             inner = getattr(annotation, "__args__", (annotation,))
             sections = [t for t in inner if isinstance(t, type) and issubclass(t, Section)]
-            for section in sections:  # every backend settings class of the union
+            if model is Config and name == "backend":  # every declared backend's settings
+                sections = list(declared_backends().values())
+            for section in sections:
                 visit(section, f"{prefix}{name}.")
             if sections:
                 continue
             if get_origin(annotation) in (dict, list) or not any(t in (int, float) for t in inner):
                 continue  # mappings of numbers are bounded by their validators (cases below)
+            seen.append(f"{prefix}{name}")
             bounded = any(hasattr(m, "le") or hasattr(m, "lt") for m in field.metadata)
             if not bounded:
                 unbounded.append(f"{prefix}{name}")
 
     visit(Config, "")
     assert unbounded == []
+    assert "backend.concurrency" in seen and "backend.max_lora_rank" in seen, "backends visited"
 
 
 HOSTILE_CONFIG_CASES = [

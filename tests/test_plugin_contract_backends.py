@@ -164,3 +164,9 @@ def test_the_mock_backend_builds_and_generates():
     )
     assert answers == ["No.", "Sure Answer about: hi"]
     generator.close()
+
+
+@pytest.mark.parametrize("value", [5, None, [1], "hf"])
+def test_a_backend_section_that_is_not_a_mapping_is_one_line(value):
+    with pytest.raises(SelfMoaError, match=r"^config error: backend: must be a mapping of "):
+        config_from_dict({"backend": value})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -21,7 +22,7 @@ ROOT = Path(__file__).parents[1]
     ("arguments", "message"),
     [
         (["--slots", "0"], "--slots must be at least 1"),
-        (["--model", "org/some-hub-model"], "backend.kind=llamacpp serves the embedded models"),
+        (["--model", "org/some-hub-model"], "--model must be an embedded model (embedded:NAME)"),
         (["--api-key-env", "SELFMOA_NO_SUCH_VARIABLE"], "SELFMOA_NO_SUCH_VARIABLE is not set"),
     ],
 )
@@ -31,7 +32,7 @@ def test_bad_arguments_are_one_line(arguments, message, capsys):
     assert message in error and error.count("\n") == 1
 
 
-def test_serve_answers_on_loopback_until_stopped():
+def test_serve_answers_on_loopback_until_ctrl_c_stops_it_cleanly():
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "selfmoa", "serve", "--port", str(port), "--slots", "1"],
@@ -50,7 +51,8 @@ def test_serve_answers_on_loopback_until_stopped():
             answer = json.loads(reply.read())
         assert answer["usage"]["completion_tokens"] == 4 and answer["choices"][0]["text"].strip()
     finally:
-        process.terminate()
+        process.send_signal(signal.SIGINT)
         started = time.monotonic()
-        process.wait(timeout=30)
-        assert time.monotonic() - started < 30
+        returncode = process.wait(timeout=30)
+    assert time.monotonic() - started < 30
+    assert returncode == 0 and process.stdout.read().strip().endswith("stopped")

@@ -37,6 +37,11 @@ def execute(args: argparse.Namespace) -> None:
     for name in ("port", "slots", "context", "threads"):
         if getattr(args, name) < 1:
             raise SelfMoaError(f"--{name} must be at least 1")
+    if not args.model.startswith("embedded:"):
+        raise SelfMoaError(
+            f"--model must be an embedded model (embedded:NAME), not {args.model}; serve "
+            "other models with llama.cpp's llama-server or vLLM"
+        )
     key = os.environ.get(args.api_key_env) if args.api_key_env else None
     if args.api_key_env and not key:
         raise SelfMoaError(f"the environment variable {args.api_key_env} is not set")
@@ -52,5 +57,7 @@ def execute(args: argparse.Namespace) -> None:
     try:
         while True:
             time.sleep(3600)
+    except KeyboardInterrupt:  # the way to stop it: not an interruption to report
+        print("stopped", flush=True)
     finally:
         server.close()

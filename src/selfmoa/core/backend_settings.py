@@ -117,7 +117,9 @@ def check_backend_section(data: Any) -> Any:
 
 def settings_of_its_kind(value: Any) -> Any:
     """A ``backend`` mapping as its kind's settings class (validated there, so an error
-    names the key inside ``backend``); anything else is left to pydantic."""
-    if isinstance(value, dict) and value.get("kind") in _DECLARED:
-        return _DECLARED[value["kind"]].model_validate(value)
-    return value
+    names the key inside ``backend``); settings already built pass as they are."""
+    if isinstance(value, BackendSettingsBase):
+        return value
+    if not isinstance(value, dict):
+        raise ValueError("must be a mapping of backend settings, e.g. {kind: hf}")
+    return _DECLARED[value.get("kind", DEFAULT_KIND)].model_validate(value)
