@@ -48,22 +48,25 @@ def main() -> None:
     model = load_causal_lm(path, "float32", torch.device("cpu")).eval()
     tokenizer = load_tokenizer(path)
     items = {name: subsample(MC_SETS[name](), args.items, 0) for name in args.sets}
-    base = {}
-    for name, chosen in items.items():
-        started = time.time()
-        base[name] = score_items(model, tokenizer, chosen, 16)
-        print(f"base {name}: {accuracy(base[name])[name]} in {time.time() - started:.0f}s",
-              flush=True)  # fmt: skip
-    if args.adapter is None:
-        return
-    from peft import PeftModel
+    policy = None
+    if args.adapter is not None:
+        from peft import PeftModel
 
-    policy = PeftModel.from_pretrained(model, safetensors_adapter(args.adapter)).eval()
-    for name, chosen in items.items():
+        policy = PeftModel.from_pretrained(model, safetensors_adapter(args.adapter)).eval()
+    for name, chosen in items.items():  # set by set, so a long run reports as it goes
+        started = time.time()
+        if policy is None:
+            base = score_items(model, tokenizer, chosen, 16)
+        else:
+            with policy.disable_adapter():
+                base = score_items(policy, tokenizer, chosen, 16)
+        print(f"base {name}: {accuracy(base)[name]} in {time.time() - started:.0f}s", flush=True)
+        if policy is None:
+            continue
         started = time.time()
         scored = score_items(policy, tokenizer, chosen, 16)
         change = paired_change(
-            [r.choice == r.answer for r in base[name]], [r.choice == r.answer for r in scored]
+            [r.choice == r.answer for r in base], [r.choice == r.answer for r in scored]
         )
         print(
             f"policy {name}: {accuracy(scored)[name]} in {time.time() - started:.0f}s; "
