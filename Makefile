@@ -38,14 +38,14 @@ demo: setup
 
 # The loop on Qwen2.5-Coder-0.5B-Instruct (README, "Larger embedded policies"): the 0.5B
 # also attacks, rewriting a quarter of the seeds as everyday questions ('everyday'), and
-# helpfulness weighs 0.1 (docs/embedded-models.md, "Harmful intents in everyday words").
+# helpfulness weighs 0.14 (docs/embedded-models.md, "Harmful intents in everyday words").
 demo-qwen05: qwen05
 	$(BIN)/selfmoa run configs/default.yaml name=demo-qwen05 \
 	  models.policy=embedded:qwen2.5-coder-0.5b-instruct \
 	  models.attacker=embedded:qwen2.5-coder-0.5b-instruct \
 	  backend.kind=llamacpp backend.concurrency=16 \
 	  'redteam.strategies=[direct,direct,everyday,everyday,prefix_injection,fiction_framing,refusal_suppression]' \
-	  'train.objective_weights={safety: 1.0, helpfulness: 0.1}'
+	  'train.objective_weights={safety: 1.0, helpfulness: 0.14}'
 
 test: setup browser
 	$(BIN)/ruff check src tests bench scripts
