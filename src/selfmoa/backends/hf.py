@@ -124,42 +124,37 @@ class HFGenerator:
     ) -> list[str]:
         import torch
 
-        with torch.inference_mode():
-            return self._generate(requests, params, seed)
-
-    def _generate(
-        self, requests: list[GenerationRequest], params: SamplingParams, seed: int
-    ) -> list[str]:
-        import torch
-
         torch.manual_seed(seed)
         answers: list[str] = []
         starts = range(0, len(requests), self.batch_size)
-        for start in tqdm(
+        bar = tqdm(
             starts, desc="generate", leave=False, disable=not self.show_progress or len(starts) < 2
-        ):
-            batch = requests[start : start + self.batch_size]
-            texts = [chat_prompt(self.tokenizer, request) for request in batch]
-            encoded = self.tokenizer(
-                texts, return_tensors="pt", padding=True, add_special_tokens=False
-            ).to(self.device)
-            sampling = (
-                {"do_sample": False}
-                if params.greedy
-                else {"do_sample": True, "temperature": params.temperature, "top_p": params.top_p}
-            )
-            output = self.model.generate(
-                **encoded,
-                max_new_tokens=params.max_new_tokens,
-                pad_token_id=self.tokenizer.pad_token_id,
-                **sampling,
-            )
-            new_tokens = output[:, encoded["input_ids"].shape[1] :]
-            decoded = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
-            answers.extend(
-                request.prefill + text for request, text in zip(batch, decoded, strict=True)
-            )
+        )
+        with torch.inference_mode():
+            for start in bar:
+                batch = requests[start : start + self.batch_size]
+                answers.extend(self._generate_batch(batch, params))
         return answers
+
+    def _generate_batch(self, batch: list[GenerationRequest], params: SamplingParams) -> list[str]:
+        texts = [chat_prompt(self.tokenizer, request) for request in batch]
+        encoded = self.tokenizer(
+            texts, return_tensors="pt", padding=True, add_special_tokens=False
+        ).to(self.device)
+        sampling = (
+            {"do_sample": False}
+            if params.greedy
+            else {"do_sample": True, "temperature": params.temperature, "top_p": params.top_p}
+        )
+        output = self.model.generate(
+            **encoded,
+            max_new_tokens=params.max_new_tokens,
+            pad_token_id=self.tokenizer.pad_token_id,
+            **sampling,
+        )
+        new_tokens = output[:, encoded["input_ids"].shape[1] :]
+        decoded = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+        return [request.prefill + text for request, text in zip(batch, decoded, strict=True)]
 
     def close(self) -> None:
         import torch
