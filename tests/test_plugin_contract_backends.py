@@ -12,11 +12,7 @@ from typing import Any, get_args
 import pytest
 
 from selfmoa.backends import GenerationRequest, SamplingParams, make_generator
-from selfmoa.backends.openai_compat import (
-    JUDGE_REQUEST_FIELDS,
-    OpenAIBackendSettings,
-    served_judge_client,
-)
+from selfmoa.backends.openai_compat import OpenAIBackendSettings, served_judge_client
 from selfmoa.backends.registry import factory_for, generator_factories, generator_factory
 from selfmoa.core.backend_settings import BackendSettingsBase, backend_keys, declared_backends
 from selfmoa.core.config import Config, config_from_dict, load_config
@@ -144,7 +140,9 @@ def test_served_judges_use_the_openai_settings_or_their_defaults():
     )
     client = served_judge_client(openai.backend)
     assert (client.api_key_env, client.base_url) == ("KEY", "http://h/v1")
-    assert set(JUDGE_REQUEST_FIELDS) == OpenAIBackendSettings.execution_fields
+    assert OpenAIBackendSettings.execution_fields == {
+        "base_url", "api_key_env", "concurrency", "timeout_s", "max_retries",
+    }, "a served judge takes exactly these request settings"  # fmt: skip
 
 
 def test_a_stage_that_declares_no_backend_key_still_reaches_a_served_judge():

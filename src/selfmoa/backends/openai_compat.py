@@ -122,18 +122,14 @@ class OpenAIBackendSettings(ServerRequestSettings):
         return {str(int(k)): v for k, v in value.items()}
 
 
-# Where a served judge's requests go and how: OpenAIBackendSettings's execution_fields.
-JUDGE_REQUEST_FIELDS = ("base_url", "api_key_env", "concurrency", "timeout_s", "max_retries")
-
-
 def served_judge_client(backend: Any) -> OpenAIBackendSettings:
     """How ``judge.served`` judges reach their server (when ``judge.server_url`` is empty,
-    at ``base_url``): the openai defaults, with whichever of the request settings
-    (``JUDGE_REQUEST_FIELDS``) ``backend`` has. ``backend`` is the config's section or a
-    stage's view of it; the fields read are all execution keys, so any stage may."""
+    at ``base_url``): the openai defaults, with whichever of the openai settings that say
+    where and how requests go (its ``execution_fields``) ``backend`` has. ``backend`` is the
+    config's section or a stage's view of it; execution keys are readable from any stage."""
     shared = {
         name: value
-        for name in JUDGE_REQUEST_FIELDS
+        for name in sorted(OpenAIBackendSettings.execution_fields)
         if (value := getattr(backend, name, None)) is not None
     }
     return OpenAIBackendSettings(**shared)
