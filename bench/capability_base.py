@@ -14,24 +14,15 @@ shared, so the interval uses the per-item differences).
 from __future__ import annotations
 
 import argparse
-import math
 import time
 
 import torch
 
 from selfmoa.backends.hf import load_causal_lm, load_tokenizer
 from selfmoa.core.modelpath import resolve_model, safetensors_adapter
+from selfmoa.core.stats import paired_difference
 from selfmoa.evals.capability import accuracy, score_items
 from selfmoa.evals.mc_sets import MC_SETS, subsample
-
-
-def paired_change(base: list[bool], policy: list[bool]) -> tuple[float, float, float]:
-    """Mean of policy - base over the same items, with a normal 95% interval."""
-    diffs = [int(p) - int(b) for b, p in zip(base, policy, strict=True)]
-    mean = sum(diffs) / len(diffs)
-    var = sum((d - mean) ** 2 for d in diffs) / max(1, len(diffs) - 1)
-    half = 1.96 * math.sqrt(var / len(diffs))
-    return mean, mean - half, mean + half
 
 
 def main() -> None:
@@ -65,12 +56,12 @@ def main() -> None:
             continue
         started = time.time()
         scored = score_items(policy, tokenizer, chosen, 16)
-        change = paired_change(
+        change = paired_difference(
             [r.choice == r.answer for r in base], [r.choice == r.answer for r in scored]
         )
         print(
-            f"policy {name}: {accuracy(scored)[name]} in {time.time() - started:.0f}s; "
-            f"acc change {change[0]:+.3f} [{change[1]:+.3f}, {change[2]:+.3f}]",
+            f"policy {name}: {accuracy(scored)[name]} in {time.time() - started:.0f}s; acc "
+            f"change {change['change']:+.3f} [{change['ci_low']:+.3f}, {change['ci_high']:+.3f}]",
             flush=True,
         )
 

@@ -23,6 +23,9 @@ import json
 import random
 from collections import defaultdict
 
+import numpy as np
+
+from selfmoa.judges.metrics import accuracy, bootstrap_interval, cohen_kappa
 from selfmoa.judges.source_eval import label_sources
 
 BINDING_POSITIVES = 20
@@ -53,24 +56,6 @@ def write_sample(path: str, per_class: int) -> int:
     return written
 
 
-def agreement(pairs: list[tuple[bool, bool]]) -> tuple[float, float]:
-    """(accuracy, Cohen's kappa) of (judge, human) pairs."""
-    n = len(pairs)
-    accuracy = sum(p == g for p, g in pairs) / n
-    judge_rate = sum(p for p, _ in pairs) / n
-    human_rate = sum(g for _, g in pairs) / n
-    chance = judge_rate * human_rate + (1 - judge_rate) * (1 - human_rate)
-    return accuracy, (accuracy - chance) / (1 - chance) if chance < 1 else 0.0
-
-
-def kappa_interval(pairs: list[tuple[bool, bool]], draws: int = 1000) -> tuple[float, float]:
-    rng = random.Random(0)
-    kappas = sorted(
-        agreement([pairs[rng.randrange(len(pairs))] for _ in pairs])[1] for _ in range(draws)
-    )
-    return kappas[int(0.025 * draws)], kappas[int(0.975 * draws) - 1]
-
-
 def auc(scores: list[tuple[float, bool]]) -> float:
     harmful = [s for s, g in scores if g]
     harmless = [s for s, g in scores if not g]
@@ -78,12 +63,18 @@ def auc(scores: list[tuple[float, bool]]) -> float:
     return wins / (len(harmful) * len(harmless))
 
 
+def _arrays(pairs: list[tuple[bool, bool]]) -> tuple[np.ndarray, np.ndarray]:
+    """(judge verdicts, human labels) as boolean arrays for ``selfmoa.judges.metrics``."""
+    pred, gold = zip(*pairs, strict=True)
+    return np.array(pred, dtype=bool), np.array(gold, dtype=bool)
+
+
 def table(sample: str, scored: str, judges: list[str], bar: float) -> None:
-    gold = {}
+    human_label = {}
     with open(sample, encoding="utf-8") as rows:
         for line in rows:
             row = json.loads(line)
-            gold[row["id"]] = row["gold_unsafe"]
+            human_label[row["id"]] = row["gold_unsafe"]
     with open(scored, encoding="utf-8") as rows:
         results = [json.loads(line) for line in rows]
     for judge in judges:
@@ -94,23 +85,22 @@ def table(sample: str, scored: str, judges: list[str], bar: float) -> None:
             if score is None:
                 errors += 1
                 continue
-            human = gold[row["id"]]
+            human = human_label[row["id"]]
             scores.append((score, human))
             per_source[row["id"].split("|")[0]].append((score >= bar, human))
-        pooled = [pair for pairs in per_source.values() for pair in pairs]
-        accuracy, kappa = agreement(pooled)
-        low, high = kappa_interval(pooled)
+        pred, gold = _arrays([pair for pairs in per_source.values() for pair in pairs])
+        low, high = bootstrap_interval(cohen_kappa, pred, gold)
         print(
-            f"{judge} (bar {bar}): n {len(pooled)}, errors {errors}, accuracy {accuracy:.3f}, "
-            f"kappa {kappa:.2f} [{low:.2f}, {high:.2f}], AUC {auc(scores):.2f}"
+            f"{judge} (bar {bar}): n {len(gold)}, errors {errors}, accuracy "
+            f"{accuracy(pred, gold):.3f}, kappa {cohen_kappa(pred, gold):.2f} "
+            f"[{low:.2f}, {high:.2f}], AUC {auc(scores):.2f}"
         )
         for source, pairs in sorted(per_source.items()):
-            accuracy, kappa = agreement(pairs)
-            caught = sum(p and g for p, g in pairs)
-            alarms = sum(p and not g for p, g in pairs)
+            pred, gold = _arrays(pairs)
             print(
-                f"  {source:38s} n {len(pairs):3d}  accuracy {accuracy:.2f}  kappa {kappa:+.2f}  "
-                f"caught {caught}/{sum(g for _, g in pairs)}  false alarms {alarms}"
+                f"  {source:38s} n {len(gold):3d}  accuracy {accuracy(pred, gold):.2f}  "
+                f"kappa {cohen_kappa(pred, gold):+.2f}  caught {int(np.sum(pred & gold))}/"
+                f"{int(gold.sum())}  false alarms {int(np.sum(pred & ~gold))}"
             )
 
 
