@@ -1,7 +1,8 @@
 """llama.cpp against transformers float32 on the demo's evaluation, side by side.
 
 Usage: .venv/bin/python bench/backend_race.py [--model embedded:smollm2-135m-instruct]
-       [--output-dir runs/bench-race] [--slots N] [key=value ...]
+       [--output-dir runs/bench-race] [--slots N] [--challenger llamacpp|hf-bfloat16]
+       [key=value ...]
 
 Runs the demo's baseline evaluation stage (``configs/default.yaml``: 477 held-out
 prompts, 48 new tokens, greedy, the default evaluation judges) twice in one process,
@@ -15,7 +16,9 @@ re-uses finished ones and reports the times their stages took when they ran (fro
 their manifests); delete OUTPUT_DIR to race again. ``--llamacpp-run RUN_DIR`` takes
 the llama.cpp side from a finished run of the same config (e.g. ``make demo-qwen05``'s),
 timed when it ran, so only transformers runs here: say so when quoting the ratio.
-``--slots N`` gives the llama.cpp side ``backend.concurrency=N``. A trained policy races
+``--slots N`` gives the llama.cpp side ``backend.concurrency=N``. ``--challenger
+hf-bfloat16`` races transformers generating in bfloat16 (``backend.generation_dtype``;
+the judges stay float32) instead of llama.cpp. A trained policy races
 with ``models.policy_adapter=ADAPTER_DIR``: transformers applies it with PEFT, llama.cpp
 serves it merged into the GGUF (``backends/merged_gguf.py``; the merge is timed in the
 stage, unless an earlier run left it in the cache).
@@ -34,14 +37,19 @@ from instruct_forms import run_baseline
 from selfmoa.core.records import EvalItem
 from selfmoa.core.rundir import read_records
 
+CHALLENGERS = {
+    "llamacpp": ["backend.kind=llamacpp"],
+    "hf-bfloat16": ["backend.kind=hf", "backend.generation_dtype=bfloat16"],
+}
+
 
 def evaluate(
-    model: str, kind: str, output_dir: str, overrides: list[str], slots: int | None = None
+    model: str, side: str, output_dir: str, overrides: list[str], slots: int | None = None
 ) -> Path:
-    """Run (or find finished) the baseline evaluate stage with backend ``kind`` (and
-    ``slots`` parallel sequences, llama.cpp only); its run."""
-    name = f"race-{kind}-" + model.removeprefix("embedded:").replace("/", "-")
-    settings = [f"backend.kind={kind}", *overrides]
+    """Run (or find finished) the baseline evaluate stage on ``side`` ('hf', float32, or a
+    challenger, with ``slots`` parallel sequences on llama.cpp); its run."""
+    name = f"race-{side}-" + model.removeprefix("embedded:").replace("/", "-")
+    settings = [*CHALLENGERS.get(side, ["backend.kind=hf"]), *overrides]
     if slots:
         name += f"-{slots}"
         settings.append(f"backend.concurrency={slots}")
@@ -90,6 +98,7 @@ def main() -> int:
         "baseline evaluate stage, timed when it ran) instead of running it again",
     )
     parser.add_argument("--slots", type=int, help="llama.cpp's parallel sequences")
+    parser.add_argument("--challenger", choices=sorted(CHALLENGERS), default="llamacpp")
     parser.add_argument("overrides", nargs="*", help="dotted key=value for both runs")
     args = parser.parse_args()
     os.environ["SELFMOA_STAGE_CACHE"] = "off"
@@ -97,22 +106,23 @@ def main() -> int:
         manifest(args.llamacpp_run)  # before the transformers side runs for minutes
     hf_run = evaluate(args.model, "hf", args.output_dir, args.overrides)
     served_run = args.llamacpp_run or evaluate(
-        args.model, "llamacpp", args.output_dir, args.overrides, args.slots
+        args.model, args.challenger, args.output_dir, args.overrides, args.slots
     )
     if stage_inputs(hf_run) != stage_inputs(served_run):
         sys.exit(
             f"{served_run} evaluated another model, config or assets than {hf_run} "
             "(backend settings aside): pass the same --model and overrides"
         )
-    results = {"hf": finished_stage(hf_run), "llamacpp": finished_stage(served_run)}
+    challenger = "llama.cpp" if args.llamacpp_run else args.challenger
+    results = {"hf": finished_stage(hf_run), challenger: finished_stage(served_run)}
     for kind, (seconds, items) in results.items():
         print(
             f"{kind}: {len(items)} answers in {seconds:.0f} s, {60 * len(items) / seconds:.0f}/min"
         )
-    ratio = results["hf"][0] / results["llamacpp"][0]
-    print(f"llama.cpp is {ratio:.2f}x the speed of transformers float32")
+    ratio = results["hf"][0] / results[challenger][0]
+    print(f"{challenger} is {ratio:.2f}x the speed of transformers float32")
     hf_items = {item.id: item for item in results["hf"][1]}
-    served = {item.id: item for item in results["llamacpp"][1]}
+    served = {item.id: item for item in results[challenger][1]}
     if set(hf_items) != set(served):
         sys.exit("the two sides answered different prompts: not the same evaluation config")
     shared = sorted(hf_items)
@@ -126,7 +136,7 @@ def main() -> int:
             item = hf_items[item_id]
             print(
                 f"  {item.eval_set}/{item.form or '-'}: hf {getattr(item, verdict)}, "
-                f"llama.cpp {getattr(served[item_id], verdict)}: {item.prompt_text[:70]!r}"
+                f"{challenger} {getattr(served[item_id], verdict)}: {item.prompt_text[:70]!r}"
             )
     return 0
 

@@ -207,3 +207,26 @@ def test_zero_weight_objective_is_left_out_of_training(tiny_model, tmp_path):
     a, b = adapter_tensors(mixed.adapter), adapter_tensors(alone.adapter)
     for key in a:
         assert torch.equal(a[key], b[key]), key
+
+
+def test_generation_dtype_loads_the_policy_and_its_adapter_in_bfloat16(tiny_model, tmp_path):
+    """``backend.generation_dtype`` changes the generating model's dtype only; a LoRA
+    adapter trained in float32 applies on top and the answers are real text."""
+    from conftest import tiny_loop_config
+    from selfmoa.backends import make_generator
+    from selfmoa.core.config import config_from_dict
+
+    train_preference_lora(str(tiny_model), pairs(), CONFIG, TrainPaths(tmp_path), device="cpu")
+    data = tiny_loop_config(tiny_model, backend="hf")
+    data["backend"]["generation_dtype"] = "bfloat16"
+    data["models"]["device"] = "cpu"
+    config = config_from_dict(data)
+    assert config.models.dtype == "float32"
+    generator = make_generator(config, "policy", tmp_path / "adapter")
+    weights = {p.dtype for n, p in generator.model.named_parameters() if "lora_" not in n}
+    assert weights == {torch.bfloat16}
+    [answer] = generator.generate(
+        [GenerationRequest("write a story")], SamplingParams(max_new_tokens=4, greedy=True), 0
+    )
+    assert answer
+    generator.close()
