@@ -1,0 +1,80 @@
+"""Profile: where transformers generation spends its time, by kind of operator.
+
+Runs selfmoa's ``hf`` backend on one chunk of the demo's prompts (32 prompts, 48 new
+tokens, greedy: the evaluation stages' shape) under ``torch.profiler``, once per dtype,
+and sums the operators' own CPU time into four groups: matrix products (``aten::mm``,
+``addmm``, ``bmm``: the linear layers and the output layer), attention
+(``scaled_dot_product_attention`` and its kernels), everything else torch runs
+(elementwise ops, norms, sampling, cache updates, copies), and Python outside any torch
+operator (the profiled wall time minus the operators' time). What the matrix products
+leave is what a faster backend could still win before reaching the machine's matmul
+peak (``bench/sampling_throughput.py`` measures that peak).
+
+Run: python bench/generation_profile.py [--model embedded:NAME] [--dtypes float32 bfloat16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import torch
+from sampling_throughput import GREEDY, workload
+from torch.profiler import ProfilerActivity, profile
+
+from selfmoa.backends.hf import HFGenerator
+from selfmoa.core.modelpath import resolve_model
+
+MATMUL = ("aten::mm", "aten::addmm", "aten::bmm", "aten::_addmm_activation")
+ATTENTION = ("scaled_dot_product", "flash_attention")
+
+
+def group_of(name: str) -> str:
+    if name in MATMUL:
+        return "matrix products"
+    if any(part in name for part in ATTENTION):
+        return "attention"
+    return "other torch operators"
+
+
+def profile_chunk(generator: HFGenerator, prompts: int) -> tuple[float, dict[str, float]]:
+    """Wall seconds of one chunk and the seconds per operator group."""
+    requests = workload(prompts)
+    generator.generate(requests[:2], GREEDY, 0)  # warm-up
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        start = time.perf_counter()
+        generator.generate(requests, GREEDY, 0)
+        wall = time.perf_counter() - start
+    groups: dict[str, float] = {}
+    for event in prof.key_averages():
+        group = group_of(event.key)
+        groups[group] = groups.get(group, 0.0) + event.self_cpu_time_total / 1e6
+    groups["Python outside torch operators"] = max(0.0, wall - sum(groups.values()))
+    return wall, groups
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", default="embedded:qwen2.5-coder-0.5b-instruct")
+    parser.add_argument("--dtypes", nargs="+", default=["float32", "bfloat16"])
+    parser.add_argument("--prompts", type=int, default=32)
+    args = parser.parse_args()
+    torch.set_num_threads(os.cpu_count() or 2)
+    path = resolve_model(args.model, "models.policy")
+    print(f"{args.model}, {args.prompts} prompts x {GREEDY.max_new_tokens} new tokens, greedy")
+    print()
+    print("| dtype | wall s | group | seconds | share |")
+    print("|---|---|---|---|---|")
+    for dtype in args.dtypes:
+        generator = HFGenerator(
+            path, dtype=dtype, device="cpu", batch_size=args.prompts, show_progress=False
+        )
+        wall, groups = profile_chunk(generator, args.prompts)
+        for group, seconds in sorted(groups.items(), key=lambda kv: -kv[1]):
+            print(f"| {dtype} | {wall:.1f} | {group} | {seconds:.1f} | {seconds / wall:.0%} |")
+        generator.close()
+
+
+if __name__ == "__main__":
+    main()
