@@ -80,18 +80,21 @@ def owning_backend(dotted: str) -> dict[str, Any]:
 def mutated(base: dict[str, Any], dotted: str) -> Config:
     *path, last = dotted.split(".")
     value = _get(base, dotted)
-    choices = list(get_args(field_annotation(dotted)))
-    options = (
-        [c for c in choices if c != value]
-        if get_origin(field_annotation(dotted)) is Literal
-        else []
-    )
+    annotation = field_annotation(dotted)
+    literals = [  # a Literal, alone or inside an optional (Literal[...] | None)
+        member for member in (annotation, *get_args(annotation)) if get_origin(member) is Literal
+    ]
+    options = [c for member in literals for c in get_args(member) if c != value]
     for candidate in options + candidates(value):
         data = copy.deepcopy(base)
         node = data
         for part in path:
             node = node[part]
         node[last] = candidate
+        if dotted == "backend.kind" and candidate in declared_backends():
+            # another kind takes only its own keys: drop the old kind's own settings
+            fields = declared_backends()[candidate].model_fields
+            data["backend"] = {k: v for k, v in node.items() if k in fields}
         try:
             return config_from_dict(data)
         except SelfMoaError:
