@@ -178,7 +178,8 @@ def hf_generator(config: Any, model_key: str, adapter: Path | None) -> HFGenerat
     """transformers in this process on ``models.<model_key>`` with ``adapter``."""
     return HFGenerator(
         resolve_model(getattr(config.models, model_key), f"models.{model_key}"),
-        dtype=config.backend.generation_dtype or config.models.dtype,
+        # another kind's fallback to hf (openai's unserved_adapter) has no generation_dtype
+        dtype=getattr(config.backend, "generation_dtype", None) or config.models.dtype,
         device=config.models.device,
         batch_size=config.backend.batch_size,
         adapter=adapter,
