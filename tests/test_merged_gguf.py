@@ -175,7 +175,9 @@ def test_the_served_merged_policy_answers_as_the_transformers_policy_does(tmp_pa
             *(abs(t["logprob"] - logprobs[0, t["id"]].item()) for t in steps[0]["top_logprobs"]),
         )
     assert first_gap < 0.5, first_gap
-    assert near_ties <= 3, f"{near_ties} of 48 tokens are not transformers' own choice"
+    # Near ties depend on the CPU's quantised arithmetic: 3 of 48 on Intel Xeon cores, 4 on
+    # AMD EPYC cores with AVX512 (each within 0.18 nats); a wrong merge moves most tokens.
+    assert near_ties <= 6, f"{near_ties} of 48 tokens are not transformers' own choice"
     base_answers = served(embedded_gguf())
     assert [[s["id"] for s in a] for a in base_answers] != [[s["id"] for s in a] for a in answers]
 
