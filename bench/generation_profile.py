@@ -10,7 +10,11 @@ operator (the profiled wall time minus the operators' time). What the matrix pro
 leave is what a faster backend could still win before reaching the machine's matmul
 peak (``bench/sampling_throughput.py`` measures that peak).
 
+``--sampled`` profiles the sample stage's decoding (temperature 0.7, top-p 0.95) and shows
+the sampling operators (top-p's sort over the vocabulary, softmax, multinomial) apart.
+
 Run: python bench/generation_profile.py [--model embedded:NAME] [--dtypes float32 bfloat16]
+     [--sampled]
 """
 
 from __future__ import annotations
@@ -20,13 +24,22 @@ import os
 import time
 
 import torch
-from sampling_throughput import GREEDY, workload
+from sampling_throughput import GREEDY, SAMPLED, workload
 from torch.profiler import ProfilerActivity, profile
 
+from selfmoa.backends.base import SamplingParams
 from selfmoa.backends.hf import HFGenerator
 from selfmoa.core.modelpath import resolve_model
 
 MATMUL = ("aten::mm", "aten::addmm", "aten::bmm", "aten::_addmm_activation")
+SAMPLING = (  # top-p's sort and cumsum, softmax, and multinomial's exponential draw
+    "aten::sort",
+    "aten::cumsum",
+    "aten::softmax",
+    "aten::_softmax",
+    "aten::multinomial",
+    "aten::exponential_",
+)
 ATTENTION = ("scaled_dot_product", "flash_attention")
 
 
@@ -35,23 +48,31 @@ def group_of(name: str) -> str:
         return "matrix products"
     if any(part in name for part in ATTENTION):
         return "attention"
+    if name in SAMPLING:
+        return "sampling over the vocabulary"
     return "other torch operators"
 
 
-def profile_chunk(generator: HFGenerator, prompts: int) -> tuple[float, dict[str, float]]:
-    """Wall seconds of one chunk and the seconds per operator group."""
+def profile_chunk(
+    generator: HFGenerator, prompts: int, params: SamplingParams
+) -> tuple[float, dict[str, float], list[tuple[str, float]]]:
+    """Wall seconds of one chunk, the seconds per operator group and per operator."""
     requests = workload(prompts)
-    generator.generate(requests[:2], GREEDY, 0)  # warm-up
+    generator.generate(requests[:2], params, 0)  # warm-up
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         start = time.perf_counter()
-        generator.generate(requests, GREEDY, 0)
+        generator.generate(requests, params, 0)
         wall = time.perf_counter() - start
     groups: dict[str, float] = {}
+    operators = sorted(
+        ((event.key, event.self_cpu_time_total / 1e6) for event in prof.key_averages()),
+        key=lambda pair: -pair[1],
+    )
     for event in prof.key_averages():
         group = group_of(event.key)
         groups[group] = groups.get(group, 0.0) + event.self_cpu_time_total / 1e6
     groups["Python outside torch operators"] = max(0.0, wall - sum(groups.values()))
-    return wall, groups
+    return wall, groups, operators
 
 
 def main() -> None:
@@ -59,21 +80,32 @@ def main() -> None:
     parser.add_argument("--model", default="embedded:qwen2.5-coder-0.5b-instruct")
     parser.add_argument("--dtypes", nargs="+", default=["float32", "bfloat16"])
     parser.add_argument("--prompts", type=int, default=32)
+    parser.add_argument("--sampled", action="store_true", help="the sample stage's top-p")
     args = parser.parse_args()
+    params = SAMPLED if args.sampled else GREEDY
     torch.set_num_threads(os.cpu_count() or 2)
     path = resolve_model(args.model, "models.policy")
-    print(f"{args.model}, {args.prompts} prompts x {GREEDY.max_new_tokens} new tokens, greedy")
+    print(
+        f"{args.model}, {args.prompts} prompts x {params.max_new_tokens} new tokens, "
+        f"{'sampled' if args.sampled else 'greedy'}"
+    )
     print()
+    costliest: dict[str, list[tuple[str, float]]] = {}
     print("| dtype | wall s | group | seconds | share |")
     print("|---|---|---|---|---|")
     for dtype in args.dtypes:
         generator = HFGenerator(
             path, dtype=dtype, device="cpu", batch_size=args.prompts, show_progress=False
         )
-        wall, groups = profile_chunk(generator, args.prompts)
+        wall, groups, operators = profile_chunk(generator, args.prompts, params)
         for group, seconds in sorted(groups.items(), key=lambda kv: -kv[1]):
             print(f"| {dtype} | {wall:.1f} | {group} | {seconds:.1f} | {seconds / wall:.0%} |")
+        costliest[dtype] = operators[:8]
         generator.close()
+    for dtype, operators in costliest.items():
+        print(
+            f"\ncostliest operators, {dtype}: " + ", ".join(f"{k} {s:.2f} s" for k, s in operators)
+        )
 
 
 if __name__ == "__main__":
