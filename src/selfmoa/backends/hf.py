@@ -35,10 +35,10 @@ class HfBackendSettings(BackendSettingsBase):
     generation_dtype: Literal["float32", "bfloat16", "float16"] | None = Field(
         None,
         description="dtype the hf backend generates in; null: models.dtype. Training and "
-        "the judges keep models.dtype. bfloat16 generates 1.8x (135M) to 2.4x (0.5B) as "
-        "fast as float32 on CPUs with AVX512-BF16 or AMX (BENCHMARKS.md, 'Generation "
-        "paths against the machine's limit'); it changes near-tie tokens, so answers differ "
-        "from float32's.",
+        "the judges keep models.dtype. bfloat16 generated 1.8x (135M) to 2.4x (0.5B) as "
+        "fast as float32 on CPU cores with AVX512-BF16 (BENCHMARKS.md, 'Generation paths "
+        "against the machine's limit'); it changes near-tie tokens, so answers differ from "
+        "float32's.",
     )
 
 
