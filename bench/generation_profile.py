@@ -2,11 +2,12 @@
 
 Runs selfmoa's ``hf`` backend on one chunk of the demo's prompts (32 prompts, 48 new
 tokens, greedy: the evaluation stages' shape) under ``torch.profiler``, once per dtype,
-and sums the operators' own CPU time into four groups: matrix products (``aten::mm``,
+and sums the operators' own CPU time into five groups: matrix products (``aten::mm``,
 ``addmm``, ``bmm``: the linear layers and the output layer), attention
-(``scaled_dot_product_attention`` and its kernels), everything else torch runs
-(elementwise ops, norms, sampling, cache updates, copies), and Python outside any torch
-operator (the profiled wall time minus the operators' time). What the matrix products
+(``scaled_dot_product_attention`` and its kernels), sampling over the vocabulary (sort,
+cumsum, softmax, multinomial's exponential draw), everything else torch runs
+(elementwise ops, norms, cache updates, copies), and Python outside any torch operator
+(the profiled wall time minus the operators' time). What the matrix products
 leave is what a faster backend could still win before reaching the machine's matmul
 peak (``bench/sampling_throughput.py`` measures that peak).
 
@@ -63,14 +64,13 @@ def profile_chunk(
         start = time.perf_counter()
         generator.generate(requests, params, 0)
         wall = time.perf_counter() - start
-    groups: dict[str, float] = {}
     operators = sorted(
         ((event.key, event.self_cpu_time_total / 1e6) for event in prof.key_averages()),
         key=lambda pair: -pair[1],
     )
-    for event in prof.key_averages():
-        group = group_of(event.key)
-        groups[group] = groups.get(group, 0.0) + event.self_cpu_time_total / 1e6
+    groups: dict[str, float] = {}
+    for key, seconds in operators:
+        groups[group_of(key)] = groups.get(group_of(key), 0.0) + seconds
     groups["Python outside torch operators"] = max(0.0, wall - sum(groups.values()))
     return wall, groups, operators
 

@@ -43,7 +43,7 @@ from collections.abc import Callable
 import torch
 
 from selfmoa.backends.base import GenerationRequest, SamplingParams
-from selfmoa.backends.hf import HFGenerator, load_tokenizer
+from selfmoa.backends.hf import HFGenerator, chat_prompt, load_tokenizer
 from selfmoa.backends.llamacpp_local import model_gguf
 from selfmoa.backends.llamacpp_server import LlamaCppServer
 from selfmoa.backends.openai_compat import OpenAIGenerator
@@ -142,12 +142,7 @@ def timed(
 
 def prompt_tokens(tokenizer, requests: list[GenerationRequest]) -> int:
     """Tokens of the chat-formatted prompts, as every path reads them."""
-    texts = [
-        tokenizer.apply_chat_template(
-            [{"role": "user", "content": r.user}], tokenize=False, add_generation_prompt=True
-        )
-        for r in requests
-    ]
+    texts = [chat_prompt(tokenizer, request) for request in requests]
     return sum(len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts)
 
 
