@@ -7,6 +7,9 @@ top-p 0.95), in chunks of 32 as the demo's sample stage does. Paths:
 
 - ``hf-float32`` / ``hf-bfloat16``: selfmoa's ``hf`` backend on the dequantised
   embedded SmolLM2-135M (the demo's path today);
+- ``hf-float32-topk`` / ``hf-bfloat16-topk``: the same with ``backend.sampler: top-k``
+  (the sampling distribution drawn among the top 50 tokens, not over the whole
+  vocabulary);
 - ``generate-float32``: plain transformers ``generate`` (chat template, left
   padding, batch 32), the peer;
 - ``llamacpp-cN``: a llama.cpp server (``xllamacpp``, N slots) serving the
@@ -168,6 +171,12 @@ def main() -> None:
         "hf-float32": lambda: HFGenerator(path, dtype="float32", device="cpu", show_progress=False),
         "hf-bfloat16": lambda: HFGenerator(
             path, dtype="bfloat16", device="cpu", show_progress=False
+        ),
+        "hf-float32-topk": lambda: HFGenerator(
+            path, dtype="float32", device="cpu", show_progress=False, sampler="top-k"
+        ),
+        "hf-bfloat16-topk": lambda: HFGenerator(
+            path, dtype="bfloat16", device="cpu", show_progress=False, sampler="top-k"
         ),
         "generate-float32": lambda: PlainGenerate(path),
     }

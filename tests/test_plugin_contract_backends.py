@@ -22,7 +22,7 @@ from selfmoa.pipeline.stage_table import STAGE_TABLE
 
 # What `backend: {kind: K}` alone gives: each kind's own fields at their defaults.
 DEFAULTS: dict[str, dict[str, Any]] = {
-    "hf": {"kind": "hf", "batch_size": 32, "generation_dtype": None},
+    "hf": {"kind": "hf", "batch_size": 32, "generation_dtype": None, "sampler": "transformers"},
     "llamacpp": {
         "kind": "llamacpp", "batch_size": 32, "concurrency": 4, "timeout_s": 120.0,
         "max_retries": 3,

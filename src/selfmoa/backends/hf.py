@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 
 from selfmoa.backends.base import GenerationRequest, SamplingParams
 from selfmoa.backends.registry import generator_factory
+from selfmoa.backends.top_k_sampling import TopKFirstSampler, generation_top_k
 from selfmoa.core.backend_settings import BackendSettingsBase
 from selfmoa.core.errors import SelfMoaError
 from selfmoa.core.modelpath import resolve_model, safetensors_adapter
@@ -39,6 +40,14 @@ class HfBackendSettings(BackendSettingsBase):
         "fast as float32 on CPU cores with AVX512-BF16 (BENCHMARKS.md, 'Generation paths "
         "against the machine's limit'); it changes near-tie tokens, so answers differ from "
         "float32's.",
+    )
+    sampler: Literal["transformers", "top-k"] = Field(
+        "transformers",
+        description="How the hf backend draws sampled tokens: 'transformers' (generate's "
+        "own draw over the whole vocabulary) or 'top-k' (the same temperature / top-k / "
+        "top-p distribution drawn among the top-k tokens only; faster on large "
+        "vocabularies, BENCHMARKS.md 'Generation paths against the machine's limit'). "
+        "Each is repeatable for a seed, but they give different answers for the same seed.",
     )
 
 
@@ -114,6 +123,7 @@ class HFGenerator:
         batch_size: int = 32,
         adapter: Path | None = None,
         show_progress: bool = True,
+        sampler: str = "transformers",
     ) -> None:
         self.device = pick_device(device)
         self.tokenizer = load_tokenizer(model_path)
@@ -126,6 +136,7 @@ class HFGenerator:
         self.model.eval()
         self.batch_size = batch_size
         self.show_progress = show_progress
+        self.sampler = sampler
 
     def generate(
         self, requests: list[GenerationRequest], params: SamplingParams, seed: int
@@ -149,11 +160,7 @@ class HFGenerator:
         encoded = self.tokenizer(
             texts, return_tensors="pt", padding=True, add_special_tokens=False
         ).to(self.device)
-        sampling = (
-            {"do_sample": False}
-            if params.greedy
-            else {"do_sample": True, "temperature": params.temperature, "top_p": params.top_p}
-        )
+        sampling = self._sampling_arguments(params)
         output = self.model.generate(
             **encoded,
             max_new_tokens=params.max_new_tokens,
@@ -163,6 +170,18 @@ class HFGenerator:
         new_tokens = output[:, encoded["input_ids"].shape[1] :]
         decoded = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
         return [request.prefill + text for request, text in zip(batch, decoded, strict=True)]
+
+    def _sampling_arguments(self, params: SamplingParams) -> dict[str, Any]:
+        """generate's keyword arguments for ``params`` with this generator's sampler."""
+        if params.greedy:
+            return {"do_sample": False}
+        if self.sampler == "top-k":
+            from transformers import LogitsProcessorList
+
+            top_k = generation_top_k(self.model.generation_config)
+            drawer = TopKFirstSampler(params.temperature, params.top_p, top_k)
+            return {"do_sample": False, "logits_processor": LogitsProcessorList([drawer])}
+        return {"do_sample": True, "temperature": params.temperature, "top_p": params.top_p}
 
     def close(self) -> None:
         import torch
@@ -183,4 +202,5 @@ def hf_generator(config: Any, model_key: str, adapter: Path | None) -> HFGenerat
         device=config.models.device,
         batch_size=config.backend.batch_size,
         adapter=adapter,
+        sampler=getattr(config.backend, "sampler", "transformers"),
     )
