@@ -1,20 +1,25 @@
 """Benchmark: selfmoa's LoRA DPO+NLL training vs TRL's DPOTrainer, like for like.
 
-Both sides train the embedded SmolLM2-135M (float32) on the same pairs with the
-same LoRA (r=16, alpha 32, all seven linear projections), the same 8 pairs a step
-and the same number of optimizer steps, DPO (sigmoid, beta 0.1) + NLL on the
-chosen answer (TRL: ``loss_type=["sigmoid", "sft"]``). TRL runs with the settings
-that suit this machine: ``bf16=False`` (no avx512_bf16 here), ``gradient_checkpointing
-=False`` (its default re-runs every forward) and ``precompute_ref_log_probs=True`` (the
-reference once, as selfmoa does). Answers are 35-43 tokens, as in the demo; nothing
-is cut on either side (selfmoa's response budget is raised to 48 for this).
+Both sides train the embedded SmolLM2-135M (float32, or bfloat16 with ``--dtype
+bfloat16``) on the same pairs with the same LoRA (r=16, alpha 32, all seven linear
+projections), the same 8 pairs a step and the same number of optimizer steps, DPO
+(sigmoid, beta 0.1) + NLL on the chosen answer (TRL: ``loss_type=["sigmoid", "sft"]``).
+TRL runs with ``gradient_checkpointing=False`` (its default re-runs every forward) and
+``precompute_ref_log_probs=True`` (the reference once, as selfmoa does). Precision is
+the same on both sides: float32 by default (TRL ``bf16=False``, selfmoa
+``models.dtype: float32``); with ``--dtype bfloat16`` TRL runs its own default mixed
+precision (``bf16=True``: bfloat16 autocast over float32 weights) and selfmoa
+``models.dtype: bfloat16`` (bfloat16 base weights, float32 LoRA weights, as
+``configs/gpu.yaml``), for hardware with bfloat16 instructions. Answers are 35-43 tokens, as in the
+demo; nothing is cut on either side (selfmoa's response budget is raised to 48 for this).
 
 Each run is a fresh subprocess timed end to end (model load, tokenisation,
 reference log-probs, the steps); its peak resident memory is read from the
 ``os.wait4`` resource usage of that child alone. The two sides alternate within each
 repeat because the machine is shared and noisy; the result is the ratio of medians.
 
-Run: python bench/train_step.py [--pairs 32] [--repeats 3]   (needs the ``bench`` extra)
+Run: python bench/train_step.py [--pairs 32] [--repeats 3] [--dtype float32|bfloat16]
+     (needs the ``bench`` extra)
 """
 
 from __future__ import annotations
@@ -119,13 +124,15 @@ def config():
     )
 
 
-def run_selfmoa(model: str, pairs) -> dict:
+def run_selfmoa(model: str, pairs, dtype: str) -> dict:
     from selfmoa.training.collate import tokenize_pair
     from selfmoa.training.loop import TrainPaths, train_preference_lora
 
     cfg = config()
     with tempfile.TemporaryDirectory() as folder:
-        train_preference_lora(model, pairs, cfg, TrainPaths(Path(folder)), device="cpu")
+        train_preference_lora(
+            model, pairs, cfg, TrainPaths(Path(folder)), dtype=dtype, device="cpu"
+        )
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(model)
@@ -136,7 +143,7 @@ def run_selfmoa(model: str, pairs) -> dict:
     return {"response_tokens": [min(lengths), max(lengths)]}
 
 
-def run_trl(model: str, pairs) -> dict:
+def run_trl(model: str, pairs, dtype: str) -> dict:
     import torch
     from datasets import Dataset
     from peft import LoraConfig
@@ -166,7 +173,7 @@ def run_trl(model: str, pairs) -> dict:
                 loss_type=["sigmoid", "sft"],
                 loss_weights=[1.0, cfg.nll_weight],
                 max_length=cfg.max_prompt_tokens + cfg.max_response_tokens,
-                bf16=False,
+                bf16=dtype == "bfloat16",
                 gradient_checkpointing=False,
                 precompute_ref_log_probs=True,
                 report_to="none",
@@ -190,24 +197,25 @@ def run_trl(model: str, pairs) -> dict:
     return {"response_tokens": [min(lengths), max(lengths)]}
 
 
-def child(side: str, pairs_count: int, out: Path) -> None:
+def child(side: str, pairs_count: int, dtype: str, out: Path) -> None:
     """One timed run in this (fresh) process; writes its figures to ``out``."""
     from selfmoa.core.modelpath import resolve_model
 
     model = resolve_model("embedded:smollm2-135m-instruct", "model")
     started = time.perf_counter()
     pairs = make_pairs(model, pairs_count)
-    extra = (run_selfmoa if side == "selfmoa" else run_trl)(model, pairs)
+    extra = (run_selfmoa if side == "selfmoa" else run_trl)(model, pairs, dtype)
     seconds = time.perf_counter() - started
     out.write_text(json.dumps({"seconds": seconds, **extra}))
 
 
-def measure(side: str, pairs: int) -> dict:
+def measure(side: str, pairs: int, dtype: str) -> dict:
     """Run one side in a child process: its figures and its own peak resident memory."""
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "result.json"
         process = subprocess.Popen(
-            [sys.executable, __file__, "--side", side, "--pairs", str(pairs), "--out", str(out)],
+            [sys.executable, __file__, "--side", side, "--pairs", str(pairs), "--dtype", dtype]
+            + ["--out", str(out)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -229,11 +237,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32")
     parser.add_argument("--side", choices=["selfmoa", "trl"], help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.side:
-        child(args.side, args.pairs, args.out)
+        child(args.side, args.pairs, args.dtype, args.out)
         return
     import torch
 
@@ -246,7 +255,7 @@ def main() -> None:
     for repeat in range(args.repeats):
         order = ("selfmoa", "trl") if repeat % 2 == 0 else ("trl", "selfmoa")
         for name in order:
-            runs[name].append(measure(name, args.pairs))
+            runs[name].append(measure(name, args.pairs, args.dtype))
         ours, theirs = runs["selfmoa"][-1], runs["trl"][-1]
         print(
             f"| {repeat} | {ours['seconds']:.1f} s | {theirs['seconds']:.1f} s "
@@ -267,7 +276,8 @@ def main() -> None:
     )
     print(
         f"\n{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch "
-        f"{torch.__version__} with {torch.get_num_threads()} threads; {args.pairs} pairs = "
+        f"{torch.__version__} with {torch.get_num_threads()} threads; {args.dtype}; "
+        f"{args.pairs} pairs = "
         f"{steps} steps; response tokens selfmoa {runs['selfmoa'][0]['response_tokens']}, "
         f"TRL {runs['trl'][0]['response_tokens']} (TRL's include the chat template's end)"
     )
