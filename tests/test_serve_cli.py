@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import platform
 import signal
 import subprocess
 import sys
@@ -55,4 +56,32 @@ def test_serve_answers_on_loopback_until_ctrl_c_stops_it_cleanly():
         started = time.monotonic()
         returncode = process.wait(timeout=30)
     assert time.monotonic() - started < 30
+    assert returncode == 0 and process.stdout.read().strip().endswith("stopped")
+
+
+@pytest.mark.skipif(
+    platform.machine() != "x86_64" or not Path("/proc/self/task").is_dir(),
+    reason="needs Linux's /proc and x86-64's tgkill syscall number",
+)
+def test_ctrl_c_delivered_to_a_llamacpp_thread_still_stops_serve():
+    """The kernel may hand a process's SIGINT to any of its threads; Python raises
+    KeyboardInterrupt only when the main thread wakes, so serve must wake up often."""
+    import ctypes
+    import os
+
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "selfmoa", "serve", "--port", str(port), "--slots", "1"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None and process.stdout.readline().startswith("serving")
+        threads = [int(t) for t in os.listdir(f"/proc/{process.pid}/task") if int(t) != process.pid]
+        assert threads  # llama.cpp's server threads
+        tgkill = 234  # x86-64 syscall number
+        assert ctypes.CDLL(None).syscall(tgkill, process.pid, max(threads), signal.SIGINT) == 0
+        returncode = process.wait(timeout=15)
+    finally:
+        if process.poll() is None:
+            process.kill()
     assert returncode == 0 and process.stdout.read().strip().endswith("stopped")

@@ -56,7 +56,9 @@ def execute(args: argparse.Namespace) -> None:
     print(f"serving {args.model} on {server.base_url} (Ctrl-C stops)", flush=True)
     try:
         while True:
-            time.sleep(3600)
+            # short sleeps: Ctrl-C may reach one of llama.cpp's threads, and Python then
+            # raises KeyboardInterrupt only when the main thread next wakes
+            time.sleep(0.5)
     except KeyboardInterrupt:  # the way to stop it: not an interruption to report
         print("stopped", flush=True)
     finally:
