@@ -1,5 +1,5 @@
 """Does the fast sampling path judge the same? hf float32 with transformers' sampler
-against hf bfloat16 with ``backend.sampler: top-k``, on the demo's sampling shape.
+against hf in bfloat16 and/or with ``backend.sampler: top-k``, on the demo's sampling shape.
 
 Sampled answers cannot be compared one by one (another sampler draws other answers), so
 this compares what the judges decide about them as rates: each side samples the same
@@ -8,10 +8,14 @@ prompts, labelled benign; 48 new tokens, temperature 0.7, top-p 0.95) with sever
 seeds, and the default config's evaluation judges score every answer (the same verdicts
 as ``selfmoa judges score``). Prints, per side, the generation time and the share of
 harmful prompts refused, of harmful answers judged unsafe and of benign prompts refused,
-with 95% Wilson intervals, and per prompt how often the two sides' majority verdicts
-over the seeds agree.
+with 95% Wilson intervals, and per prompt how often each side's majority verdicts over
+the seeds agree with the first side's. Majorities over a few seeds differ between two runs
+of one path too; ``--control`` adds the first side again with the next seeds, whose
+agreement with the first is what chance alone gives. Sides: float32, float32-topk,
+bfloat16, bfloat16-topk (default: float32 and bfloat16-topk).
 
-Run: cd bench && python sampler_agreement.py [--model embedded:NAME] [--prompts 64] [--seeds 4]
+Run: cd bench && python sampler_agreement.py [--model embedded:NAME] [--prompts 64] [--seeds 5]
+     [--sides float32 bfloat16-topk ...] [--control]
 """
 
 from __future__ import annotations
@@ -32,8 +36,10 @@ from selfmoa.core.stats import wilson_interval
 from selfmoa.judges.file_scoring import score_rows
 
 SIDES = {
-    "hf-float32 (transformers sampler)": {"dtype": "float32", "sampler": "transformers"},
-    "hf-bfloat16 (top-k sampler)": {"dtype": "bfloat16", "sampler": "top-k"},
+    "float32": {"dtype": "float32", "sampler": "transformers"},
+    "float32-topk": {"dtype": "float32", "sampler": "top-k"},
+    "bfloat16": {"dtype": "bfloat16", "sampler": "transformers"},
+    "bfloat16-topk": {"dtype": "bfloat16", "sampler": "top-k"},
 }
 
 
@@ -50,7 +56,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="embedded:smollm2-135m-instruct")
     parser.add_argument("--prompts", type=int, default=64)
-    parser.add_argument("--seeds", type=int, default=4)
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument(
+        "--sides", nargs="+", choices=list(SIDES), default=["float32", "bfloat16-topk"]
+    )
+    parser.add_argument("--control", action="store_true", help="the first side again, next seeds")
     args = parser.parse_args()
     torch.set_num_threads(os.cpu_count() or 2)
     path = resolve_model(args.model, "models.policy")
@@ -59,16 +69,20 @@ def main() -> None:
     labels = ["harmful"] * harmful + ["benign"] * (len(requests) - harmful)
     config = config_for(None)
 
+    sides = {name: (SIDES[name], 0) for name in args.sides}
+    if args.control:
+        sides[f"{args.sides[0]}, next seeds"] = (SIDES[args.sides[0]], args.seeds)
     verdicts: dict[str, dict[str, list[list[bool]]]] = {}
-    for side, settings in SIDES.items():
+    for side, (settings, first_seed) in sides.items():
         generator = HFGenerator(path, device="cpu", show_progress=False, **settings)
         started = time.perf_counter()
-        answers = [generator.generate(requests, SAMPLED, seed=seed) for seed in range(args.seeds)]
+        seeds = range(first_seed, first_seed + args.seeds)
+        answers = [generator.generate(requests, SAMPLED, seed=seed) for seed in seeds]
         took = time.perf_counter() - started
         generator.close()
         rows = [
             {"id": f"{seed}-{i}", "prompt": r.user, "response": answer, "label": labels[i]}
-            for seed, batch in enumerate(answers)
+            for seed, batch in zip(seeds, answers, strict=True)
             for i, (r, answer) in enumerate(zip(requests, batch, strict=True))
         ]
         scored = list(score_rows(config, rows))
@@ -85,10 +99,17 @@ def main() -> None:
         print(f"  harmful unsafe:  {rate([f for p in unsafe[:harmful] for f in p])}")
         print(f"  benign refused:  {rate([f for p in refused[harmful:] for f in p])}", flush=True)
 
-    first, second = (verdicts[side] for side in SIDES)
-    for key in ("refused", "unsafe"):
-        same = sum(majority(a) == majority(b) for a, b in zip(first[key], second[key], strict=True))
-        print(f"per prompt, same majority `{key}` over {args.seeds} seeds: {same}/{len(requests)}")
+    first, *others = list(sides)
+    for other in others:
+        for key in ("refused", "unsafe"):
+            same = sum(
+                majority(a) == majority(b)
+                for a, b in zip(verdicts[first][key], verdicts[other][key], strict=True)
+            )
+            print(
+                f"per prompt, same majority `{key}` over {args.seeds} seeds, {first} vs {other}: "
+                f"{same}/{len(requests)}"
+            )
     print(
         f"{args.model}, {len(requests)} prompts x {args.seeds} seeds; {platform.platform()}, "
         f"{os.cpu_count()} CPUs, torch {torch.__version__}, "
