@@ -53,8 +53,8 @@ def execute(args: argparse.Namespace) -> None:
         api_key=key,
         port=args.port,
     )
-    print(f"serving {args.model} on {server.base_url} (Ctrl-C stops)", flush=True)
-    try:
+    try:  # Ctrl-C right after the announcement must still stop the server cleanly
+        print(f"serving {args.model} on {server.base_url} (Ctrl-C stops)", flush=True)
         while True:
             # short sleeps: Ctrl-C may reach one of llama.cpp's threads, and Python then
             # raises KeyboardInterrupt only when the main thread next wakes
