@@ -33,12 +33,17 @@ def test_bad_arguments_are_one_line(arguments, message, capsys):
     assert message in error and error.count("\n") == 1
 
 
-def test_serve_answers_on_loopback_until_ctrl_c_stops_it_cleanly():
-    port = free_port()
-    process = subprocess.Popen(
+def start_serve(port: int) -> subprocess.Popen[str]:
+    """``selfmoa serve`` of the embedded model on ``port``, one slot, output piped."""
+    return subprocess.Popen(
         [sys.executable, "-m", "selfmoa", "serve", "--port", str(port), "--slots", "1"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
+
+
+def test_serve_answers_on_loopback_until_ctrl_c_stops_it_cleanly():
+    port = free_port()
+    process = start_serve(port)
     try:
         assert process.stdout is not None
         first = process.stdout.readline()
@@ -70,10 +75,7 @@ def test_ctrl_c_delivered_to_a_llamacpp_thread_still_stops_serve():
     import os
 
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "selfmoa", "serve", "--port", str(port), "--slots", "1"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+    process = start_serve(port)
     try:
         assert process.stdout is not None and process.stdout.readline().startswith("serving")
         threads = [int(t) for t in os.listdir(f"/proc/{process.pid}/task") if int(t) != process.pid]
