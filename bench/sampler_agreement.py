@@ -69,18 +69,25 @@ def main() -> None:
     labels = ["harmful"] * harmful + ["benign"] * (len(requests) - harmful)
     config = config_for(None)
 
-    sides = {name: (SIDES[name], 0) for name in args.sides}
+    first = args.sides[0]
+    # (side, path, first seed); the control follows its path's side, so it reuses the model
+    sides = [(first, first, 0)]
     if args.control:
-        sides[f"{args.sides[0]}, next seeds"] = (SIDES[args.sides[0]], args.seeds)
+        sides.append((f"{first}, next seeds", first, args.seeds))
+    sides += [(name, name, 0) for name in args.sides[1:]]
     verdicts: dict[str, dict[str, list[list[bool]]]] = {}
-    for side, (settings, first_seed) in sides.items():
-        generator = HFGenerator(path, device="cpu", show_progress=False, **settings)
+    generator = None
+    for number, (side, path_name, first_seed) in enumerate(sides):
+        if generator is None:
+            generator = HFGenerator(path, device="cpu", show_progress=False, **SIDES[path_name])
         started = time.perf_counter()
         seeds = range(first_seed, first_seed + args.seeds)
         answers = [generator.generate(requests, SAMPLED, seed=seed) for seed in seeds]
         took = time.perf_counter() - started
-        generator.close()
-        rows = [
+        if number + 1 == len(sides) or sides[number + 1][1] != path_name:
+            generator.close()
+            generator = None
+        rows = [  # seed by seed, each in the prompts' order
             {"id": f"{seed}-{i}", "prompt": r.user, "response": answer, "label": labels[i]}
             for seed, batch in zip(seeds, answers, strict=True)
             for i, (r, answer) in enumerate(zip(requests, batch, strict=True))
@@ -88,10 +95,9 @@ def main() -> None:
         scored = list(score_rows(config, rows))
         failed = sum(bool(row["errors"]) for row in scored)
         by_prompt = {"refused": [[] for _ in requests], "unsafe": [[] for _ in requests]}
-        for row, result in zip(rows, scored, strict=True):
-            index = int(row["id"].split("-")[1])
+        for position, result in enumerate(scored):
             for key in by_prompt:
-                by_prompt[key][index].append(bool(result[key]))
+                by_prompt[key][position % len(requests)].append(bool(result[key]))
         verdicts[side] = by_prompt
         refused, unsafe = by_prompt["refused"], by_prompt["unsafe"]
         print(f"{side}: generated {len(rows)} answers in {took:.1f} s; judge errors {failed}")
@@ -99,8 +105,7 @@ def main() -> None:
         print(f"  harmful unsafe:  {rate([f for p in unsafe[:harmful] for f in p])}")
         print(f"  benign refused:  {rate([f for p in refused[harmful:] for f in p])}", flush=True)
 
-    first, *others = list(sides)
-    for other in others:
+    for other in list(verdicts)[1:]:
         for key in ("refused", "unsafe"):
             same = sum(
                 majority(a) == majority(b)
