@@ -167,19 +167,13 @@ def main() -> None:
     per_token = flop_per_token(path)
     peaks = {"float32": matmul_peak(torch.float32), "bfloat16": matmul_peak(torch.bfloat16)}
 
-    paths: dict[str, Callable[[], object]] = {
-        "hf-float32": lambda: HFGenerator(path, dtype="float32", device="cpu", show_progress=False),
-        "hf-bfloat16": lambda: HFGenerator(
-            path, dtype="bfloat16", device="cpu", show_progress=False
-        ),
-        "hf-float32-topk": lambda: HFGenerator(
-            path, dtype="float32", device="cpu", show_progress=False, sampler="top-k"
-        ),
-        "hf-bfloat16-topk": lambda: HFGenerator(
-            path, dtype="bfloat16", device="cpu", show_progress=False, sampler="top-k"
-        ),
-        "generate-float32": lambda: PlainGenerate(path),
-    }
+    paths: dict[str, Callable[[], object]] = {}
+    for suffix, sampler in (("", "transformers"), ("-topk", "top-k")):  # selfmoa's hf backend
+        for dtype in ("float32", "bfloat16"):
+            paths[f"hf-{dtype}{suffix}"] = lambda dtype=dtype, sampler=sampler: HFGenerator(
+                path, dtype=dtype, device="cpu", show_progress=False, sampler=sampler
+            )
+    paths["generate-float32"] = lambda: PlainGenerate(path)
     servers = {}
     for n in args.concurrency:
         paths[f"llamacpp-c{n}"] = lambda n=n: OpenAIGenerator(
