@@ -50,6 +50,7 @@ from selfmoa.training.losses import (
     log_ratios,
     nll_loss,
 )
+from selfmoa.training.mixed_precision_lora import fuse_mixed_precision_lora
 from selfmoa.training.pair_batch import build_pair_batch
 from selfmoa.training.saturation import saturated_share, saturation_warning
 
@@ -334,6 +335,8 @@ def train_preference_lora(
     model = build_peft_model(model_path, dtype, str(target), config, init_adapter, seed)
     mode = parallel.mode if world > 1 and parallel is not None else "replicate"
     sharded = mode == "fsdp"
+    if mode == "replicate":  # DeepSpeed and fsdp gather LoRA weights in hooks of their own
+        fuse_mixed_precision_lora(model)
     if sharded:
         sharding.shard_decoder_layers(model, parallel.reshard_after_forward)  # type: ignore[union-attr]
     has_reference = paths.reference.is_file()
