@@ -33,6 +33,7 @@ from selfmoa.core.modelpath import safetensors_adapter
 from selfmoa.core.records import PreferencePair
 from selfmoa.core.tensor_state import load_state, save_state
 from selfmoa.training import sharding, zero
+from selfmoa.training.attention_choice import prefer_eager_attention_for_cpu_bfloat16
 from selfmoa.training.collate import TokenizedPair, build_batch, pair_sequences, tokenize_pair
 from selfmoa.training.distributed import (
     barrier,
@@ -94,6 +95,7 @@ def build_peft_model(
 
     torch.manual_seed(seed)
     model = load_causal_lm(model_path, dtype, pick_device(device))
+    prefer_eager_attention_for_cpu_bfloat16(model)
     if init_adapter is not None:
         return PeftModel.from_pretrained(
             model, safetensors_adapter(init_adapter), is_trainable=True
