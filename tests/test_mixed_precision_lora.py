@@ -26,10 +26,24 @@ def peft_forward_calls(monkeypatch) -> list[int]:
     return calls
 
 
-def lora_model(tiny_model, dtype: str, dropout: float = 0.0):
-    """The tiny Llama with a LoRA whose update is not zero (B drawn, not PEFT's zeros)."""
+def lora_model(tiny_model, dtype: str, dropout: float = 0.0, lora_bias: bool = False):
+    """The tiny Llama with a LoRA whose update is not zero (B drawn, not PEFT's zeros);
+    ``lora_bias``: PEFT's LoRA with a bias on B, which training never builds itself."""
     config = TrainConfig(lora_dropout=dropout)
-    model = build_peft_model(str(tiny_model), dtype, "cpu", config, None, seed=0)
+    if lora_bias:
+        from peft import LoraConfig, get_peft_model
+
+        from selfmoa.backends.hf import load_causal_lm
+
+        lora = LoraConfig(
+            r=config.lora_r,
+            target_modules=config.target_modules,
+            lora_bias=True,
+            task_type="CAUSAL_LM",
+        )
+        model = get_peft_model(load_causal_lm(str(tiny_model), dtype, torch.device("cpu")), lora)
+    else:
+        model = build_peft_model(str(tiny_model), dtype, "cpu", config, None, seed=0)
     generator = torch.Generator().manual_seed(1)
     for name, parameter in model.named_parameters():
         if "lora_B" in name:
@@ -91,9 +105,13 @@ def test_the_lora_update_is_applied_not_only_the_base(tiny_model):
     assert torch.equal(model(input_ids=ids).logits, adapted)  # the adapter is back on
 
 
-def test_float32_and_dropout_keep_peft_forward_exactly(tiny_model, peft_forward_calls):
-    for dtype, dropout in (("float32", 0.0), ("bfloat16", 0.2)):
-        model = lora_model(tiny_model, dtype, dropout)
+def test_float32_float16_dropout_and_lora_bias_keep_peft_forward_exactly(
+    tiny_model, peft_forward_calls
+):
+    """float16 stays on PEFT's float32 update: in float16 the gradient of A underflows."""
+    cases = [("float32", 0.0, False), ("float16", 0.0, False), ("bfloat16", 0.2, False)]
+    for dtype, dropout, lora_bias in [*cases, ("bfloat16", 0.0, True)]:
+        model = lora_model(tiny_model, dtype, dropout, lora_bias)
         ids = token_ids(3)
         torch.manual_seed(5)
         peft_loss, peft_grads = loss_and_gradients(model, ids)

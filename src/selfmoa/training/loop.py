@@ -95,7 +95,8 @@ def build_peft_model(
 
     torch.manual_seed(seed)
     model = load_causal_lm(model_path, dtype, pick_device(device))
-    prefer_eager_attention_for_cpu_bfloat16(model)
+    longest_row = config.max_prompt_tokens + 2 * config.max_response_tokens  # pair_batch.py
+    prefer_eager_attention_for_cpu_bfloat16(model, longest_row)
     if init_adapter is not None:
         return PeftModel.from_pretrained(
             model, safetensors_adapter(init_adapter), is_trainable=True

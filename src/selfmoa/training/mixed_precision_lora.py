@@ -13,9 +13,12 @@ weights, r x d each, are cast to the input's dtype (their gradients still reach 
 float32 weights, which the optimiser keeps), and ``addmm`` adds s * (x A^T) B^T to the
 base output in one pass. The value equals PEFT's within bfloat16 rounding.
 
-A layer whose input already has the LoRA weights' dtype (float32 throughout), with
-LoRA dropout, a LoRA variant (DoRA), several active adapters, per-row adapter names, or
-a merged or disabled adapter, keeps PEFT's own forward.
+Only bfloat16 inputs take this path: in float16, the product of the output gradient
+with a still-small B underflows (PEFT keeps it in float32, and the loop has no gradient
+scaler). A layer whose input is not bfloat16 (float32 throughout, float16), whose base
+is not an ``nn.Linear`` (GPT-2's ``Conv1D``), with LoRA dropout, a LoRA bias, a LoRA
+variant (DoRA), several active adapters, per-row adapter names or other extra
+arguments, or a merged or disabled adapter keeps PEFT's own forward.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ def fuse_mixed_precision_lora(model: nn.Module) -> int:
 
 
 def _fusable_adapter(layer: Any, x: torch.Tensor, kwargs: dict[str, Any]) -> str | None:
-    """The one active adapter that the fused forward computes exactly, if there is one."""
+    """The one active adapter whose update the fused forward computes, if there is one."""
     if layer.disable_adapters or layer.merged or kwargs.get("adapter_names") is not None:
         return None
     active = [name for name in layer.active_adapters if name in layer.lora_A]
@@ -49,7 +52,9 @@ def _fusable_adapter(layer: Any, x: torch.Tensor, kwargs: dict[str, Any]) -> str
         layer.lora_dropout[name], nn.Identity
     ):
         return None
-    if x.dtype == layer.lora_A[name].weight.dtype or not isinstance(layer.base_layer, nn.Linear):
+    if x.dtype != torch.bfloat16 or x.dtype == layer.lora_A[name].weight.dtype:
+        return None
+    if not isinstance(layer.base_layer, nn.Linear) or layer.lora_B[name].bias is not None:
         return None
     return name
 
