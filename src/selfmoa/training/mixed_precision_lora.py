@@ -31,18 +31,25 @@ from torch import nn
 
 
 def fuse_mixed_precision_lora(model: nn.Module) -> int:
-    """Give every PEFT LoRA ``Linear`` layer of ``model`` the fused forward; their count."""
+    """Give every PEFT LoRA ``Linear`` layer of ``model`` over bfloat16 base weights the
+    fused forward (the others are left as they are, with no wrapper on their hot path);
+    how many layers got it."""
     from peft.tuners.lora import Linear as LoraLinear
 
-    layers = [module for module in model.modules() if isinstance(module, LoraLinear)]
+    layers = [
+        module
+        for module in model.modules()
+        if isinstance(module, LoraLinear) and module.base_layer.weight.dtype == torch.bfloat16
+    ]
     for layer in layers:
         layer.forward = partial(_forward, layer)  # type: ignore[method-assign]
     return len(layers)
 
 
-def _fusable_adapter(layer: Any, x: torch.Tensor, kwargs: dict[str, Any]) -> str | None:
-    """The one active adapter whose update the fused forward computes, if there is one."""
-    if layer.disable_adapters or layer.merged or kwargs.get("adapter_names") is not None:
+def _fusable_adapter(layer: Any, x: torch.Tensor, extra: bool) -> str | None:
+    """The one active adapter whose update the fused forward computes, if there is one;
+    ``extra``: the call has arguments besides ``x`` (adapter names, variant keywords)."""
+    if extra or layer.disable_adapters or layer.merged:
         return None
     active = [name for name in layer.active_adapters if name in layer.lora_A]
     if len(active) != 1:
@@ -60,8 +67,8 @@ def _fusable_adapter(layer: Any, x: torch.Tensor, kwargs: dict[str, Any]) -> str
 
 
 def _forward(layer: Any, x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
-    name = _fusable_adapter(layer, x, kwargs)
-    if name is None or args or kwargs:
+    name = _fusable_adapter(layer, x, bool(args or kwargs))
+    if name is None:
         return type(layer).forward(layer, x, *args, **kwargs)
     result = layer.base_layer(x)
     down = layer.lora_A[name].weight.to(x.dtype)
