@@ -64,6 +64,31 @@ def test_helpfulness_prefers_on_topic_answers(minilm_path):
     assert loop.score < on.score
 
 
+def test_embedder_batches_by_length_and_returns_input_order(minilm_path):
+    """Batching by token count must not reorder the vectors or change them beyond
+    float rounding: each row matches that text embedded on its own."""
+    from selfmoa.judges.embedder import SentenceEmbedder
+
+    embedder = SentenceEmbedder(minilm_path, batch_size=3)
+    texts = [
+        "word " * 300,  # over MAX_TOKENS: cut
+        "Hi.",
+        "How do I bake bread at home with a simple recipe and an ordinary oven?",
+        "",
+        "Rust and Go are both compiled languages.",
+        "A longer answer: " + "the dough rises overnight in the fridge. " * 12,
+        "Hi.",
+    ]
+    together = embedder.encode(texts)
+    assert together.shape == (len(texts), embedder.model.config.hidden_size)
+    for index, text in enumerate(texts):
+        alone = embedder.encode([text])[0]
+        assert (together[index] - alone).abs().max() < 1e-5, index
+    assert (together[1] - together[6]).abs().max() < 1e-5
+    assert (together[1] - together[2]).abs().max() > 0.1
+    assert embedder.encode([]).shape == (0, embedder.model.config.hidden_size)
+
+
 class BrokenJudge:
     name = "broken"
     measure = "helpfulness"

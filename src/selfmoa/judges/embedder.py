@@ -2,7 +2,10 @@
 
 Each text is cleaned (``judges.text.clean_text``) and cut to ``MAX_TOKENS`` tokens on its
 own; right padding under the attention mask leaves a row's vector independent of the
-rows batched with it.
+rows batched with it (up to float rounding, about 2e-7). Texts are batched in order of
+their token count, so a batch pads to nearly its own length: on the judges' mix of short
+requests and long answers this is 3.3x faster than batching in the given order
+(BENCHMARKS.md, "Judging").
 """
 
 from __future__ import annotations
@@ -34,19 +37,23 @@ class SentenceEmbedder:
     @torch.inference_mode()
     def encode(self, texts: list[str]) -> torch.Tensor:
         """(len(texts), dim) unit vectors."""
-        chunks = []
-        for start in range(0, len(texts), self.batch_size):
-            batch = [clean_text(t) for t in texts[start : start + self.batch_size]]
-            encoded = self.tokenizer(
-                batch, padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt"
+        if not texts:
+            return torch.zeros(0, self.model.config.hidden_size)
+        token_ids = self.tokenizer(
+            [clean_text(t) for t in texts], truncation=True, max_length=MAX_TOKENS
+        )["input_ids"]
+        by_length = sorted(range(len(texts)), key=lambda k: len(token_ids[k]))
+        vectors = torch.empty(len(texts), self.model.config.hidden_size)
+        for start in range(0, len(by_length), self.batch_size):
+            rows = by_length[start : start + self.batch_size]
+            encoded = self.tokenizer.pad(
+                {"input_ids": [token_ids[k] for k in rows]}, padding=True, return_tensors="pt"
             )
             hidden = self.model(**encoded).last_hidden_state
             mask = encoded["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            chunks.append(functional.normalize(pooled, dim=-1))
-        if not chunks:
-            return torch.zeros(0, self.model.config.hidden_size)
-        return torch.cat(chunks)
+            vectors[rows] = functional.normalize(pooled, dim=-1).float()
+        return vectors
 
     def similarity(self, left: list[str], right: list[str]) -> list[float]:
         """Cosine similarity of left[i] and right[i]."""
