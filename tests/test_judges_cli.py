@@ -132,3 +132,24 @@ def test_eval_by_source_with_a_bad_output_path_fails_before_scoring(tmp_path, ca
     argv = ["judges", "eval", "--by-source", "--output", str(tmp_path / "no" / "x.json")]
     assert main(argv) == 2
     assert "does not exist; create it" in capsys.readouterr().err
+
+
+def test_only_judges_voting_on_a_labelled_target_are_run():
+    """PyRIT's rows carry no helpfulness label, so the relevance judge is skipped there;
+    a refusal judge still votes on `unsafe` (as `not <judge>`)."""
+    from types import SimpleNamespace
+
+    from selfmoa.judges.evaluation import GoldItem, judges_for_targets
+
+    refusal, unsafe, helpful = (
+        SimpleNamespace(name=m, measure=m) for m in ("refusal", "unsafe", "helpfulness")
+    )
+    judges = [refusal, unsafe, helpful]
+
+    def item(**gold: bool) -> GoldItem:
+        return GoldItem("x", "p", "r", "harmful", "heldout", gold)
+
+    assert judges_for_targets(judges, [item(unsafe=True)]) == [refusal, unsafe]
+    assert judges_for_targets(judges, [item(refused=False)]) == [refusal, unsafe]
+    assert judges_for_targets(judges, [item(unsafe=True), item(helpful=True)]) == judges
+    assert judges_for_targets(judges, []) == []

@@ -75,8 +75,19 @@ def gold_items(path: str) -> list[GoldItem]:
     return items
 
 
+def judges_for_targets(judges: list[Judge], items: list[GoldItem]) -> list[Judge]:
+    """The judges whose measure (or its opposite) is a target some item has gold for."""
+    measures = {TARGET_MEASURE[t] for i in items for t in i.gold}
+    measures |= {OPPOSITE[m] for m in measures if m in OPPOSITE}
+    return [j for j in judges if j.measure in measures]
+
+
 def score_set(items: list[GoldItem], judges: list[Judge]) -> dict[str, dict[str, np.ndarray]]:
-    """target -> voter -> float array (nan = abstain / no gold) plus '_gold'."""
+    """target -> voter -> float array (nan = abstain / no gold) plus '_gold'.
+
+    Only the judges that vote on a target these items have gold for are run (PyRIT's
+    sets have no helpfulness labels, so the relevance judge skips them)."""
+    judges = judges_for_targets(judges, items)
     inputs = [JudgeInput(i.prompt, i.label, i.response) for i in items]
     verdicts = run_judges(judges, inputs)
     scores = {
