@@ -153,6 +153,9 @@ TIERS: dict[str, Tiers | dict[str, Tiers]] = {
         "test_eval_on_a_few_pyrit_rows_writes_valid_json": ("model",),
         "test_eval_by_source_scores_every_source_and_writes_json_and_scores": ("model",),
     },
+    "test_judges_probe.py": {
+        "test_probe_dtype_sets_the_probe_model_and_the_cache_key": ("model",),
+    },
     "test_judges_models.py": {
         "test_contract_every_registered_judge_builds_by_name_and_keeps_the_protocol": ("model",),
     },

@@ -30,10 +30,12 @@ def _probe_judge(context: JudgeContext, name: str) -> Judge:
     weights = load_probe_weights()
     spec_model = context.config.judge.models.get(name, weights["model"])
     path = resolve_model(spec_model, f"judge.models.{name}")
-    # float32 whatever models.dtype says: the probe was fitted on float32 states. Not kept
-    # in context.shared: a stage that judges loads it once (about a second) and frees it
-    # after, so training never holds a second copy of the model.
-    model = load_causal_lm(path, "float32", pick_device(context.config.models.device))
+    # judge.probe_dtype whatever models.dtype says: the probe was fitted on float32 states,
+    # and bfloat16 ones give the same verdicts but 3 of 2,074 (BENCHMARKS.md, "Judging").
+    # Not kept in context.shared: a stage that judges loads it once (about a second) and
+    # frees it after, so training never holds a second copy of the model.
+    dtype = context.config.judge.probe_dtype
+    model = load_causal_lm(path, dtype, pick_device(context.config.models.device))
     states = AnswerStates(model, load_tokenizer(path), weights["max_tokens"])
     return ProbeJudge(name, _content_features(context), states, weights)
 

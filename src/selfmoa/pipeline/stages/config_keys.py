@@ -19,6 +19,7 @@ JUDGING = frozenset(
         "judge.models",
         "judge.served",
         "judge.max_input_tokens",
+        "judge.probe_dtype",
         "judge.refusal_window_chars",
         "judge.repetition_ngram",
         "models.embedder",
