@@ -33,11 +33,19 @@ def test_bad_arguments_are_one_line(arguments, message, capsys):
     assert message in error and error.count("\n") == 1
 
 
+def _default_ctrl_c() -> None:
+    """A suite started in the background (``nohup make test &``) inherits SIGINT ignored,
+    and a Python started with SIGINT ignored keeps ignoring it: give the child the
+    default, as a terminal would."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_serve(port: int) -> subprocess.Popen[str]:
     """``selfmoa serve`` of the embedded model on ``port``, one slot, output piped."""
     return subprocess.Popen(
         [sys.executable, "-m", "selfmoa", "serve", "--port", str(port), "--slots", "1"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        preexec_fn=_default_ctrl_c,
     )  # fmt: skip
 
 
@@ -59,7 +67,11 @@ def test_serve_answers_on_loopback_until_ctrl_c_stops_it_cleanly():
     finally:
         process.send_signal(signal.SIGINT)
         started = time.monotonic()
-        returncode = process.wait(timeout=30)
+        try:
+            returncode = process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()  # never leave a server behind
+            raise
     assert time.monotonic() - started < 30
     assert returncode == 0 and process.stdout.read().strip().endswith("stopped")
 
