@@ -126,10 +126,12 @@ def test_an_empty_answer_is_an_error_and_the_others_still_score(states):
     assert answered.score == pytest.approx(0.5, abs=1e-4)  # all weights zero: logistic(0)
 
 
-def test_probe_dtype_sets_the_probe_model_and_the_cache_key():
+def test_probe_dtype_sets_the_probe_model_and_the_cache_key(tmp_path):
     """`judge.probe_dtype` loads the embedded 135M in that dtype; both dtypes score alike
-    (the probe was fitted on float32 states), and the judge cache keys them apart."""
+    (the probe was fitted on float32 states), and the judge cache keys them apart (the
+    probe's parameters digest joins its cache key, ``judges.cache.CachedJudge``)."""
     from selfmoa.core.config import Config
+    from selfmoa.judges.cache import CachedJudge, JudgeCache
     from selfmoa.judges.registry import JudgeContext, build_judge
     from selfmoa.pipeline.stage_context import judge_settings
 
@@ -148,7 +150,9 @@ def test_probe_dtype_sets_the_probe_model_and_the_cache_key():
         judge = build_judge("content-probe-unsafe", JudgeContext(config))
         assert judge.states.model.dtype == getattr(torch, dtype)
         scores[dtype] = [v.score for v in judge.judge(items)]
-        keys[dtype] = judge_settings(config, judge.name)
+        cache = JudgeCache(tmp_path / "scores.jsonl")
+        cached = CachedJudge(judge, cache, judge_settings(config, judge.name))
+        keys[dtype] = cached.settings
     assert all(s is not None for s in scores["float32"] + scores["bfloat16"])
     assert np.allclose(scores["float32"], scores["bfloat16"], atol=0.03)
     assert keys["float32"] != keys["bfloat16"]

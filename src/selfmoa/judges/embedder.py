@@ -4,7 +4,7 @@ Each text is cleaned (``judges.text.clean_text``) and cut to ``MAX_TOKENS`` toke
 own; right padding under the attention mask leaves a row's vector independent of the
 rows batched with it (up to float rounding, about 2e-7). Texts are batched in order of
 their token count, so a batch pads to nearly its own length: on the judges' mix of short
-requests and long answers this is 3.3x faster than batching in the given order
+requests and long answers this is 3.6-3.8x faster than batching in the given order
 (BENCHMARKS.md, "Judging").
 """
 

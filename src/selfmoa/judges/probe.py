@@ -71,9 +71,11 @@ class ProbeJudge:
         self.state_coef = np.array(weights["state_coef"], dtype=np.float64)
         self.intercept: float = weights["intercept"]
         self.off_topic: float | None = weights.get("off_topic_relevance")
+        # the dtype its model reads in (judge.probe_dtype) moves scores in their last digits
         self.parameters_digest = parameters_digest(
-            self.layer, weights["coef"], weights["state_coef"], self.intercept, self.off_topic
-        )
+            self.layer, weights["coef"], weights["state_coef"], self.intercept, self.off_topic,
+            str(states.model.dtype),
+        )  # fmt: skip
 
     def probability(self, row: list[float], state: np.ndarray) -> float:
         logit = self.intercept + float(self.coef @ np.array(row)) + float(self.state_coef @ state)

@@ -123,7 +123,4 @@ def judge_settings(config: Any, name: str) -> str:
     """What a judge's score depends on besides its input (for the cache key)."""
     cfg = config.judge
     model = cfg.models.get(name, "")
-    return (
-        f"{cfg.refusal_window_chars}|{cfg.repetition_ngram}|{cfg.max_input_tokens}|{model}"
-        f"|{cfg.probe_dtype}"
-    )
+    return f"{cfg.refusal_window_chars}|{cfg.repetition_ngram}|{cfg.max_input_tokens}|{model}"
